@@ -1,0 +1,147 @@
+"""Error types and the boundary checks that raise them.
+
+Every message names the argument, the value received, what is accepted, and the
+fix. Checks run on concrete Python/NumPy values only: a JAX tracer (a
+hyperparameter under `vmap` or `jit`) passes through unchecked, so sweeps over
+hyperparameters work.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import jax
+import numpy as np
+
+
+class JaxgdError(Exception):
+    """Base class of jaxgd's own errors."""
+
+
+class ConfigError(JaxgdError, ValueError):
+    """A hyperparameter, flag or config value outside what is accepted."""
+
+
+class UnknownNameError(ConfigError):
+    """A name (optimizer, dataset, activation, loss, ...) that jaxgd does not know."""
+
+
+class DataError(JaxgdError, ValueError):
+    """A dataset that cannot be trained on as given (shapes, NaNs, labels)."""
+
+
+class DivergenceError(JaxgdError, FloatingPointError):
+    """Training produced a non-finite loss or gradient."""
+
+    def __init__(self, message: str, *, epoch: int, learning_rate: Any = None):
+        super().__init__(message)
+        self.epoch = epoch
+        self.learning_rate = learning_rate
+
+
+class CheckpointError(JaxgdError, ValueError):
+    """A checkpoint that is missing, truncated, corrupt or from another run."""
+
+
+class OutputExistsError(JaxgdError, FileExistsError):
+    """An output folder already holds results and ``overwrite`` was not asked for."""
+
+
+def is_concrete(value: Any) -> bool:
+    """True when ``value`` can be inspected on the host (not a tracer)."""
+    return not isinstance(value, jax.core.Tracer)
+
+
+def _as_float(name: str, value: Any) -> float | None:
+    """The float in ``value``; None for tracers and callables (schedules)."""
+    if callable(value) or not is_concrete(value):
+        return None
+    if isinstance(value, bool):
+        raise ConfigError(f"{name}={value!r}: a bool is not a number. Pass a float, e.g. {name}=0.1.")
+    try:
+        arr = np.asarray(value)
+    except Exception as err:  # pragma: no cover - exotic inputs
+        raise ConfigError(f"{name}={value!r} is not a number. Pass a float.") from err
+    if arr.dtype.kind not in "iuf" or arr.ndim != 0:
+        raise ConfigError(
+            f"{name}={value!r} is not a real scalar (got dtype {arr.dtype}, shape {arr.shape}). "
+            f"Pass a single float, e.g. {name}=0.1."
+        )
+    return float(arr)
+
+
+def check_range(
+    name: str,
+    value: Any,
+    *,
+    low: float = -math.inf,
+    high: float = math.inf,
+    low_open: bool = False,
+    high_open: bool = False,
+    fix: str = "",
+) -> Any:
+    """Raise ConfigError unless ``value`` is a finite number in the interval; return it."""
+    x = _as_float(name, value)
+    if x is None:
+        return value
+    lo_ok = x > low if low_open else x >= low
+    hi_ok = x < high if high_open else x <= high
+    if math.isfinite(x) and lo_ok and hi_ok:
+        return value
+    interval = (
+        f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        if math.isfinite(low) or math.isfinite(high) else "any finite number"
+    )
+    if not math.isfinite(x):
+        problem = "is not finite"
+    else:
+        problem = "is outside the accepted range"
+    hint = f" {fix}" if fix else ""
+    raise ConfigError(f"{name}={value!r} {problem}; accepted: {interval}.{hint}")
+
+
+def check_positive(name: str, value: Any, fix: str = "") -> Any:
+    """A finite number > 0."""
+    return check_range(name, value, low=0.0, low_open=True, fix=fix)
+
+
+def check_nonnegative(name: str, value: Any, fix: str = "") -> Any:
+    """A finite number >= 0."""
+    return check_range(name, value, low=0.0, fix=fix)
+
+
+def check_decay(name: str, value: Any) -> Any:
+    """A decay/beta/momentum factor in [0, 1)."""
+    return check_range(name, value, low=0.0, high=1.0, high_open=True,
+                       fix=f"Typical values: {name}=0.9 or 0.999.")
+
+
+def check_learning_rate(value: Any, name: str = "learning_rate") -> Any:
+    """A finite float > 0, or a schedule (a callable of the step count)."""
+    if callable(value):
+        return value
+    return check_positive(name, value,
+                          fix="Use a small positive float such as 0.1 or 1e-3, or a schedule.")
+
+
+def check_positive_int(name: str, value: Any, fix: str = "") -> int:
+    """An int >= 1 (bools and floats are refused)."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        hint = f" {fix}" if fix else ""
+        raise ConfigError(f"{name}={value!r} must be a positive integer (1, 2, 3, ...).{hint}")
+    return int(value)
+
+
+def check_choice(kind: str, value: Any, valid: Iterable[str]) -> str:
+    """Return ``value`` if it is one of ``valid``; else raise UnknownNameError with a hint."""
+    valid = sorted(valid)
+    if isinstance(value, str) and value in valid:
+        return value
+    close = difflib.get_close_matches(str(value), valid, n=1, cutoff=0.5)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise UnknownNameError(
+        f"unknown {kind} {value!r}.{hint} Valid {kind}s: {', '.join(valid)}."
+    )

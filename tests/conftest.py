@@ -1,0 +1,20 @@
+"""Test settings shared by the whole suite.
+
+Eight host CPU devices are made available so sharding tests run on any machine
+(this must happen before JAX initialises its backend). Tests run in float32 by
+default; exact checks ask for the `x64` fixture.
+"""
+
+import os
+
+os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
+
+import jax  # noqa: E402
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+def x64():
+    """Run the test body with 64-bit floats enabled."""
+    with jax.enable_x64(True):
+        yield
