@@ -110,7 +110,9 @@ def tree_l2_norm(tree: Any) -> jax.Array:
 def tree_all_finite(tree: Any) -> jax.Array:
     """True when every element of every leaf is finite (a bool scalar)."""
     leaves = jax.tree.leaves(tree)
-    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves])) if leaves else jnp.array(True)
+    if not leaves:
+        return jnp.array(True)
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves]))
 
 
 def tree_scale(scalar: Any, tree: Any) -> Any:
@@ -130,7 +132,6 @@ def tree_cast(tree: Any, dtype: Any) -> Any:
 
 def tree_max_abs_diff(a: Any, b: Any) -> float:
     """Largest ``|a - b|`` over all leaves, as a Python float (0.0 for empty trees)."""
-    diffs = [float(jnp.max(jnp.abs(jnp.asarray(x, jnp.float64 if jax.config.jax_enable_x64 else
-                                                 jnp.float32) - y)))
-             for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True) if jnp.size(x)]
+    pairs = zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
+    diffs = [float(jnp.max(jnp.abs(jnp.asarray(x) - jnp.asarray(y)))) for x, y in pairs if jnp.size(x)]
     return max(diffs, default=0.0)

@@ -1,0 +1,3 @@
+"""optax twins and optimizer-table rows (filled in as the rules are written)."""
+
+ROWS: tuple = ()
