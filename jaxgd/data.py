@@ -12,6 +12,7 @@ Labels by task:
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import os
@@ -65,15 +66,18 @@ class Dataset(NamedTuple):
 # ----------------------------------------------------------------------------- generators
 
 
-def _shuffled(key, x, y, task: str, n_classes: int, name: str) -> Dataset:
-    """The dataset with its rows in a random order drawn from ``key``."""
+def _shuffle(key, x, y):
+    """x and y with their rows in one random order drawn from ``key``."""
     perm = jax.random.permutation(key, x.shape[0])
-    return Dataset(x[perm], y[perm], None, None, task, n_classes, name)
+    return x[perm], y[perm]
 
 
 def _two_class_labels(n0: int, n1: int, dtype) -> jax.Array:
     """n0 zeros then n1 ones, shape (n0 + n1, 1)."""
     return jnp.concatenate([jnp.zeros(n0, dtype), jnp.ones(n1, dtype)])[:, None]
+
+
+_static = functools.partial(jax.jit, static_argnames=("n", "classes", "dtype"))
 
 
 def xor(key: Any = None, *, dtype=jnp.float32) -> Dataset:
@@ -89,6 +93,18 @@ def xor(key: Any = None, *, dtype=jnp.float32) -> Dataset:
     return Dataset(x, y, None, None, "binary", 2, "xor")
 
 
+@_static
+def _moons(key, noise, *, n, dtype):
+    n0, n1 = n // 2, n - n // 2
+    t0 = jnp.linspace(0.0, math.pi, n0, dtype=dtype)
+    t1 = jnp.linspace(0.0, math.pi, n1, dtype=dtype)
+    upper = jnp.stack([jnp.cos(t0), jnp.sin(t0)], axis=1)
+    lower = jnp.stack([1 - jnp.cos(t1), 0.5 - jnp.sin(t1)], axis=1)
+    k_noise, k_perm = jax.random.split(key)
+    x = jnp.concatenate([upper, lower]) + noise * jax.random.normal(k_noise, (n, 2), dtype)
+    return _shuffle(k_perm, x, _two_class_labels(n0, n1, dtype))
+
+
 def moons(key, n: int = 200, noise: float = 0.1, *, dtype=jnp.float32) -> Dataset:
     """Two interleaving half circles (binary), as scikit-learn's ``make_moons``.
 
@@ -98,14 +114,20 @@ def moons(key, n: int = 200, noise: float = 0.1, *, dtype=jnp.float32) -> Datase
     """
     n = check_positive_int("n", n, fix="Use n >= 2 so both classes get points.")
     check_nonnegative("noise", noise)
+    x, y = _moons(key, jnp.asarray(noise, dtype), n=n, dtype=dtype)
+    return Dataset(x, y, None, None, "binary", 2, "moons")
+
+
+@_static
+def _circles(key, noise, factor, *, n, dtype):
     n0, n1 = n // 2, n - n // 2
-    t0 = jnp.linspace(0.0, math.pi, n0, dtype=dtype)
-    t1 = jnp.linspace(0.0, math.pi, n1, dtype=dtype)
-    upper = jnp.stack([jnp.cos(t0), jnp.sin(t0)], axis=1)
-    lower = jnp.stack([1 - jnp.cos(t1), 0.5 - jnp.sin(t1)], axis=1)
+    t0 = jnp.arange(n0, dtype=dtype) * (2 * math.pi / max(n0, 1))
+    t1 = jnp.arange(n1, dtype=dtype) * (2 * math.pi / n1)
+    outer = jnp.stack([jnp.cos(t0), jnp.sin(t0)], axis=1)
+    inner = factor * jnp.stack([jnp.cos(t1), jnp.sin(t1)], axis=1)
     k_noise, k_perm = jax.random.split(key)
-    x = jnp.concatenate([upper, lower]) + noise * jax.random.normal(k_noise, (n, 2), dtype)
-    return _shuffled(k_perm, x, _two_class_labels(n0, n1, dtype), "binary", 2, "moons")
+    x = jnp.concatenate([outer, inner]) + noise * jax.random.normal(k_noise, (n, 2), dtype)
+    return _shuffle(k_perm, x, _two_class_labels(n0, n1, dtype))
 
 
 def circles(key, n: int = 200, noise: float = 0.05, factor: float = 0.5, *,
@@ -120,14 +142,21 @@ def circles(key, n: int = 200, noise: float = 0.05, factor: float = 0.5, *,
     check_nonnegative("noise", noise)
     check_range("factor", factor, low=0.0, high=1.0, low_open=True, high_open=True,
                 fix="The inner radius as a fraction of the outer one, e.g. factor=0.5.")
-    n0, n1 = n // 2, n - n // 2
-    t0 = jnp.arange(n0, dtype=dtype) * (2 * math.pi / max(n0, 1))
-    t1 = jnp.arange(n1, dtype=dtype) * (2 * math.pi / n1)
-    outer = jnp.stack([jnp.cos(t0), jnp.sin(t0)], axis=1)
-    inner = factor * jnp.stack([jnp.cos(t1), jnp.sin(t1)], axis=1)
+    x, y = _circles(key, jnp.asarray(noise, dtype), jnp.asarray(factor, dtype), n=n, dtype=dtype)
+    return Dataset(x, y, None, None, "binary", 2, "circles")
+
+
+@_static
+def _spirals(key, noise, *, n, classes, dtype):
+    i = np.arange(n)
+    label = i % classes
+    arm_len = np.bincount(label, minlength=classes)[label]  # points on this point's arm
+    r = jnp.asarray((i // classes) / np.maximum(arm_len - 1, 1), dtype)  # (n,)
     k_noise, k_perm = jax.random.split(key)
-    x = jnp.concatenate([outer, inner]) + noise * jax.random.normal(k_noise, (n, 2), dtype)
-    return _shuffled(k_perm, x, _two_class_labels(n0, n1, dtype), "binary", 2, "circles")
+    t = (jnp.asarray(2 * math.pi * label / classes, dtype) + 4 * r
+         + noise * jax.random.normal(k_noise, (n,), dtype))
+    x = r[:, None] * jnp.stack([jnp.sin(t), jnp.cos(t)], axis=1)
+    return _shuffle(k_perm, x, jnp.asarray(label, jnp.int32))
 
 
 def spirals(key, n: int = 300, classes: int = 3, noise: float = 0.2, *,
@@ -145,25 +174,22 @@ def spirals(key, n: int = 300, classes: int = 3, noise: float = 0.2, *,
     if classes < 2 or n < classes:
         raise ConfigError(f"spirals(n={n}, classes={classes}): need classes >= 2 and "
                           f"n >= classes so every arm gets a point. Try n=300, classes=3.")
-    i = np.arange(n)
-    label = i % classes
-    arm_len = np.bincount(label, minlength=classes)[label]  # points on this point's arm
-    r = jnp.asarray((i // classes) / np.maximum(arm_len - 1, 1), dtype)  # (n,)
-    k_noise, k_perm = jax.random.split(key)
-    t = (jnp.asarray(2 * math.pi * label / classes, dtype) + 4 * r
-         + noise * jax.random.normal(k_noise, (n,), dtype))
-    x = r[:, None] * jnp.stack([jnp.sin(t), jnp.cos(t)], axis=1)
-    y = jnp.asarray(label, jnp.int32)
-    return _shuffled(k_perm, x, y, "multiclass", classes, "spirals")
+    x, y = _spirals(key, jnp.asarray(noise, dtype), n=n, classes=classes, dtype=dtype)
+    return Dataset(x, y, None, None, "multiclass", classes, "spirals")
+
+
+@_static
+def _sine(key, noise, *, n, dtype):
+    k_x, k_noise = jax.random.split(key)
+    x = jax.random.uniform(k_x, (n, 1), dtype, minval=-math.pi, maxval=math.pi)
+    return x, jnp.sin(x) + noise * jax.random.normal(k_noise, (n, 1), dtype)
 
 
 def sine(key, n: int = 200, noise: float = 0.1, *, dtype=jnp.float32) -> Dataset:
     """Noisy sine regression: x ~ U[-pi, pi], y = sin(x) + noise * N(0, 1), both (n, 1)."""
     n = check_positive_int("n", n)
     check_nonnegative("noise", noise)
-    k_x, k_noise = jax.random.split(key)
-    x = jax.random.uniform(k_x, (n, 1), dtype, minval=-math.pi, maxval=math.pi)
-    y = jnp.sin(x) + noise * jax.random.normal(k_noise, (n, 1), dtype)
+    x, y = _sine(key, jnp.asarray(noise, dtype), n=n, dtype=dtype)
     return Dataset(x, y, None, None, "regression", 0, "sine")
 
 

@@ -1,13 +1,15 @@
-"""Hand-written update rules (no optax here). Same names and keywords as optax."""
+"""Hand-written update rules (no optax here). Same names and keywords as optax.
 
-from jaxgd.optimizers.adam import adam
-from jaxgd.optimizers.combine import MaskedNode, MaskedState, chain, masked
-from jaxgd.optimizers.sgd import seed_momentum, sgd, sgd_l2, weights_mask
-from jaxgd.optimizers.transforms import (
-    add_decayed_weights,
-    scale,
-    scale_by_adam,
-    scale_by_learning_rate,
-    scale_by_schedule,
-    trace,
-)
+Each module lists its public names in ``__all__``; this package re-exports them.
+"""
+
+from jaxgd.optimizers.adam import *  # noqa: F403
+from jaxgd.optimizers.adam_variants import *  # noqa: F403
+from jaxgd.optimizers.adaptive import *  # noqa: F403
+from jaxgd.optimizers.clipping import *  # noqa: F403
+from jaxgd.optimizers.combine import *  # noqa: F403
+from jaxgd.optimizers.layerwise import *  # noqa: F403
+from jaxgd.optimizers.sgd import *  # noqa: F403
+from jaxgd.optimizers.sgd_variants import *  # noqa: F403
+from jaxgd.optimizers.transforms import *  # noqa: F403
+from jaxgd.optimizers.wrappers import *  # noqa: F403

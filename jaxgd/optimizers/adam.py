@@ -9,6 +9,8 @@ from jaxgd.errors import check_learning_rate
 from jaxgd.optimizers.combine import chain
 from jaxgd.optimizers.transforms import scale_by_adam, scale_by_learning_rate
 
+__all__ = ["adam"]
+
 
 def adam(
     learning_rate: ScalarOrSchedule,

@@ -8,6 +8,8 @@ import jax
 
 from jaxgd.base import Transform
 
+__all__ = ["chain", "masked", "MaskedNode", "MaskedState"]
+
 
 def chain(*transforms: Transform) -> Transform:
     """Apply ``transforms`` in order; the state is the tuple of their states."""

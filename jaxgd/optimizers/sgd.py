@@ -9,6 +9,8 @@ from jaxgd.errors import ConfigError, check_decay, check_learning_rate
 from jaxgd.optimizers.combine import chain
 from jaxgd.optimizers.transforms import scale_by_learning_rate, trace
 
+__all__ = ["sgd", "seed_momentum", "sgd_l2", "weights_mask"]
+
 
 def sgd(
     learning_rate: ScalarOrSchedule,

@@ -1,0 +1,3 @@
+"""(filled in as the rules are written)."""
+
+__all__: list[str] = []

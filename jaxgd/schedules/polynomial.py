@@ -1,0 +1,133 @@
+"""Constant and polynomial schedules: hold a value, or move it from I to E along (1 - x)**P."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax.numpy as jnp
+
+from jaxgd.base import Schedule
+from jaxgd.errors import check_positive
+from jaxgd.schedules.core import check_dtype, check_finite, check_int, float_dtype
+
+
+def constant_schedule(value: Any, *, dtype: Any = None) -> Schedule:
+    """A schedule that always returns ``value``.
+
+        v(t) = value
+
+    Args:
+        value: the value held (a finite number; may be a tracer).
+        dtype: float dtype of the result; None means the default float dtype at
+            call time (float64 under x64, else float32).
+
+    Returns:
+        ``schedule(step)``: ``value`` with the step's shape.
+    """
+    check_finite("value", value)
+    dtype = check_dtype(dtype)
+
+    def schedule(step):
+        return jnp.full(jnp.shape(step), value, float_dtype(dtype))
+
+    return schedule
+
+
+def polynomial_schedule(
+    init_value: Any,
+    end_value: Any,
+    power: Any,
+    transition_steps: int,
+    transition_begin: int = 0,
+    *,
+    dtype: Any = None,
+) -> Schedule:
+    """Move from ``init_value`` I to ``end_value`` E along a polynomial of power P.
+
+    With B = ``transition_begin`` and T = ``transition_steps``:
+
+        tau  = clip(t - B, 0, T)            (steps into the transition)
+        frac = 1 - tau / T
+        v(t) = (I - E) * frac**P + E
+
+    so v = I for t <= B, v = E for t >= B + T. As in optax, ``transition_steps <= 0``
+    disables the transition: v(t) = I.
+
+    Args:
+        init_value: I, a finite number (may be a tracer).
+        end_value: E, a finite number (may be a tracer).
+        power: P > 0; 1 is linear, 2 quadratic.
+        transition_steps: T, the length of the transition in steps (an int).
+        transition_begin: B >= 0, steps held at I before the transition starts.
+        dtype: float dtype of the result (None: the default float at call time).
+
+    Returns:
+        ``schedule(step)`` with the step's shape.
+    """
+    check_finite("init_value", init_value)
+    check_finite("end_value", end_value)
+    check_positive("power", power, fix="Use power=1 for a linear ramp, 2 for a quadratic one.")
+    T = check_int("transition_steps", transition_steps)
+    B = check_int("transition_begin", transition_begin, low=0,
+                  fix="It counts the steps held at init_value before the transition.")
+    dtype = check_dtype(dtype)
+    if T <= 0:
+        return constant_schedule(init_value, dtype=dtype)
+
+    def schedule(step):
+        dt = float_dtype(dtype)
+        t = jnp.asarray(step).astype(dt)
+        init, end = jnp.asarray(init_value, dt), jnp.asarray(end_value, dt)
+        tau = jnp.clip(t - B, 0, T)
+        frac = 1 - tau / T
+        return (init - end) * frac**power + end
+
+    return schedule
+
+
+def linear_schedule(
+    init_value: Any,
+    end_value: Any,
+    transition_steps: int,
+    transition_begin: int = 0,
+    *,
+    dtype: Any = None,
+) -> Schedule:
+    """Move linearly from ``init_value`` I to ``end_value`` E over T steps from step B.
+
+        v(t) = I + (E - I) * clip(t - B, 0, T) / T
+
+    This is `polynomial_schedule` with power 1 (and ``transition_steps <= 0`` holds I).
+
+    Args:
+        init_value: I, a finite number (may be a tracer).
+        end_value: E, a finite number (may be a tracer).
+        transition_steps: T, the length of the ramp in steps.
+        transition_begin: B >= 0, steps held at I before the ramp.
+        dtype: float dtype of the result (None: the default float at call time).
+
+    Returns:
+        ``schedule(step)`` with the step's shape.
+    """
+    return polynomial_schedule(init_value, end_value, 1, transition_steps, transition_begin,
+                               dtype=dtype)
+
+
+def warmup_constant_schedule(
+    init_value: Any, peak_value: Any, warmup_steps: int, *, dtype: Any = None
+) -> Schedule:
+    """Linear warmup from ``init_value`` I to ``peak_value`` P over W steps, then hold P.
+
+        v(t) = I + (P - I) * min(t, W) / W
+
+    Args:
+        init_value: I, a finite number (may be a tracer).
+        peak_value: P, a finite number (may be a tracer).
+        warmup_steps: W, the warmup length (W <= 0 holds I, as in optax).
+        dtype: float dtype of the result (None: the default float at call time).
+
+    Returns:
+        ``schedule(step)`` with the step's shape.
+    """
+    check_finite("peak_value", peak_value)
+    return linear_schedule(init_value, peak_value, warmup_steps, dtype=dtype)
