@@ -21,7 +21,10 @@ from jaxgd.base import (
 )
 from jaxgd.errors import check_decay, check_learning_rate, check_nonnegative, check_range
 
-__all__ = ["scale", "scale_by_schedule", "scale_by_learning_rate", "trace", "add_decayed_weights", "scale_by_adam", "ScaleByScheduleState", "TraceState", "ScaleByAdamState"]
+__all__ = [
+    "scale", "scale_by_schedule", "scale_by_learning_rate", "trace", "add_decayed_weights",
+    "scale_by_adam", "ScaleByScheduleState", "TraceState", "ScaleByAdamState",
+]
 
 
 class ScaleByScheduleState(NamedTuple):
