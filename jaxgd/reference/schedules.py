@@ -51,9 +51,9 @@ def ramp(count):
     return 0.0025 * count
 
 
-def hyperbolic(count):
-    """A plain child schedule for the join example: 0.1 / (1 + 0.05 t)."""
-    return 0.1 / (1.0 + 0.05 * count)
+def geometric(count):
+    """A plain child schedule for the join example: 0.1 * 0.97**t (default float dtype)."""
+    return 0.1 * 0.97**count
 
 
 _EXAMPLES: dict[str, dict[str, Any]] = {
@@ -83,7 +83,7 @@ _EXAMPLES: dict[str, dict[str, Any]] = {
                                      pct_final=0.85, div_factor=25.0, final_div_factor=1e4),
     "cosine_onecycle_schedule": dict(transition_steps=100, peak_value=0.1, pct_start=0.25,
                                      div_factor=25.0, final_div_factor=1e4),
-    "join_schedules": dict(schedules=(ramp, hyperbolic), boundaries=(40,)),
+    "join_schedules": dict(schedules=(ramp, geometric), boundaries=(40,)),
     "seed_step_decay": dict(init_value=0.1, every=10, factor=0.9, steps_per_epoch=3),
     "step_decay": dict(init_value=0.1, every=10, factor=0.5, steps_per_epoch=2),
 }
