@@ -12,7 +12,6 @@ Labels by task:
 
 from __future__ import annotations
 
-import functools
 import inspect
 import math
 import os
@@ -77,7 +76,10 @@ def _two_class_labels(n0: int, n1: int, dtype) -> jax.Array:
     return jnp.concatenate([jnp.zeros(n0, dtype), jnp.ones(n1, dtype)])[:, None]
 
 
-_static = functools.partial(jax.jit, static_argnames=("n", "classes", "dtype"))
+def _static(fn):
+    """jit ``fn`` with its keyword-only arguments (sizes, dtype) static: one compile per shape."""
+    names = [p.name for p in inspect.signature(fn).parameters.values() if p.kind == p.KEYWORD_ONLY]
+    return jax.jit(fn, static_argnames=names)
 
 
 def xor(key: Any = None, *, dtype=jnp.float32) -> Dataset:
@@ -196,14 +198,16 @@ def sine(key, n: int = 200, noise: float = 0.1, *, dtype=jnp.float32) -> Dataset
 # ----------------------------------------------------------------------------- table
 
 
+def _real_loader(name: str) -> Callable[..., Dataset]:
+    """``jaxgd.realdata.<name>``, imported on first use (realdata imports this module)."""
+    from jaxgd import realdata
+
+    return getattr(realdata, name)
+
+
 def _real(name: str) -> Callable[..., Dataset]:
-    """A loader of jaxgd.realdata, imported on first use (it imports this module)."""
-
-    def load(key, **kwargs):
-        from jaxgd import realdata
-
-        return getattr(realdata, name)(key, **kwargs)
-
+    """A table entry that defers the import of jaxgd.realdata to the call."""
+    load = lambda key, **kwargs: _real_loader(name)(key, **kwargs)
     load.__name__ = name
     return load
 
@@ -244,12 +248,7 @@ def load_dataset(name: str | os.PathLike, key: Any, **kwargs) -> Dataset:
     test_fraction = kwargs.pop("test_fraction", 0.0) if name in SYNTHETIC else 0.0
     check_range("test_fraction", test_fraction, low=0.0, high=1.0, high_open=True,
                 fix="Use e.g. test_fraction=0.2, or 0 for no test set.")
-    if name in SYNTHETIC:
-        fn = SYNTHETIC[name]
-    else:
-        from jaxgd import realdata
-
-        fn = getattr(realdata, name)
+    fn = SYNTHETIC.get(name) or _real_loader(name)
     try:
         inspect.signature(fn).bind(key, **kwargs)
     except TypeError:

@@ -53,10 +53,13 @@ def _check_fraction(test_fraction: Any) -> float:
 # ----------------------------------------------------------------------------- split, scale
 
 
-def _allocate(exact: np.ndarray, total: int) -> np.ndarray:
-    """Integers q, each floor or ceil of ``exact``, that sum to ``total`` (largest remainder)."""
+def _allocate(exact: np.ndarray, total: int, tiebreak: np.ndarray) -> np.ndarray:
+    """Integers q, each floor or ceil of ``exact``, that sum to ``total`` (largest remainder).
+
+    Among equal remainders the smaller ``tiebreak`` gets the extra one.
+    """
     q = np.floor(exact).astype(np.int64)
-    order = np.argsort(-(exact - q), kind="stable")
+    order = np.lexsort((tiebreak, -(exact - q)))
     q[order[: total - q.sum()]] += 1  # 0 <= total - sum(floor) <= len(q) by construction
     return q
 
@@ -86,10 +89,12 @@ def train_test_split(key, x, y, test_fraction: float, stratify: bool = False):
     else:
         labels = np.zeros(n, np.int64)
     counts = np.bincount(labels)
-    share = test_fraction if n_test == round(test_fraction * n) else n_test / n  # clamped
-    quota = _allocate(share * counts, n_test)
     perm = np.asarray(jax.random.permutation(key, n))
     grouped = perm[np.argsort(labels[perm], kind="stable")]  # by class, shuffled within
+    first_seen = np.full(len(counts), n)
+    np.minimum.at(first_seen, labels[perm], np.arange(n))  # random order of the classes
+    share = test_fraction if n_test == round(test_fraction * n) else n_test / n  # clamped
+    quota = _allocate(share * counts, n_test, tiebreak=first_seen)
     starts = np.cumsum(counts) - counts
     is_test = np.zeros(n, bool)
     for start, q in zip(starts, quota, strict=True):
