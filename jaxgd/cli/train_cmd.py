@@ -1,0 +1,124 @@
+"""`jaxgd train`: train an MLP; by default the seed's 2-3-1 sigmoid net on XOR."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from jaxgd.config import (
+    GRADS,
+    IMPLS,
+    SCHEDULES,
+    TrainConfig,
+    parse_assignments,
+    parse_hidden,
+    validate,
+)
+
+HYPER_FLAGS = ("momentum", "b1", "b2", "eps", "weight_decay")
+
+
+def register(sub) -> None:
+    p = sub.add_parser("train", help="train a network (default: the seed's XOR network)",
+                       description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    d = TrainConfig()
+    g = p.add_argument_group("problem")
+    g.add_argument("--dataset", default=d.dataset,
+                   help="xor, moons, circles, spirals, sine, digits, mnist1d, or a .npz/.csv path")
+    g.add_argument("--hidden", default=",".join(map(str, d.hidden)), help="hidden sizes, e.g. 64,64")
+    g.add_argument("--activation", default=d.activation)
+    g.add_argument("--output-activation", default=None, help="default: by loss")
+    g.add_argument("--loss", default=None, help="mse, bce or softmax_ce (default: by dataset)")
+    g.add_argument("--init", default=d.init, help="normal (the seed's randn), glorot, he, lecun")
+    g.add_argument("--n-samples", type=int, default=None, help="size of a synthetic dataset")
+    g.add_argument("--test-fraction", type=float, default=d.test_fraction)
+    g.add_argument("--label-column", default=None, help="label column of a .csv file")
+    g.add_argument("--standardize", action="store_true", help="standardise x with train stats")
+    g = p.add_argument_group("optimizer")
+    g.add_argument("--optimizer", default=d.optimizer)
+    g.add_argument("--learning-rate", "--lr", type=float, default=d.learning_rate)
+    for name in HYPER_FLAGS:
+        g.add_argument(f"--{name.replace('_', '-')}", type=float, default=None)
+    g.add_argument("--nesterov", action="store_true")
+    g.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="any other optimizer argument, repeatable")
+    g.add_argument("--impl", choices=IMPLS, default=d.impl,
+                   help="hand-written rule, its optax twin, or both side by side")
+    g.add_argument("--grad", choices=GRADS, default=d.grad,
+                   help="hand-written backprop, jax.grad, or the seed's slide-7 formula")
+    g.add_argument("--schedule", choices=SCHEDULES, default=d.schedule)
+    g.add_argument("--decay-rate", type=float, default=d.decay_rate)
+    g.add_argument("--decay-every", type=int, default=d.decay_every, help="epochs")
+    g.add_argument("--warmup-epochs", type=int, default=d.warmup_epochs)
+    g.add_argument("--l2", type=float, default=d.l2, help="the seed's lambda*sum(W**2) in the loss")
+    g = p.add_argument_group("run")
+    g.add_argument("--batch-size", type=int, default=None, help="default: full batch")
+    g.add_argument("--epochs", type=int, default=d.epochs)
+    g.add_argument("--tol", type=float, default=d.tol, help="stop when |loss change| < tol")
+    g.add_argument("--gtol", type=float, default=d.gtol, help="stop when gradient norm < gtol")
+    g.add_argument("--seed", type=int, default=d.seed)
+    g.add_argument("--device", choices=("cpu", "gpu"), default=d.device)
+    g.add_argument("--out", default=None, help="run folder (default: runs/<dataset>-<optimizer>-<time>)")
+    g.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
+    g.add_argument("--json", action="store_true", help="print one JSON summary line on stdout")
+    g.add_argument("--quiet", action="store_true", help="no progress bar or report")
+    p.set_defaults(func=run)
+
+
+def config_from_args(a: argparse.Namespace) -> TrainConfig:
+    hyper = {k: getattr(a, k) for k in HYPER_FLAGS if getattr(a, k) is not None}
+    if a.nesterov:
+        hyper["nesterov"] = True
+    hyper.update(dict(parse_assignments(a.set)))
+    return validate(TrainConfig(
+        dataset=a.dataset, hidden=parse_hidden(a.hidden), activation=a.activation,
+        output_activation=a.output_activation, loss=a.loss, init=a.init, optimizer=a.optimizer,
+        learning_rate=a.learning_rate, hyper=tuple(sorted(hyper.items())), impl=a.impl,
+        grad=a.grad, schedule=a.schedule, decay_rate=a.decay_rate, decay_every=a.decay_every,
+        warmup_epochs=a.warmup_epochs, batch_size=a.batch_size, epochs=a.epochs, tol=a.tol,
+        gtol=a.gtol, l2=a.l2, seed=a.seed, n_samples=a.n_samples, test_fraction=a.test_fraction,
+        label_column=a.label_column, standardize=a.standardize, device=a.device))
+
+
+def run(a: argparse.Namespace) -> int:
+    from jaxgd.experiment import predictions, train, write_run
+    from jaxgd.rundir import check_output_dir
+
+    t0 = time.perf_counter()
+    cfg = config_from_args(a)
+    name = Path(cfg.dataset).stem
+    out = Path(a.out or f"runs/{name}-{cfg.optimizer}-{time.strftime('%Y%m%d-%H%M%S')}")
+    check_output_dir(out, a.overwrite)  # fail before training, not after
+    show = not a.quiet and not a.json and sys.stderr.isatty()
+    outcome = train(cfg, progress=show)
+    write_run(out, outcome, a.overwrite)
+    summary = dict(outcome.summary, seconds=round(time.perf_counter() - t0, 4), run_dir=str(out))
+    if a.json:
+        print(json.dumps(summary))
+        return 0
+    if a.quiet:
+        return 0
+    print(f"jaxgd train: {cfg.dataset}, sizes {outcome.problem.sizes}, {cfg.activation}, "
+          f"loss {outcome.problem.loss}, {cfg.optimizer}(lr={cfg.learning_rate}"
+          + "".join(f", {k}={v}" for k, v in cfg.hyper) + f"), impl {cfg.impl}, grad {cfg.grad}")
+    print(f"epochs run     {summary['epochs']}" + ("  (converged)" if summary["converged"] else ""))
+    print(f"final loss     {summary['final_loss']:.6g}")
+    for k in ("train_accuracy", "test_accuracy"):
+        if k in summary:
+            print(f"{k.replace('_', ' '):<15}{summary[k]:.4f}")
+    preds = predictions(cfg, outcome)
+    x = np.asarray(outcome.problem.data.x[: len(preds)])
+    y = np.asarray(outcome.problem.data.y[: len(preds)])
+    print("predictions    (x -> output | target)")
+    for xi, pi, yi in zip(x, preds, y, strict=True):
+        print(f"  {np.array2string(xi, precision=3)} -> {np.array2string(pi, precision=4)} | {yi}")
+    if "max_abs_dev_vs_optax" in summary:
+        print(f"max |hand - optax| over params  {summary['max_abs_dev_vs_optax']:.3g}")
+    print(f"wall time      {summary['seconds']:.2f} s")
+    print(f"run folder     {out}")
+    return 0
