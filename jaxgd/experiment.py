@@ -227,8 +227,9 @@ def write_run(out_dir, outcome: TrainOutcome, overwrite: bool = False) -> None:
     with atomic_dir(out_dir, overwrite) as tmp:
         (tmp / "config.json").write_text(outcome.config.to_json() + "\n")
         cols: dict[str, np.ndarray] = {}
+        main_side = "hand" if "hand" in outcome.results else "optax"
         for side, res in outcome.results.items():
-            prefix = "" if res is (outcome.results.get("hand") or outcome.results["optax"]) else "optax_"
+            prefix = "" if side == main_side else "optax_"
             cols.update({prefix + k: v for k, v in res.history.items()})
             save_params(tmp / ("params.npz" if not prefix else "params_optax.npz"), res.state.params)
         write_metrics_csv(tmp / "metrics.csv", cols)
