@@ -237,6 +237,9 @@ def load_dataset(name: str | os.PathLike, key: Any, **kwargs) -> Dataset:
     """
     if isinstance(key, int | np.integer) and not isinstance(key, bool):
         key = jax.random.PRNGKey(int(key))
+    elif key is None or isinstance(key, bool):
+        raise ConfigError(f"load_dataset: key={key!r} is not a PRNG key; pass "
+                          "jax.random.PRNGKey(seed) or an int seed.")
     if is_file_name(name):
         from jaxgd import realdata
 

@@ -114,6 +114,8 @@ def test_load_dataset_unknown_name_and_bad_arguments():
         load_dataset("moon", KEY)
     with pytest.raises(ConfigError, match=r"unexpected arguments \['classes'\].*'noise'"):
         load_dataset("moons", KEY, classes=3)
+    with pytest.raises(ConfigError, match=r"key=None is not a PRNG key.*int seed"):
+        load_dataset("moons", None)
     with pytest.raises(ConfigError, match="test_fraction=1.5"):
         load_dataset("moons", KEY, test_fraction=1.5)
     with pytest.raises(ConfigError, match="factor=1.5"):

@@ -10,14 +10,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jaxgd.data import load_dataset
+from jaxgd.data import DATASETS, load_dataset
 from jaxgd.errors import ConfigError, DataError, UnknownNameError
 from jaxgd.realdata import (
     MissingDependencyError,
     digits,
     load_csv,
     load_npz,
-    mnist1d,
     standardize,
     standardize_dataset,
     train_test_split,
@@ -182,6 +181,7 @@ def test_digits_shapes_and_stratified_split():
 
 
 def test_mnist1d_small_matches_package_and_restores_global_rngs():
+    # through the table entry, which imports jaxgd.realdata on first call
     from mnist1d.data import get_dataset_args, make_dataset
 
     np.random.seed(123)
@@ -189,7 +189,7 @@ def test_mnist1d_small_matches_package_and_restores_global_rngs():
     expected_np, expected_py = np.random.random(3), random.random()
     np.random.seed(123)
     random.seed(7)
-    ds = mnist1d(num_samples=200)
+    ds = DATASETS["mnist1d"](None, num_samples=200)
     assert (np.random.random(3) == expected_np).all() and random.random() == expected_py
     assert (ds.x.shape, ds.x_test.shape, ds.n_classes) == ((160, 40), (40, 40), 10)
     args = get_dataset_args()
@@ -197,6 +197,10 @@ def test_mnist1d_small_matches_package_and_restores_global_rngs():
     raw = make_dataset(args)
     np.testing.assert_allclose(ds.x, raw["x"].astype(np.float32))
     np.testing.assert_array_equal(ds.y_test, raw["y_test"])
+    drawn = [DATASETS["mnist1d"](jax.random.PRNGKey(i), num_samples=100, seed=None).x
+             for i in (0, 0, 1)]
+    np.testing.assert_array_equal(drawn[0], drawn[1])
+    assert not np.allclose(drawn[0], drawn[2])
 
 
 def test_missing_extra_names_the_install_command(monkeypatch):
