@@ -51,9 +51,10 @@ def test_generator_shapes_dtypes_and_key_determinism(name, gen, kw, x_shape, y_s
 
 
 def test_generators_honour_float64(x64):
-    for gen in (moons, circles, spirals, sine):
-        ds = gen(KEY, dtype=jnp.float64)
+    for gen in (moons, spirals):  # a float-label and an int-label generator
+        ds = gen(KEY, n=21, dtype=jnp.float64)
         assert ds.x.dtype == jnp.float64
+        assert ds.y.dtype == (jnp.int32 if ds.task == "multiclass" else jnp.float64)
     assert xor(dtype=jnp.float64).y.dtype == jnp.float64
 
 
