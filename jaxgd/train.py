@@ -244,9 +244,9 @@ def fit(
     bar = _progress_bar(progress, remaining)
     rows: list[dict[str, np.ndarray]] = []
     done, stop = epoch0, 0
-    prev = jnp.asarray(jnp.inf)
+    prev = jnp.full((), jnp.inf, jnp.result_type(float))  # same type as the chunk returns
     while done < epochs and stop == 0:
-        state, bufs, k, stop, prev = run_chunk(state, x, y, done, epochs, prev)
+        state, bufs, k, stop, prev = run_chunk(state, x, y, jnp.int32(done), jnp.int32(epochs), prev)
         k, stop = int(k), int(stop)  # the host wakes here, once per chunk
         rows.append({name: np.asarray(b[:k]) for name, b in bufs.items()})
         done += k
