@@ -1,0 +1,37 @@
+"""The README's example and its slide table's commands run as written."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from jaxgd.cli import main
+
+README = (Path(__file__).parent.parent / "README.md").read_text()
+
+
+def test_library_example_runs_and_hand_equals_optax(capsys):
+    code = re.search(r"## The library in 20 lines\n\n```python\n(.*?)```", README, re.S).group(1)
+    assert len(code.strip().splitlines()) <= 20
+    exec(compile(code, "README.md", "exec"), {})
+    out = capsys.readouterr().out
+    dev = float(re.search(r"max \|hand - optax\|: (\S+)", out).group(1))
+    assert dev < 1e-6
+
+
+SLIDE_COMMANDS = re.findall(r"^\| (\d+) \|.*\| `(jaxgd train[^`]*)`", README, re.M)
+
+
+def test_every_slide_has_a_command():
+    assert [int(n) for n, _ in SLIDE_COMMANDS] == list(range(1, 14))
+
+
+@pytest.mark.parametrize(("slide", "command"), SLIDE_COMMANDS, ids=[n for n, _ in SLIDE_COMMANDS])
+def test_slide_command_runs(slide, command, tmp_path, capsys):
+    argv = shlex.split(command)[1:] + ["--epochs", "30", "--impl", "hand", "--json",
+                                       "--out", str(tmp_path / "r")]
+    assert main(argv) == 0, capsys.readouterr().err
+    assert '"final_loss"' in capsys.readouterr().out
