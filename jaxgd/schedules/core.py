@@ -38,7 +38,8 @@ def float_dtype(dtype: Any) -> Any:
     """The dtype a schedule computes in, read at call time.
 
     ``None`` means the default float dtype: float64 when x64 is enabled, float32
-    otherwise (``jnp.result_type(float)``).
+    otherwise (``jnp.result_type(float)``). An explicit float64 needs x64 enabled;
+    without it JAX truncates to float32 and warns.
     """
     return jnp.result_type(float) if dtype is None else dtype
 
