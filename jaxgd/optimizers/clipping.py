@@ -1,3 +1,129 @@
-"""(filled in as the rules are written)."""
+"""Guards on the raw gradients: clipping (element-wise, per leaf, by the global norm)
+and skipping steps whose gradients are not finite.
 
-__all__: list[str] = []
+The clips are stateless and, like optax's, run first in a chain:
+``chain(clip_by_global_norm(1.0), adam(1e-3))``. `apply_if_finite` wraps a whole
+optimizer.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxgd.base import Transform, safe_increment, stateless, tree_all_finite, tree_l2_norm
+from jaxgd.errors import ConfigError, check_nonnegative, check_positive, is_concrete
+
+__all__ = ["clip", "clip_by_block_rms", "clip_by_global_norm", "apply_if_finite", "ApplyIfFiniteState"]
+
+
+def check_transform(name: str, tx: Any) -> None:
+    """Raise ConfigError unless ``tx`` has callable ``init`` and ``update``."""
+    if not (callable(getattr(tx, "init", None)) and callable(getattr(tx, "update", None))):
+        raise ConfigError(f"{name}={tx!r} is not a transform; accepted: a Transform (init, update) "
+                          "such as jaxgd.optimizers.sgd(0.1).")
+
+
+def clip(max_delta: float) -> Transform:
+    """Clip every element into ``[-max_delta, max_delta]``.
+
+        u_i = min(max(g_i, -max_delta), max_delta)
+
+    Args:
+        max_delta: the largest absolute value of an update element (>= 0).
+    """
+    check_nonnegative("max_delta", max_delta, fix="Use a positive bound such as 1.0.")
+    return stateless(lambda grads, _: jax.tree.map(lambda g: jnp.clip(g, -max_delta, max_delta), grads))
+
+
+def clip_by_block_rms(threshold: float) -> Transform:
+    """Rescale each leaf (a weight matrix or vector) whose root-mean-square exceeds ``threshold``.
+
+        rms(g) = sqrt(mean(g**2))                    (per leaf)
+        u = g / max(1, rms(g) / threshold)
+
+    Args:
+        threshold: the largest rms a leaf keeps (> 0).
+    """
+    check_positive("threshold", threshold, fix="Use a positive bound such as 1.0.")
+
+    def clip_leaf(g):
+        denominator = jnp.maximum(1.0, jnp.sqrt(jnp.mean(jnp.square(g))) / threshold)
+        return g / denominator
+
+    return stateless(lambda grads, _: jax.tree.map(clip_leaf, grads))
+
+
+def clip_by_global_norm(max_norm: float) -> Transform:
+    """Rescale the whole gradient when its global norm exceeds ``max_norm`` (Pascanu et al., 2013).
+
+        n = sqrt(sum over leaves of sum(g**2))
+        u = g                       if n < max_norm
+        u = (g / n) * max_norm      otherwise
+
+    The direction is kept; only the length is capped. Every leaf shares the one
+    factor, unlike `clip_by_block_rms` (per leaf) or `clip` (per element).
+
+    Args:
+        max_norm: the largest global norm an update keeps (> 0).
+    """
+    check_positive("max_norm", max_norm, fix="Use a positive bound such as 1.0.")
+
+    def clip_tree(grads, params):
+        del params
+        n = tree_l2_norm(grads)
+        keep = n < max_norm
+        return jax.tree.map(lambda g: jnp.where(keep, g, (g / n.astype(g.dtype)) * max_norm), grads)
+
+    return stateless(clip_tree)
+
+
+class ApplyIfFiniteState(NamedTuple):
+    notfinite_count: jax.Array  # int32 scalar: consecutive non-finite steps (0 after a finite one)
+    last_finite: jax.Array  # bool scalar: the last gradients were all finite
+    total_notfinite: jax.Array  # int32 scalar: non-finite steps since init (never reset)
+    inner_state: Any  # the wrapped transform's state
+
+
+def apply_if_finite(inner: Transform, max_consecutive_errors: int) -> Transform:
+    """Skip steps whose gradients hold a NaN or inf; give up after too many in a row.
+
+        finite_t = all(isfinite(g_t))
+        c_t = 0 if finite_t else c_{t-1} + 1
+        (u_t, s_t) = inner(g_t, s_{t-1})    if finite_t or c_t > max_consecutive_errors
+        (u_t, s_t) = (0, s_{t-1})           otherwise (the step is skipped)
+
+    A skipped step leaves both the parameters and the inner state untouched.
+
+    Args:
+        inner: the optimizer to protect.
+        max_consecutive_errors: non-finite steps in a row that are skipped (>= 0);
+            the next one is applied (and will usually spread the NaN).
+    """
+    check_transform("inner", inner)
+    n = max_consecutive_errors
+    if is_concrete(n) and (isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0):
+        raise ConfigError(f"max_consecutive_errors={max_consecutive_errors!r} is not accepted; accepted: "
+                          "an int >= 0, e.g. max_consecutive_errors=5.")
+
+    def init(params):
+        return ApplyIfFiniteState(notfinite_count=jnp.zeros([], jnp.int32),
+                                  last_finite=jnp.array(True, jnp.bool_),
+                                  total_notfinite=jnp.zeros([], jnp.int32),
+                                  inner_state=inner.init(params))
+
+    def update(grads, state, params=None, **extra):
+        finite = tree_all_finite(grads)
+        count = jnp.where(finite, jnp.zeros([], jnp.int32), safe_increment(state.notfinite_count))
+        updates, inner_state = jax.lax.cond(
+            jnp.logical_or(finite, count > max_consecutive_errors),
+            lambda: inner.update(grads, state.inner_state, params, **extra),
+            lambda: (jax.tree.map(jnp.zeros_like, grads), state.inner_state),
+        )
+        total = jnp.where(finite, state.total_notfinite, safe_increment(state.total_notfinite))
+        return updates, ApplyIfFiniteState(count, finite, total, inner_state)
+
+    return Transform(init, update)

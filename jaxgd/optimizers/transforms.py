@@ -23,7 +23,8 @@ from jaxgd.errors import check_decay, check_learning_rate, check_nonnegative, ch
 
 __all__ = [
     "scale", "scale_by_schedule", "scale_by_learning_rate", "trace", "add_decayed_weights",
-    "scale_by_adam", "ScaleByScheduleState", "TraceState", "ScaleByAdamState",
+    "scale_by_adam", "ema", "set_to_zero", "ScaleByScheduleState", "TraceState", "ScaleByAdamState",
+    "EmaState",
 ]
 
 
@@ -33,6 +34,11 @@ class ScaleByScheduleState(NamedTuple):
 
 class TraceState(NamedTuple):
     trace: Any  # like params: the momentum buffer m
+
+
+class EmaState(NamedTuple):
+    count: jax.Array  # int32 scalar: updates averaged so far
+    ema: Any  # like params (accumulator_dtype if given): the moving average e
 
 
 class ScaleByAdamState(NamedTuple):
@@ -132,6 +138,54 @@ def add_decayed_weights(weight_decay: float = 0.0, mask: Any = None) -> Transfor
     from jaxgd.optimizers.combine import masked
 
     return masked(tx, mask)
+
+
+def set_to_zero() -> Transform:
+    """``u = 0`` for every leaf: applied updates leave the parameters where they are.
+
+    Used with `masked` (see `freeze`) to hold part of the parameters fixed.
+    """
+
+    def init(params):
+        del params
+        return EmptyState()
+
+    def update(grads, state, params=None, **extra):
+        del params, extra
+        return jax.tree.map(jnp.zeros_like, grads), state
+
+    return Transform(init, update)
+
+
+def ema(decay: float, debias: bool = True, accumulator_dtype: Any = None) -> Transform:
+    """Exponential moving average of the incoming updates (optax's ``ema``).
+
+        e_t = (1 - decay) * g_t + decay * e_{t-1}        (e_0 = 0)
+        u_t = e_t / (1 - decay**t)                       (debias)
+        u_t = e_t                                        (otherwise)
+
+    Unlike `trace` (``m_t = g_t + decay * m_{t-1}``), the new term is weighted by
+    ``1 - decay``, so a constant input ``g`` gives ``u_t = g`` at every step when
+    debiased.
+
+    Args:
+        decay: the averaging factor in [0, 1).
+        debias: divide by ``1 - decay**t`` to remove the bias towards ``e_0 = 0``.
+        accumulator_dtype: dtype in which ``e`` is stored (None: the params' dtype).
+    """
+    check_decay("decay", decay)
+
+    def init(params):
+        return EmaState(count=jnp.zeros([], jnp.int32), ema=tree_zeros_like(params, accumulator_dtype))
+
+    def update(grads, state, params=None, **extra):
+        del params, extra
+        e = jax.tree.map(lambda g, e: (1 - decay) * g + decay * e, grads, state.ema)
+        t = safe_increment(state.count)
+        u = _bias_correction(e, decay, t) if debias else e
+        return u, EmaState(count=t, ema=tree_cast(e, accumulator_dtype))
+
+    return Transform(init, update)
 
 
 def _bias_correction(moment, decay, count):
