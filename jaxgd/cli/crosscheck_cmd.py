@@ -1,0 +1,218 @@
+"""``jaxgd crosscheck``: run hand-written rules and their optax twins in lockstep.
+
+Examples::
+
+    jaxgd crosscheck --optimizer all
+    jaxgd crosscheck --optimizer adam --dtype float64 --schedule exponential
+    jaxgd crosscheck --optimizer sgd-momentum --momentum 0.5 --mode loss --json
+    jaxgd crosscheck --hand mypkg.rules:my_rmsprop --reference rmsprop --eps 1e-3
+
+Exit status: 0 when every pair agrees, 1 when any pair differs beyond tolerance,
+2 on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import importlib
+import inspect
+import json
+import os
+import sys
+from typing import Any
+
+from jaxgd.errors import ConfigError, check_choice, check_positive_int
+
+DTYPES = ("float32", "float64", "bfloat16")
+FLAGS = {"learning_rate": "--learning-rate", "momentum": "--momentum", "b1": "--b1", "b2": "--b2",
+         "eps": "--eps", "weight_decay": "--weight-decay"}
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "crosscheck", help="run hand-written rules and their optax twins in lockstep",
+        description=__doc__.split("\n\n")[0] + " Prints one row per optimizer; exit 1 if any differ.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--optimizer", metavar="NAME|ID|all",
+                   help="a row id (sgd-momentum), a rule name (all its rows), 'all', or a comma list")
+    for flag in FLAGS.values():
+        p.add_argument(flag, type=float, default=None, help="hyperparameter for every rule that takes it")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="any other keyword argument (a Python literal), repeatable")
+    p.add_argument("--steps", type=int, default=200, help="updates per check (default 200)")
+    p.add_argument("--dtype", default="float32", help="float32 | float64 (enables x64) | bfloat16")
+    p.add_argument("--schedule", default=None,
+                   help="learning-rate schedule, built by hand and with optax (default: constant lr)")
+    p.add_argument("--same-schedule", action="store_true",
+                   help="feed the hand-built schedule to both sides")
+    p.add_argument("--mode", default="stream",
+                   help="stream: shared random gradients; loss: each side on its own loss gradients")
+    p.add_argument("--seed", type=int, default=0, help="seed of the gradient stream")
+    p.add_argument("--rtol", type=float, default=None, help="relative tolerance (default by dtype)")
+    p.add_argument("--atol", type=float, default=None,
+                   help="absolute tolerance (default: rtol times the leaf's largest magnitude)")
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.add_argument("--per-step", action="store_true",
+                   help="print each report's per-step table (with --json: per-step numbers)")
+    p.add_argument("--hand", metavar="MODULE:FACTORY",
+                   help="your own rule factory, checked against --reference with the same kwargs")
+    p.add_argument("--reference", metavar="NAME", help="the optax twin (row id or twin name) for --hand")
+    p.set_defaults(func=run)
+
+
+def _literal(text: str) -> Any:
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
+    """Keyword arguments given on the command line: the named flags, then ``--set``."""
+    out = {name: getattr(args, name) for name in FLAGS if getattr(args, name) is not None}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE with a Python name as KEY, "
+                              "e.g. --set nesterov=True.")
+        out[key.strip()] = _literal(value.strip())
+    return out
+
+
+def _accepts(factory: Any, name: str) -> bool:
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return True
+    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
+def _flag(name: str) -> str:
+    return FLAGS.get(name, f"--set {name}=...")
+
+
+def load_factory(spec: str) -> Any:
+    """The callable named by ``MODULE:FACTORY`` (the working directory is importable)."""
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr.isidentifier():
+        raise ConfigError(f"--hand={spec!r}: expected MODULE:FACTORY, e.g. --hand mypkg.rules:my_sgd.")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as err:
+        raise ConfigError(f"--hand={spec!r}: cannot import {module_name!r} ({err}). Run from the "
+                          "folder above it or add that folder to PYTHONPATH.") from err
+    factory = getattr(module, attr, None)
+    if factory is None:
+        check_choice(f"factory in {module_name}", attr,
+                     [n for n in dir(module) if not n.startswith("_") and callable(getattr(module, n))])
+    if not callable(factory):
+        raise ConfigError(f"--hand={spec!r}: {attr} is a {type(factory).__name__}, not a factory.")
+    return factory
+
+
+def user_row(spec: str, reference: str | None) -> Any:
+    """A table row pairing the user's factory with the reference twin (and its settings)."""
+    import jaxgd.reference as ref
+
+    if not reference:
+        raise ConfigError(f"--hand={spec!r} needs --reference NAME, the optax twin to check it "
+                          "against (a row id such as rmsprop, or a twin name).")
+    factory = load_factory(spec)
+    rows = [r for r in ref.OPTIMIZERS if r.id == reference]
+    if rows:
+        base = rows[0]
+    else:
+        twins = [n for m in (ref, *ref._FAMILIES) for n in dir(m)
+                 if not n.startswith("_") and callable(getattr(m, n)) and n[0].islower()]
+        if reference not in twins:
+            check_choice("reference", reference, [r.id for r in ref.OPTIMIZERS] + twins)
+        base = ref.Row(reference, factory, getattr(ref, reference), {})
+    return base._replace(id=f"{spec} vs {reference}", hand=factory)
+
+
+def _row_kwargs(rows: tuple, overrides: dict, user: bool) -> list[dict]:
+    """Each row's overrides: a flag applies to every row whose rule takes it."""
+    per_row = [{k: v for k, v in overrides.items() if _accepts(r.ref if user else r.hand, k)}
+               for r in rows]
+    for name in overrides:
+        if not any(name in kw for kw in per_row):
+            raise ConfigError(f"{_flag(name)}: no selected rule takes {name!r} "
+                              f"({', '.join(r.id for r in rows)}). Drop it or pick another optimizer.")
+    return per_row
+
+
+def _summary(report: Any) -> dict[str, Any]:
+    first = report.first_divergence
+    return {"id": report.label, "updates": report.max_scaled("updates"),
+            "params": report.max_scaled("params"), "verdict": report.verdict,
+            "first": "agree" if first is None else f"step {first.step} {first.kind} {first.path}"}
+
+
+def run(args: argparse.Namespace) -> int:
+    from jaxgd.crosscheck_rows import SCHEDULES, crosscheck_row, select_rows
+
+    steps = check_positive_int("--steps", args.steps, fix="e.g. --steps 200.")
+    dtype = check_choice("dtype", args.dtype, DTYPES)
+    mode = check_choice("mode", args.mode, ("stream", "loss"))
+    if args.schedule is not None:
+        check_choice("schedule", args.schedule, SCHEDULES)
+    if args.same_schedule and args.schedule is None:
+        raise ConfigError("--same-schedule needs --schedule NAME (e.g. --schedule exponential).")
+    overrides = overrides_from(args)
+    if args.hand:
+        rows = (user_row(args.hand, args.reference),)
+    elif args.optimizer:
+        if args.reference:
+            raise ConfigError("--reference goes with --hand MODULE:FACTORY; drop it or add --hand.")
+        rows = select_rows(args.optimizer)
+    else:
+        raise ConfigError("pass --optimizer NAME|ID|all (e.g. --optimizer adam), or --hand "
+                          "MODULE:FACTORY with --reference NAME.")
+    scheduled = [r.schedule and "learning_rate" in {**r.kwargs, **overrides} for r in rows]
+    if args.schedule is not None and not any(scheduled):
+        raise ConfigError(f"--schedule {args.schedule}: none of {', '.join(r.id for r in rows)} "
+                          "takes a learning-rate schedule.")
+    reports = []
+    for r, kw, sched in zip(rows, _row_kwargs(rows, overrides, bool(args.hand)), scheduled,
+                            strict=True):
+        reports.append(crosscheck_row(
+            r, dtype=dtype, steps=steps, schedule=args.schedule if sched else None,
+            same_schedule=args.same_schedule, mode=mode, key=args.seed, rtol=args.rtol,
+            atol=args.atol, **kw))
+    differ = any(not rep.agree for rep in reports)
+    settings = {"steps": steps, "dtype": dtype, "mode": mode, "schedule": args.schedule,
+                "same_schedule": args.same_schedule, "seed": args.seed, "overrides": overrides,
+                "rtol": args.rtol, "atol": args.atol}
+    if args.json:
+        doc = {"command": "crosscheck", "settings": settings,
+               "verdict": "differ" if differ else "agree",
+               "results": [{**_summary(rep), "report": rep.to_dict(per_step=args.per_step)}
+                           for rep in reports]}
+        print(json.dumps(doc, default=str))
+    else:
+        print(_text(reports, settings, per_step=args.per_step))
+    return 1 if differ else 0
+
+
+def _text(reports: list, settings: dict, per_step: bool) -> str:
+    sched = settings["schedule"] or "constant lr"
+    if settings["same_schedule"]:
+        sched += " (same schedule on both sides)"
+    lines = [f"hand vs optax: {settings['steps']} steps, {settings['mode']} mode, {settings['dtype']},"
+             f" {sched}; deviation = max |hand - optax| / leaf scale",
+             f"{'id':28} {'updates':>9} {'params':>9}  {'first divergence':40} verdict"]
+    for rep in reports:
+        s = _summary(rep)
+        lines.append(f"{s['id']:28} {s['updates']:9.2e} {s['params']:9.2e}  {s['first']:40} "
+                     f"{s['verdict']}")
+        if rep.schedule is not None and not rep.schedule.agree:
+            lines.append(f"{'':28} schedule hand vs optax differs: max rel "
+                         f"{rep.schedule.max_rel('schedule'):.2e}; " + " ".join(rep.schedule.notes))
+    n_diff = sum(not rep.agree for rep in reports)
+    lines.append(f"{len(reports) - n_diff} agree, {n_diff} differ")
+    if per_step or len(reports) == 1:
+        lines.extend(["", *(rep.table(per_step=per_step) + "\n" for rep in reports)])
+    return "\n".join(lines).rstrip()
