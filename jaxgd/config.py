@@ -55,6 +55,8 @@ class TrainConfig:
     label_column: str | None = None  # for .csv files
     standardize: bool = False
     device: str = "cpu"
+    devices: int | str | None = None  # data-parallel mesh: None = one device, N, or "all"
+    checkpoint_every: int = 0  # epochs between checkpoints (0: only at the end)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True, default=str)
@@ -156,7 +158,51 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         check_positive_int("n_samples", cfg.n_samples)
     check_range("test_fraction", cfg.test_fraction, low=0.0, high=1.0, high_open=True)
     check_choice("device", cfg.device, DEVICES)
+    if cfg.devices is not None and cfg.devices != "all":
+        check_positive_int("devices", cfg.devices, fix="e.g. --devices 8 or --devices all.")
+    check_nonnegative("checkpoint_every", cfg.checkpoint_every,
+                      fix="e.g. --checkpoint-every 100; 0 saves only at the end.")
+    if int(cfg.checkpoint_every) != cfg.checkpoint_every:
+        raise ConfigError(f"checkpoint_every={cfg.checkpoint_every!r}: expected a whole number "
+                          "of epochs, e.g. --checkpoint-every 100.")
     if cfg.grad == "seed" and (cfg.hidden and len(cfg.hidden) != 1 or cfg.activation != "sigmoid"):
         raise ConfigError("grad='seed' is the seed's slide-7 formula for one sigmoid hidden layer; "
                           "use --grad backprop for other networks.")
     return cfg
+
+
+# Fields a resumed run may change: how long and where it runs, not what it computes.
+RESUMABLE = ("epochs", "checkpoint_every", "devices", "device", "tol", "gtol")
+EPOCH_SCHEDULES = ("cosine", "warmup_cosine")  # their shape depends on `epochs`
+
+
+def resume_config(stored: TrainConfig, given: TrainConfig, epochs_done: int | None = None) -> TrainConfig:
+    """The stored config of a run with the changes a resume may make.
+
+    ``given`` holds the command line's values; a field left at its default keeps the
+    stored value. A changed model, data or optimizer field is refused: it would
+    continue a different run from this one's checkpoint.
+
+    Raises:
+        ConfigError: naming the field, both values and the fix.
+    """
+    default = TrainConfig()
+    for f in dataclasses.fields(TrainConfig):
+        mine, old = getattr(given, f.name), getattr(stored, f.name)
+        if f.name in RESUMABLE or mine == getattr(default, f.name) or mine == old:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        raise ConfigError(f"--resume: {f.name}={mine!r} differs from the run's {f.name}={old!r} "
+                          f"({flag}); a resumed run keeps its model, data and optimizer. Leave "
+                          f"{flag} out, or start a new run with --out.")
+    changes = {name: getattr(given, name) for name in RESUMABLE
+               if getattr(given, name) != getattr(default, name)}
+    cfg = dataclasses.replace(stored, **changes)
+    if cfg.epochs != stored.epochs and stored.schedule in EPOCH_SCHEDULES:
+        raise ConfigError(f"--resume: epochs={cfg.epochs} differs from the run's {stored.epochs}, "
+                          f"but schedule={stored.schedule!r} is shaped by the epoch count; resume "
+                          f"with --epochs {stored.epochs} (or leave it out).")
+    if epochs_done is not None and cfg.epochs < epochs_done:
+        raise ConfigError(f"--resume: epochs={cfg.epochs} is below the {epochs_done} epochs "
+                          f"already run; accepted: --epochs {epochs_done} or more (a total).")
+    return validate(cfg)

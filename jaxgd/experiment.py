@@ -1,160 +1,75 @@
 """From a validated `TrainConfig` to a trained model and a run folder.
 
     config -> dataset -> init_mlp -> update rule(s) (hand and/or optax) -> fit
-           -> run folder: config.json, metrics.csv, params.npz, summary.json
+           -> run folder: config.json, checkpoint.npz, metrics.csv, params.npz, summary.json
+
+The pieces come from `jaxgd.build`; the folder, its checkpoints and resuming from
+them from `jaxgd.runfolder`. With ``devices`` set, or in a multi-process run,
+`fit` runs data-parallel over a mesh (`jaxgd.parallel`).
 """
 
 from __future__ import annotations
 
-import json
+import math
 import time
 from typing import Any, NamedTuple
 
 import jax
 import numpy as np
 
-from jaxgd import optimizers, reference, schedules
-from jaxgd.backprop import mlp_value_and_grad, seed_backprop
 from jaxgd.base import tree_max_abs_diff
+from jaxgd.build import (
+    Problem,
+    default_loss,
+    make_eval_fn,
+    make_objective,
+    make_problem,
+    make_schedule,
+    make_tx,
+    select_device,
+)
 from jaxgd.config import TrainConfig, validate
-from jaxgd.data import Dataset, load_dataset
 from jaxgd.errors import ConfigError
-from jaxgd.losses import accuracy, make_loss_fn
 from jaxgd.models import init_mlp, mlp
-from jaxgd.reference import schedules as ref_schedules
-from jaxgd.train import FitResult, fit
+from jaxgd.parallel import make_mesh
+from jaxgd.runfolder import RunFolder, Snapshot
+from jaxgd.train import FitResult, fit, init_state
 
-
-class Problem(NamedTuple):
-    """A dataset with the network and loss that go with it."""
-
-    data: Dataset
-    sizes: tuple[int, ...]
-    loss: str
-    output_activation: str
-
-
-def default_loss(ds: Dataset) -> str:
-    if ds.task == "multiclass":
-        return "softmax_ce"
-    if ds.task == "binary" and ds.name != "xor":
-        return "bce"
-    return "mse"  # the seed's XOR, and regression
-
-
-def make_problem(cfg: TrainConfig) -> Problem:
-    """Load the data and choose output size, loss and output activation."""
-    kwargs: dict[str, Any] = {}
-    if cfg.n_samples is not None:
-        kwargs["n"] = cfg.n_samples
-    if cfg.test_fraction:
-        kwargs["test_fraction"] = cfg.test_fraction
-    if cfg.label_column is not None:
-        kwargs["label_column"] = cfg.label_column
-    ds = load_dataset(cfg.dataset, jax.random.key(cfg.seed + 1), **kwargs)
-    if cfg.standardize:
-        from jaxgd.realdata import standardize
-
-        if ds.x_test is not None:
-            x, x_test, _ = standardize(ds.x, ds.x_test)
-            ds = ds._replace(x=x, x_test=x_test)
-        else:
-            x, _ = standardize(ds.x)
-            ds = ds._replace(x=x)
-    loss = cfg.loss or default_loss(ds)
-    out_act = cfg.output_activation or ("sigmoid" if loss == "mse" and ds.task == "binary"
-                                        else "identity")
-    k = ds.n_classes if ds.task == "multiclass" else int(np.shape(ds.y)[1])
-    return Problem(ds, (ds.n_features, *cfg.hidden, k), loss, out_act)
-
-
-def make_schedule(cfg: TrainConfig, steps_per_epoch: int, side: str):
-    """The learning rate (a float or a schedule of the update count) for one side."""
-    mod = schedules if side == "hand" else ref_schedules
-    lr, every = cfg.learning_rate, cfg.decay_every * steps_per_epoch
-    total = cfg.epochs * steps_per_epoch
-    if cfg.schedule == "constant":
-        return lr
-    if cfg.schedule == "exponential":
-        return mod.exponential_decay(lr, every, cfg.decay_rate)
-    if cfg.schedule == "step":
-        return mod.step_decay(lr, cfg.decay_every, cfg.decay_rate, steps_per_epoch)
-    if cfg.schedule == "seed_step":
-        return mod.seed_step_decay(lr, cfg.decay_every, cfg.decay_rate, steps_per_epoch)
-    if cfg.schedule == "cosine":
-        return mod.cosine_decay_schedule(lr, total)
-    warm = max(cfg.warmup_epochs * steps_per_epoch, 1)
-    return mod.warmup_cosine_decay_schedule(0.0, lr, warm, max(total, warm + 1))
-
-
-def make_tx(cfg: TrainConfig, side: str, steps_per_epoch: int):
-    """The update rule `cfg.optimizer` written by hand ("hand") or with optax ("optax")."""
-    factory = getattr(optimizers if side == "hand" else reference, cfg.optimizer)
-    kwargs = dict(cfg.hyper)
-    try:
-        return factory(learning_rate=make_schedule(cfg, steps_per_epoch, side), **kwargs)
-    except TypeError as err:
-        raise ConfigError(f"optimizer {cfg.optimizer!r} does not take {sorted(kwargs)}: {err}. "
-                          f"See `jaxgd crosscheck --optimizer {cfg.optimizer}` for its arguments.") from None
-
-
-def make_objective(cfg: TrainConfig, pb: Problem):
-    """``(loss_fn, value_and_grad)`` by the gradient source the config names."""
-    loss_fn = make_loss_fn(pb.loss, cfg.activation, pb.output_activation, cfg.l2)
-    if cfg.grad == "autodiff":
-        return loss_fn, jax.value_and_grad(loss_fn)
-    if cfg.grad == "seed":
-        if pb.loss != "mse" or pb.output_activation != "sigmoid" or cfg.l2:
-            raise ConfigError("grad='seed' is the seed's formula for MSE on a sigmoid output "
-                              "without l2; use --grad backprop.")
-
-        def seed_vg(params, x, y):
-            return loss_fn(params, x, y), seed_backprop(params, x, y)
-
-        return loss_fn, seed_vg
-
-    def hand_vg(params, x, y):
-        return mlp_value_and_grad(params, x, y, activation=cfg.activation,
-                                  output_activation=pb.output_activation, loss=pb.loss, l2=cfg.l2)
-
-    return loss_fn, hand_vg
-
-
-def make_eval_fn(cfg: TrainConfig, pb: Problem, loss_fn):
-    """Per-epoch metrics computed inside the compiled loop: accuracy, test loss/accuracy."""
-    ds = pb.data
-    classify = ds.task in ("binary", "multiclass")
-    from_logits = pb.output_activation == "identity"
-    if not classify and ds.x_test is None:
-        return None
-
-    def eval_fn(params):
-        out = {}
-        if classify:
-            out["train_accuracy"] = accuracy(mlp(params, ds.x, cfg.activation, pb.output_activation),
-                                             ds.y, ds.task, from_logits)
-        if ds.x_test is not None:
-            out["test_loss"] = loss_fn(params, ds.x_test, ds.y_test)
-            if classify:
-                outputs = mlp(params, ds.x_test, cfg.activation, pb.output_activation)
-                out["test_accuracy"] = accuracy(outputs, ds.y_test, ds.task, from_logits)
-        return out
-
-    return eval_fn
+__all__ = ["Problem", "TrainOutcome", "default_loss", "make_eval_fn", "make_objective",
+           "make_problem", "make_schedule", "make_tx", "predictions", "select_device",
+           "summarize", "train", "write_run"]
 
 
 class TrainOutcome(NamedTuple):
     config: TrainConfig
     problem: Problem
-    results: dict[str, FitResult]  # by side: "hand", "optax"
+    results: dict[str, FitResult]  # by side: "hand", "optax"; histories from epoch 1
     summary: dict[str, Any]
 
 
-def train(cfg: TrainConfig, progress: bool = False) -> TrainOutcome:
-    """Run the configured training, each requested side from the same init and key."""
+def _joined(prior: dict[str, np.ndarray], new: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The history before a resume followed by the epochs run since."""
+    if not prior or not new:
+        return prior or new
+    return {k: np.concatenate([prior[k], v]) for k, v in new.items()}
+
+
+def train(cfg: TrainConfig, progress: bool = False, *, folder: RunFolder | None = None,
+          resume: bool = False) -> TrainOutcome:
+    """Run the configured training, each requested side from the same init and key.
+
+    Args:
+        cfg: the run's configuration.
+        progress: show a progress bar.
+        folder: where checkpoints go every ``cfg.checkpoint_every`` epochs (the caller
+            writes the final results with ``folder.finish``); None: no checkpoints.
+        resume: continue from ``folder``'s checkpoint up to ``cfg.epochs`` in total.
+    """
     validate(cfg)
-    device = select_device(cfg.device)
-    with jax.default_device(device):
+    if resume and folder is None:
+        raise ConfigError("train(resume=True) needs the run folder to resume from: folder=RunFolder(...).")
+    mesh = make_mesh(cfg.devices, cfg.device) if cfg.devices is not None or jax.process_count() > 1 else None
+    with jax.default_device(select_device(cfg.device)):
         pb = make_problem(cfg)
         ds = pb.data
         batch = ds.n if cfg.batch_size is None else cfg.batch_size
@@ -166,16 +81,39 @@ def train(cfg: TrainConfig, progress: bool = False) -> TrainOutcome:
         loss_fn, vg = make_objective(cfg, pb)
         eval_fn = make_eval_fn(cfg, pb, loss_fn)
         sides = ("hand", "optax") if cfg.impl == "both" else (cfg.impl,)
+        txs = {side: make_tx(cfg, side, steps_per_epoch) for side in sides}
+        key = jax.random.key(cfg.seed + 2)
+        snap = Snapshot(cfg, {s: init_state(params, txs[s], key) for s in sides},
+                        {s: {} for s in sides}, {s: False for s in sides})
+        if resume:
+            snap = folder.load(cfg, snap.states)
         t0 = time.perf_counter()
         results = {}
         for side in sides:
-            tx = make_tx(cfg, side, steps_per_epoch)
-            results[side] = fit(None, params, tx, ds.x, ds.y, epochs=cfg.epochs, batch_size=batch,
-                                key=jax.random.key(cfg.seed + 2), value_and_grad=vg, tol=cfg.tol,
-                                gtol=cfg.gtol, eval_fn=eval_fn, learning_rate=cfg.learning_rate,
-                                progress=progress)
+            prior = snap.history[side]
+
+            def on_checkpoint(state, _epochs, new, side=side, prior=prior, now=snap):
+                folder.save(now._replace(states={**now.states, side: state},
+                                         history={**now.history, side: _joined(prior, new)}))
+
+            if snap.converged[side]:  # stopped by tol before: nothing to continue
+                res = FitResult(snap.states[side], {}, len(prior["loss"]), True, 0.0)
+            else:
+                res = fit(None, None, txs[side], ds.x, ds.y, epochs=cfg.epochs, batch_size=batch,
+                          value_and_grad=vg, tol=cfg.tol, gtol=cfg.gtol, eval_fn=eval_fn,
+                          learning_rate=cfg.learning_rate, progress=progress,
+                          state=snap.states[side], mesh=mesh,
+                          checkpoint_every=cfg.checkpoint_every if folder else 0,
+                          on_checkpoint=on_checkpoint if folder and cfg.checkpoint_every else None,
+                          prev_loss=float(prior["loss"][-1]) if len(prior.get("loss", ())) else math.inf)
+            results[side] = res._replace(history=_joined(prior, res.history))
+            snap = snap._replace(states={**snap.states, side: res.state},
+                                 history={**snap.history, side: results[side].history},
+                                 converged={**snap.converged, side: res.converged})
         seconds = time.perf_counter() - t0
-    return TrainOutcome(cfg, pb, results, summarize(cfg, pb, results, seconds))
+    summary = summarize(cfg, pb, results, seconds)
+    summary.update(devices=mesh.size if mesh is not None else 1, processes=jax.process_count())
+    return TrainOutcome(cfg, pb, results, summary)
 
 
 def summarize(cfg: TrainConfig, pb: Problem, results: dict[str, FitResult], seconds: float) -> dict:
@@ -206,31 +144,15 @@ def predictions(cfg: TrainConfig, outcome: TrainOutcome, limit: int = 8) -> np.n
     return np.asarray(mlp(main.state.params, pb.data.x[:limit], cfg.activation, pb.output_activation))
 
 
-def select_device(kind: str):
-    """The first device of ``kind``; a clear error with the install hint when absent."""
-    try:
-        devices = jax.devices(kind)
-    except RuntimeError:
-        devices = []
-    if not devices:
-        hint = ('install the CUDA build of jaxlib with `pip install -e ".[cuda]"` on a machine '
-                "with an NVIDIA GPU, or use --device cpu") if kind == "gpu" else "use --device gpu"
-        raise ConfigError(f"device={kind!r} was asked for but JAX sees none "
-                          f"(available: {[d.platform for d in jax.devices()]}); {hint}.")
-    return devices[0]
+def outcome_snapshot(outcome: TrainOutcome) -> Snapshot:
+    """The final checkpoint of a finished run."""
+    res = outcome.results
+    return Snapshot(outcome.config, {s: r.state for s, r in res.items()},
+                    {s: r.history for s, r in res.items()}, {s: r.converged for s, r in res.items()})
 
 
-def write_run(out_dir, outcome: TrainOutcome, overwrite: bool = False) -> None:
-    """Write the run folder atomically (see `jaxgd.rundir`)."""
-    from jaxgd.rundir import atomic_dir, save_params, write_metrics_csv
-
-    with atomic_dir(out_dir, overwrite) as tmp:
-        (tmp / "config.json").write_text(outcome.config.to_json() + "\n")
-        cols: dict[str, np.ndarray] = {}
-        main_side = "hand" if "hand" in outcome.results else "optax"
-        for side, res in outcome.results.items():
-            prefix = "" if side == main_side else "optax_"
-            cols.update({prefix + k: v for k, v in res.history.items()})
-            save_params(tmp / ("params.npz" if not prefix else "params_optax.npz"), res.state.params)
-        write_metrics_csv(tmp / "metrics.csv", cols)
-        (tmp / "summary.json").write_text(json.dumps(outcome.summary, indent=2) + "\n")
+def write_run(out_dir, outcome: TrainOutcome, overwrite: bool = False,
+              folder: RunFolder | None = None) -> None:
+    """Write the results into the run folder (created atomically if it is new)."""
+    folder = folder or RunFolder(out_dir, overwrite)
+    folder.finish(outcome_snapshot(outcome), outcome.results, outcome.summary)

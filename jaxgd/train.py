@@ -2,11 +2,12 @@
 
     step   (TrainState, (x_batch, y_batch)) -> (TrainState, StepMetrics)
     epoch  lax.scan of `step` over a shuffled (steps, batch) index table
-    chunk  lax.while_loop over up to `chunk` epochs, stopping early when converged
-           or non-finite ("while not converged", slide 3 of the seed), writing
-           per-epoch metrics into fixed-size buffers
+    chunk  lax.while_loop over up to `chunk` epochs (see `jaxgd.chunks`)
     fit    Python loop over chunks: the host wakes only between chunks (progress
-           bar, divergence check); one compilation for the whole run
+           bar, divergence check, checkpoints); one compilation for the whole run
+
+With a `mesh` (see `jaxgd.parallel`) the same program runs data-parallel: each
+gathered batch is split over the devices, params and optimizer state replicated.
 
 All pieces below `fit` are pure functions of arrays, so `jax.vmap` maps them over
 seeds and hyperparameters (see `jaxgd.sweep`).
@@ -22,14 +23,19 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh
 
-from jaxgd.base import Transform, apply_updates, tree_all_finite, tree_l2_norm
+from jaxgd.base import Transform, apply_updates, tree_l2_norm
+from jaxgd.chunks import NON_FINITE, CheckpointFn, EvalFn, make_chunk, progress_bar, run_chunks
 from jaxgd.data import epoch_indices
 from jaxgd.errors import ConfigError, DivergenceError, check_nonnegative, check_positive_int
+from jaxgd.parallel import check_batch_divisible, constrain_batch, replicate, replicated
+
+__all__ = ["FitResult", "StepMetrics", "TrainState", "fit", "init_state", "make_chunk",
+           "make_epoch", "make_step", "run_epochs"]
 
 LossFn = Callable[[Any, jax.Array, jax.Array], jax.Array]  # (params, x, y) -> scalar
 ValueAndGradFn = Callable[[Any, jax.Array, jax.Array], tuple[jax.Array, Any]]
-EvalFn = Callable[[Any], dict[str, jax.Array]]  # params -> named scalars
 
 
 class TrainState(NamedTuple):
@@ -83,17 +89,18 @@ def make_step(value_and_grad: ValueAndGradFn, tx: Transform, pass_value: bool = 
     return step
 
 
-def make_epoch(step, n: int, batch_size: int):
+def make_epoch(step, n: int, batch_size: int, mesh: Mesh | None = None):
     """One pass over the data: ``epoch(state, x, y) -> (state, StepMetrics averaged)``.
 
     Full batch (``batch_size == n``) takes one step on the data in order, as the
     seed does; otherwise the data is shuffled with a key split from ``state.key``
     and the last ``n % batch_size`` examples of the permutation are left out.
+    With a ``mesh``, each batch is split by rows over its devices.
     """
     if batch_size == n:
 
         def full_batch_epoch(state, x, y):
-            return step(state, (x, y))
+            return step(state, constrain_batch((x, y), mesh))
 
         return full_batch_epoch
 
@@ -102,7 +109,7 @@ def make_epoch(step, n: int, batch_size: int):
         idx = epoch_indices(sub, n, batch_size)  # (steps, batch)
 
         def body(s, rows):
-            return step(s, (x[rows], y[rows]))
+            return step(s, constrain_batch((x[rows], y[rows]), mesh))
 
         state, metrics = jax.lax.scan(body, state._replace(key=key), idx)
         return state, jax.tree.map(jnp.mean, metrics)
@@ -120,43 +127,6 @@ def run_epochs(epoch, state: TrainState, x, y, num_epochs: int):
         return epoch(s, x, y)
 
     return jax.lax.scan(body, state, None, length=num_epochs)
-
-
-def make_chunk(epoch, chunk: int, tol: float = 0.0, gtol: float = 0.0,
-               eval_fn: EvalFn | None = None, eval_names: tuple[str, ...] = ()):
-    """Up to ``chunk`` epochs in a `lax.while_loop`, metrics into fixed buffers.
-
-    ``run(state, x, y, epoch0, max_epochs, prev_loss) -> (state, buffers, done, stop)``
-    where ``stop`` is 0 (keep going), 1 (converged: |loss change| < tol or
-    gradient norm < gtol) or 2 (non-finite loss, gradient or params).
-    """
-    names = ("loss", "grad_norm", *eval_names)
-
-    def run(state, x, y, epoch0, max_epochs, prev_loss):
-        dtype = jnp.result_type(float)
-        bufs = {k: jnp.full((chunk,), jnp.nan, dtype) for k in names}
-
-        def cond(c):
-            _, i, _, stop, _ = c
-            return (i < chunk) & (epoch0 + i < max_epochs) & (stop == 0)
-
-        def body(c):
-            state, i, prev, _, bufs = c
-            state, m = epoch(state, x, y)
-            row = {"loss": m.loss, "grad_norm": m.grad_norm}
-            if eval_fn is not None:
-                row.update(eval_fn(state.params))
-            bufs = {k: bufs[k].at[i].set(row[k].astype(dtype)) for k in names}
-            finite = jnp.isfinite(m.loss) & jnp.isfinite(m.grad_norm) & tree_all_finite(state.params)
-            converged = (jnp.abs(m.loss - prev) < tol) | (m.grad_norm < gtol)
-            stop = jnp.where(finite, jnp.where(converged, 1, 0), 2)
-            return state, i + 1, m.loss.astype(dtype), stop, bufs
-
-        init = (state, jnp.zeros([], jnp.int32), prev_loss.astype(dtype), jnp.zeros([], jnp.int32), bufs)
-        state, done, last, stop, bufs = jax.lax.while_loop(cond, body, init)
-        return state, bufs, done, stop, last
-
-    return run
 
 
 def _validate(epochs, batch_size, n, tol, gtol, chunk):
@@ -190,6 +160,10 @@ def fit(
     pass_value: bool = False,
     learning_rate: Any = None,
     progress: bool | Callable[[int, dict[str, float]], None] = False,
+    mesh: Mesh | None = None,
+    checkpoint_every: int = 0,
+    on_checkpoint: CheckpointFn | None = None,
+    prev_loss: float = math.inf,
 ) -> FitResult:
     """Train until ``epochs`` run out or the loss stops changing ("while not converged").
 
@@ -213,6 +187,13 @@ def fit(
         pass_value: give ``value=loss`` to ``tx.update``.
         learning_rate: only used to name the learning rate in a divergence error.
         progress: False, True (a tqdm bar) or a callback ``(epochs_done, last_row)``.
+        mesh: run data-parallel over this 1-D mesh (`jaxgd.parallel.make_mesh`): each
+            batch split over its devices, the state replicated. ``batch_size`` must
+            be a multiple of the device count. None: the default device.
+        checkpoint_every: end a chunk at every multiple of this many epochs (0: never).
+        on_checkpoint: ``(state, epochs_done, history_so_far)`` called at those epochs
+            and at the end, never after a non-finite epoch (see `jaxgd.chunks`).
+        prev_loss: the loss of the epoch before ``state`` (for ``tol`` on resume).
 
     Returns:
         FitResult with the final state and the per-epoch history as numpy arrays.
@@ -231,35 +212,31 @@ def fit(
         value_and_grad = jax.value_and_grad(loss_fn)
     if state is None:
         state = init_state(params, tx, jax.random.key(0) if key is None else key)
-    state = jax.tree.map(jnp.copy, state)  # chunks donate their input; keep the caller's arrays
     steps_per_epoch = n // batch_size
     epoch0 = int(state.step) // steps_per_epoch
     remaining = max(epochs - epoch0, 0)
     chunk = chunk or max(1, math.ceil(max(remaining, 1) / 20))
+    if checkpoint_every:
+        check_positive_int("checkpoint_every", checkpoint_every)
+        chunk = min(chunk, checkpoint_every)
     eval_names = tuple(jax.eval_shape(eval_fn, state.params)) if eval_fn else ()
 
-    epoch = make_epoch(make_step(value_and_grad, tx, pass_value), n, batch_size)
-    run_chunk = jax.jit(make_chunk(epoch, chunk, tol, gtol, eval_fn, eval_names), donate_argnums=0)
+    jit_kwargs: dict[str, Any] = {}
+    if mesh is not None:
+        check_batch_divisible(batch_size, mesh.size, n)
+        state, x, y = replicate((state, x, y), mesh)  # fresh arrays: safe to donate
+        jit_kwargs = {"in_shardings": replicated(mesh), "out_shardings": replicated(mesh)}
+    else:
+        state = jax.tree.map(jnp.copy, state)  # chunks donate their input; keep the caller's arrays
+    epoch = make_epoch(make_step(value_and_grad, tx, pass_value), n, batch_size, mesh)
+    run_chunk = jax.jit(make_chunk(epoch, chunk, tol, gtol, eval_fn, eval_names),
+                        donate_argnums=0, **jit_kwargs)
 
-    bar = _progress_bar(progress, remaining)
-    rows: list[dict[str, np.ndarray]] = []
-    done, stop = epoch0, 0
-    prev = jnp.full((), jnp.inf, jnp.result_type(float))  # same type as the chunk returns
-    while done < epochs and stop == 0:
-        state, bufs, k, stop, prev = run_chunk(state, x, y, jnp.int32(done), jnp.int32(epochs), prev)
-        k, stop = int(k), int(stop)  # the host wakes here, once per chunk
-        rows.append({name: np.asarray(b[:k]) for name, b in bufs.items()})
-        done += k
-        if callable(bar):
-            bar(done, {name: float(v[-1]) for name, v in rows[-1].items() if len(v)})
-        elif bar is not None:
-            bar.update(k)
-            bar.set_postfix(loss=f"{float(rows[-1]['loss'][-1]):.4g}")
-    if bar is not None and not callable(bar):
-        bar.close()
-    history = {name: np.concatenate([r[name] for r in rows]) if rows else np.zeros(0)
-               for name in ("loss", "grad_norm", *eval_names)}
-    if stop == 2:
+    state, history, done, stop = run_chunks(
+        run_chunk, state, x, y, epoch0=epoch0, epochs=epochs, names=("loss", "grad_norm", *eval_names),
+        prev_loss=prev_loss, checkpoint_every=checkpoint_every, on_checkpoint=on_checkpoint,
+        bar=progress_bar(progress, remaining))
+    if stop == NON_FINITE:
         lr = f" with learning rate {learning_rate}" if learning_rate is not None else ""
         raise DivergenceError(
             f"training diverged at epoch {done} of {epochs}{lr}: the loss, gradient or parameters "
@@ -267,13 +244,3 @@ def fit(
             f"(e.g. divide it by 10) or add gradient clipping.",
             epoch=done, learning_rate=learning_rate)
     return FitResult(state, history, done, stop == 1, time.perf_counter() - t0)
-
-
-def _progress_bar(progress, total):
-    if callable(progress):
-        return progress
-    if not progress:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, unit="epoch", leave=False, dynamic_ncols=True)

@@ -1,4 +1,9 @@
-"""`jaxgd train`: train an MLP; by default the seed's 2-3-1 sigmoid net on XOR."""
+"""`jaxgd train`: train an MLP; by default the seed's 2-3-1 sigmoid net on XOR.
+
+Data-parallel over devices with --devices, over processes with --coordinator,
+--num-processes and --process-id; checkpoints every --checkpoint-every epochs
+into the run folder, and --resume RUN_DIR continues such a run.
+"""
 
 from __future__ import annotations
 
@@ -17,8 +22,10 @@ from jaxgd.config import (
     TrainConfig,
     parse_assignments,
     parse_hidden,
+    resume_config,
     validate,
 )
+from jaxgd.errors import ConfigError
 
 HYPER_FLAGS = ("momentum", "b1", "b2", "eps", "weight_decay")
 
@@ -65,9 +72,31 @@ def register(sub) -> None:
     g.add_argument("--device", choices=("cpu", "gpu"), default=d.device)
     g.add_argument("--out", default=None, help="run folder (default: runs/<dataset>-<optimizer>-<time>)")
     g.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
+    g.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every, metavar="EPOCHS",
+                   help="save a checkpoint into the run folder every EPOCHS epochs (0: at the end)")
+    g.add_argument("--resume", default=None, metavar="RUN_DIR",
+                   help="continue the run in RUN_DIR up to --epochs in total (default: its own)")
     g.add_argument("--json", action="store_true", help="print one JSON summary line on stdout")
     g.add_argument("--quiet", action="store_true", help="no progress bar or report")
+    g = p.add_argument_group("parallel")
+    g.add_argument("--devices", default=None, metavar="N|all",
+                   help="split each batch over N devices (params replicated); default one device")
+    g.add_argument("--coordinator", default=None, metavar="HOST:PORT",
+                   help="address of process 0 of a multi-process run")
+    g.add_argument("--num-processes", type=int, default=None, help="processes in the run")
+    g.add_argument("--process-id", type=int, default=None, help="this process, 0..N-1")
     p.set_defaults(func=run)
+
+
+def parse_devices(text: str | None) -> int | str | None:
+    """--devices: None, 'all' or a positive int."""
+    if text is None or text == "all":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise ConfigError(f"--devices {text!r}: expected a positive int or 'all', e.g. "
+                          "--devices 8.") from None
 
 
 def config_from_args(a: argparse.Namespace) -> TrainConfig:
@@ -82,21 +111,35 @@ def config_from_args(a: argparse.Namespace) -> TrainConfig:
         grad=a.grad, schedule=a.schedule, decay_rate=a.decay_rate, decay_every=a.decay_every,
         warmup_epochs=a.warmup_epochs, batch_size=a.batch_size, epochs=a.epochs, tol=a.tol,
         gtol=a.gtol, l2=a.l2, seed=a.seed, n_samples=a.n_samples, test_fraction=a.test_fraction,
-        label_column=a.label_column, standardize=a.standardize, device=a.device))
+        label_column=a.label_column, standardize=a.standardize, device=a.device,
+        devices=parse_devices(a.devices), checkpoint_every=a.checkpoint_every))
 
 
 def run(a: argparse.Namespace) -> int:
+    if (a.coordinator, a.num_processes, a.process_id) != (None, None, None):
+        from jaxgd.parallel import initialize_distributed
+
+        initialize_distributed(a.coordinator, a.num_processes, a.process_id)  # before any JAX use
     from jaxgd.experiment import predictions, train, write_run
-    from jaxgd.rundir import check_output_dir
+    from jaxgd.runfolder import RunFolder
 
     t0 = time.perf_counter()
-    cfg = config_from_args(a)
-    name = Path(cfg.dataset).stem
-    out = Path(a.out or f"runs/{name}-{cfg.optimizer}-{time.strftime('%Y%m%d-%H%M%S')}")
-    check_output_dir(out, a.overwrite)  # fail before training, not after
+    given = config_from_args(a)
+    if a.resume is not None:
+        if a.out is not None and Path(a.out).resolve() != Path(a.resume).resolve():
+            raise ConfigError(f"--out {a.out!r} with --resume {a.resume!r}: a resumed run writes "
+                              "into its own folder; leave --out out.")
+        folder = RunFolder(a.resume, resume=True)
+        cfg = resume_config(folder.stored_config(), given, folder.epochs_done())
+    else:
+        cfg = given
+        name = Path(cfg.dataset).stem
+        out = a.out or f"runs/{name}-{cfg.optimizer}-{time.strftime('%Y%m%d-%H%M%S')}"
+        folder = RunFolder(out, a.overwrite)  # fails before training if out holds results
+    out = folder.path
     show = not a.quiet and not a.json and sys.stderr.isatty()
-    outcome = train(cfg, progress=show)
-    write_run(out, outcome, a.overwrite)
+    outcome = train(cfg, progress=show, folder=folder, resume=a.resume is not None)
+    write_run(out, outcome, folder=folder)
     summary = dict(outcome.summary, seconds=round(time.perf_counter() - t0, 4), run_dir=str(out))
     if a.json:
         print(json.dumps(summary))

@@ -1,0 +1,154 @@
+"""Data parallelism over a device mesh, on one host or many.
+
+    mesh      a 1-D `jax.sharding.Mesh` with axis "data" over N devices (of all hosts)
+    params    replicated: every device holds the whole model and optimizer state
+    batch     each step's gathered minibatch is split along "data"
+              (`with_sharding_constraint`): device i computes the loss of its rows
+    gradient  `jax.grad` of the batch mean: XLA sums the per-device partial sums
+              (an all-reduce), so every device applies the same update
+
+It is plain `jax.jit` with `NamedSharding`s, the same program on 1 or N devices.
+(`shard_map` with a `pmean` over the gradient would count it N times: inside
+`shard_map`, the gradient of replicated params is already summed.)
+
+Many hosts: `initialize_distributed` joins the processes before any other JAX use;
+`jax.devices()` then lists every process's devices and the mesh spans them all.
+Each process holds the full dataset; `replicate` builds the global arrays from
+each process's local copy with `jax.make_array_from_callback`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from jaxgd.errors import ConfigError, check_positive_int
+
+DATA_AXIS = "data"
+
+
+def resolve_device_count(devices: int | str | None, available: int) -> int:
+    """How many devices ``devices`` (None, "all" or an int) asks for, checked against ``available``."""
+    if devices is None or devices == "all":
+        return available
+    if isinstance(devices, str):
+        try:
+            devices = int(devices)
+        except ValueError:
+            raise ConfigError(f"devices={devices!r}: expected a positive int or 'all', "
+                              "e.g. --devices 8 or --devices all.") from None
+    check_positive_int("devices", devices, fix="e.g. --devices 8 or --devices all.")
+    if devices > available:
+        raise ConfigError(f"devices={devices} but JAX sees {available} device(s); accepted: "
+                          f"1..{available} or 'all'. On a CPU, more devices come from "
+                          f"XLA_FLAGS=--xla_force_host_platform_device_count={devices} "
+                          "set before JAX starts.")
+    if jax.process_count() > 1 and devices != available:
+        raise ConfigError(f"devices={devices} with {jax.process_count()} processes: a multi-process "
+                          f"run uses every device of every process ({available}); "
+                          "use --devices all or leave it out.")
+    return devices
+
+
+def make_mesh(devices: int | str | None = "all", platform: str | None = None) -> Mesh:
+    """A 1-D mesh (axis "data") over the first ``devices`` devices of ``platform``."""
+    available = jax.devices(platform) if platform else jax.devices()
+    count = resolve_device_count(devices, len(available))
+    return Mesh(np.array(available[:count]), (DATA_AXIS,))
+
+
+def check_batch_divisible(batch_size: int, n_devices: int, n: int) -> None:
+    """Refuse a batch that does not split evenly over the devices; name the nearest sizes."""
+    if batch_size % n_devices == 0:
+        return
+    below = batch_size // n_devices * n_devices
+    above = below + n_devices
+    nearest = [s for s in (below, above) if 1 <= s <= n]
+    sizes = " or ".join(str(s) for s in nearest) or "none (the data is smaller than one per device)"
+    counts = [d for d in range(n_devices, 0, -1) if batch_size % d == 0][:1]
+    what = f" (full batch: n={n})" if batch_size == n else ""
+    raise ConfigError(
+        f"batch_size={batch_size}{what} does not split evenly over {n_devices} devices; "
+        f"accepted: a multiple of {n_devices} up to n={n}. Nearest valid sizes: {sizes}. "
+        f"Use --batch-size {nearest[0] if nearest else n_devices}, or --devices {counts[0]}.")
+
+
+def replicated(mesh: Mesh) -> NamedSharding:
+    """Every device holds the whole array."""
+    return NamedSharding(mesh, PartitionSpec())
+
+
+def batch_sharded(mesh: Mesh) -> NamedSharding:
+    """The leading (example) axis split over the "data" axis."""
+    return NamedSharding(mesh, PartitionSpec(DATA_AXIS))
+
+
+def constrain_batch(batch: Any, mesh: Mesh | None) -> Any:
+    """Inside jit: split each array of ``batch`` by rows over the mesh (identity without a mesh)."""
+    if mesh is None:
+        return batch
+    return jax.lax.with_sharding_constraint(batch, batch_sharded(mesh))
+
+
+def _is_key(leaf: Any) -> bool:
+    return hasattr(leaf, "dtype") and jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key)
+
+
+def _global_array(value: Any, sharding: NamedSharding) -> jax.Array:
+    host = np.asarray(value)
+    return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
+
+
+def replicate(tree: Any, mesh: Mesh) -> Any:
+    """Global arrays replicated over ``mesh``, built from this process's values.
+
+    Every process must pass the same values (same seed, same data). Typed PRNG keys
+    travel as their raw ``key_data`` and are wrapped again.
+    """
+    sharding = replicated(mesh)
+
+    def place(leaf):
+        if _is_key(leaf):
+            impl = jax.random.key_impl(leaf)
+            return jax.random.wrap_key_data(_global_array(jax.random.key_data(leaf), sharding),
+                                            impl=impl)
+        return _global_array(leaf, sharding)
+
+    return jax.tree.map(place, tree)
+
+
+def parse_coordinator(address: str) -> tuple[str, int]:
+    """'HOST:PORT' -> (host, port), refusing anything else."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"coordinator={address!r}: expected HOST:PORT, e.g. "
+                          "--coordinator 127.0.0.1:12345 (the address of process 0).")
+    return host, int(port)
+
+
+def initialize_distributed(coordinator: str | None, num_processes: int | None,
+                           process_id: int | None) -> None:
+    """Join a multi-process run: `jax.distributed.initialize`, before any other JAX use.
+
+    On CPU the processes talk over gloo collectives.
+    """
+    if coordinator is None or num_processes is None or process_id is None:
+        given = {"coordinator": coordinator, "num_processes": num_processes, "process_id": process_id}
+        missing = [k for k, v in given.items() if v is None]
+        raise ConfigError(f"a multi-process run needs --coordinator, --num-processes and "
+                          f"--process-id together; missing {missing}.")
+    parse_coordinator(coordinator)
+    check_positive_int("num_processes", num_processes, fix="e.g. --num-processes 2.")
+    if isinstance(process_id, bool) or not isinstance(process_id, int) or not 0 <= process_id < num_processes:
+        raise ConfigError(f"process_id={process_id!r}: accepted 0..{num_processes - 1} "
+                          f"for --num-processes {num_processes}; process 0 is the coordinator.")
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    jax.distributed.initialize(coordinator, num_processes, process_id)
+
+
+def is_main_process() -> bool:
+    """True on process 0, the one that writes files."""
+    return jax.process_index() == 0
