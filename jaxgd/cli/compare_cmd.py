@@ -1,0 +1,56 @@
+"""`jaxgd compare`: several optimizers on one problem, each over several seeds.
+
+    jaxgd compare --dataset moons --optimizers sgd:hand sgd:optax \\
+        adam:hand:learning_rate=0.01 --seeds 8 --epochs 200 --target 0.1 --plot
+
+An optimizer is NAME[:hand|optax][:KEY=VALUE,...]; --lr sets the learning rate of
+those that do not name their own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from jaxgd.cli.sweep_cmd import add_problem_flags, base_config, prepare
+
+
+def register(sub) -> None:
+    p = sub.add_parser("compare", help="compare optimizers (hand-written and optax) over seeds",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_problem_flags(p)
+    g = p.add_argument_group("optimizers")
+    g.add_argument("--optimizers", nargs="+", required=True, metavar="NAME[:SIDE][:K=V,...]",
+                   help="e.g. sgd:hand adam:optax adam:hand:learning_rate=0.01")
+    g.add_argument("--learning-rate", "--lr", dest="learning_rate", type=float, default=None,
+                   help="learning rate of optimizers that do not set their own")
+    g.add_argument("--target", type=float, default=None, help="report the first epoch with loss <= target")
+    g.add_argument("--band", choices=("minmax", "std"), default="minmax",
+                   help="band of the loss plot over seeds: min-max or mean ± std")
+    p.set_defaults(func=run)
+
+
+def run(a: argparse.Namespace) -> int:
+    from jaxgd.compare import compare, format_table, summarize, write_compare
+    from jaxgd.sweep_grid import parse_seeds
+
+    out, show = prepare(a, "compare")
+    hyper = {} if a.learning_rate is None else {"learning_rate": a.learning_rate}
+    cfg = base_config(a, "sgd", hyper)
+    result = compare(cfg, a.optimizers, parse_seeds(a.seeds, a.seed), progress=show)
+    summary = summarize(result, a.target, a.band)
+    pngs = write_compare(out, result, summary, a.overwrite, plot=a.plot)
+    if a.json:
+        print(json.dumps({"optimizers": summary["optimizers"], "run_dir": str(out),
+                          "plots": [str(p) for p in pngs]}))
+        return 0
+    if a.quiet:
+        return 0
+    seeds = len(result.results[0].grid.seeds)
+    print(f"jaxgd compare: {cfg.dataset}, {len(result.specs)} optimizers x {seeds} seeds, "
+          f"{cfg.epochs} epochs")
+    print(format_table(summary))
+    print(f"run folder     {out}")
+    for p in pngs:
+        print(f"plot           {p}")
+    return 0
