@@ -97,7 +97,7 @@ ROWS = (
     Row("yogi", hand.yogi, yogi, _LR, ranges={**_ADAM_RANGES, "eps": (1e-6, 1e-2)},
         invalid=_BAD_B + (({"eps": -1.0}, "eps"),), minimize={"learning_rate": 0.05}, steps=2000,
         rosen_tol=0.1, zero_grad_fixed=False,
-        note="both moments start at 1e-6, so zero gradients still move params (by ~lr * 1e-4)"),
+        note="both moments start at 1e-6, so zero gradients still move params (by ~3e-4 * lr at step 1)"),
     Row("adan", hand.adan, adan, _LR, ranges={**_ADAM_RANGES, "b3": (0.5, 0.999)},
         invalid=_BAD_ADAM + (({"b3": 1.0}, "b3"),), **_MIN,
         note="optax 0.2.8 weights the gradient difference by 1 - b2 (0.08); the paper and "
