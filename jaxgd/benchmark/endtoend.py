@@ -1,0 +1,84 @@
+"""`jaxgd train` as a user runs it: wall time and peak memory of a fresh process.
+
+The reference is a bare JAX script doing the same work (the seed's network on
+XOR, 10,000 full-batch epochs, once with a hand-written update and once with
+optax, as the default `jaxgd train` does), also in a fresh process.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+_MEASURE = """
+import json, sys, time
+t0 = time.perf_counter()
+{body}
+# VmHWM: this process's own peak resident set (ru_maxrss would carry the parent's over exec)
+hwm = [line for line in open("/proc/self/status") if line.startswith("VmHWM")][0]
+print(json.dumps({{"maxrss_mb": int(hwm.split()[1]) / 1024, "inner_s": time.perf_counter() - t0}}))
+"""
+
+JAXGD_BODY = """
+from jaxgd.cli import main
+rc = main(["train", "--quiet", "--out", sys.argv[1]])
+assert rc == 0
+"""
+
+BARE_BODY = """
+import jax, jax.numpy as jnp, numpy as np, optax
+x = jnp.array([[0, 0], [0, 1], [1, 0], [1, 1]], jnp.float32)
+y = jnp.array([[0], [1], [1], [0]], jnp.float32)
+k1, k2 = jax.random.split(jax.random.key(0))
+p = (jax.random.normal(k1, (2, 3)), jnp.zeros(3), jax.random.normal(k2, (3, 1)), jnp.zeros(1))
+def loss(p):
+    h = jax.nn.sigmoid(x @ p[0] + p[1])
+    return jnp.mean((jax.nn.sigmoid(h @ p[2] + p[3]) - y) ** 2)
+tx = optax.sgd(0.5)
+@jax.jit
+def by_hand(p):
+    return jax.lax.scan(lambda p, _: (jax.tree.map(lambda a, g: a - 0.5 * g, p, jax.grad(loss)(p)),
+                                       loss(p)), p, None, length=10000)
+@jax.jit
+def with_optax(p):
+    def body(c, _):
+        p, s = c
+        u, s = tx.update(jax.grad(loss)(p), s, p)
+        return (optax.apply_updates(p, u), s), loss(p)
+    return jax.lax.scan(body, (p, tx.init(p)), None, length=10000)
+a, la = by_hand(p)
+(b, _), lb = with_optax(p)
+print(float(la[-1]), float(lb[-1]), file=sys.stderr)
+np.savez(sys.argv[1] + ".npz", *[np.asarray(t) for t in a])
+"""
+
+
+def _run(body: str, arg: str) -> dict:
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", _MEASURE.format(body=body), arg],
+                          capture_output=True, text=True, timeout=600)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"benchmark subprocess failed:\n{proc.stderr[-2000:]}")
+    info = json.loads(proc.stdout.strip().splitlines()[-1])
+    info["wall_s"] = wall
+    return info
+
+
+def train_end_to_end(repeats: int = 3) -> dict:
+    """Median wall time and peak RSS of default `jaxgd train` and of the bare script."""
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, body in (("jaxgd train", JAXGD_BODY), ("bare JAX script", BARE_BODY)):
+            runs = [_run(body, str(Path(tmp) / f"{name.replace(' ', '_')}{i}")) for i in range(repeats)]
+            out[name] = {
+                "wall_s_median": statistics.median(r["wall_s"] for r in runs),
+                "maxrss_mb_median": statistics.median(r["maxrss_mb"] for r in runs),
+            }
+    out["rss_ratio"] = out["jaxgd train"]["maxrss_mb_median"] / out["bare JAX script"]["maxrss_mb_median"]
+    return out

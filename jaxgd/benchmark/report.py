@@ -1,0 +1,47 @@
+"""Render benchmark results as markdown tables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _fmt_s(s: float) -> str:
+    return f"{s * 1e3:.1f} ms" if s < 1 else f"{s:.2f} s"
+
+
+def markdown(res: dict[str, Any]) -> str:
+    m = res["machine"]
+    lines = [f"Machine: {m['processor']}, {m['cpu_count']} cores, {m['device']}, jax {m['jax']}, "
+             f"Python {m['python']}, {m['date']}. Medians of {res['repeats']} interleaved runs "
+             "after warm-up; compile time measured apart (`.lower().compile()`).", ""]
+    if "matmul_gflops" in res:
+        lines += [f"float32 matmul peak (2048x2048, jit): {res['matmul_gflops']:.1f} GFLOP/s", ""]
+    for wl in res["workloads"]:
+        lines += [f"**{wl['name']}** {wl['title']}", ""]
+        if "rows" not in wl:
+            lines += [wl.get("markdown", ""), ""]
+            continue
+        flops = any("gflops" in r for r in wl["rows"])
+        head = "| implementation | median | min | max | compile | ratio to jaxgd (hand) |"
+        sep = "|---|---|---|---|---|---|"
+        if flops:
+            head += " GFLOP/s | of matmul peak |"
+            sep += "---|---|"
+        lines += [head, sep]
+        for r in wl["rows"]:
+            row = (f"| {r['name']} | {_fmt_s(r['median_s'])} | {_fmt_s(r['min_s'])} | "
+                   f"{_fmt_s(r['max_s'])} | {_fmt_s(r['compile_s'])} | {r['ratio_to_jaxgd']:.2f}x |")
+            if flops:
+                frac = r.get("fraction_of_matmul_peak")
+                row += f" {r['gflops']:.1f} | {'' if frac is None else f'{frac:.0%}'} |"
+            lines.append(row)
+        lines.append("")
+    if "end_to_end" in res:
+        e = res["end_to_end"]
+        lines += ["**End to end** (fresh process, default `jaxgd train`: both sides, 10,000 epochs)", "",
+                  "| program | wall time (median) | peak RSS |", "|---|---|---|"]
+        for name in ("jaxgd train", "bare JAX script"):
+            lines.append(f"| {name} | {e[name]['wall_s_median']:.2f} s | "
+                         f"{e[name]['maxrss_mb_median']:.0f} MB |")
+        lines += ["", f"RSS ratio jaxgd / bare: {e['rss_ratio']:.2f}", ""]
+    return "\n".join(lines)

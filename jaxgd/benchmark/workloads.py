@@ -1,0 +1,147 @@
+"""The benchmark's workloads, each run by every implementation on the same data.
+
+W1  the seed: 2-3-1 sigmoid MLP, XOR, full-batch GD, lr 0.5, 10,000 epochs
+W2  minibatch: digits 64-128-128-10 ReLU, softmax CE, Adam lr 1e-3, batch 32, 20 epochs
+W3  compute-bound: 1024-2048-2048-10 ReLU, batch 1024, SGD momentum 0.9
+W4  sweep: W2 with 32 learning rates, one vmapped program vs 32 sequential runs
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxgd import optimizers, reference
+from jaxgd.benchmark import baselines as B
+from jaxgd.benchmark.timing import Impl
+from jaxgd.data import epoch_indices, xor
+from jaxgd.losses import make_loss_fn
+from jaxgd.models import init_mlp
+from jaxgd.train import init_state, make_chunk, make_epoch, make_step
+
+
+class Workload(NamedTuple):
+    name: str
+    title: str
+    impls: list[Impl]
+    flops: float  # floating-point operations of one whole run (0 if not counted)
+
+
+def index_table(key, n: int, batch: int, epochs: int) -> jax.Array:
+    """The (epochs * steps, batch) row indices jaxgd's engine visits, for the baselines."""
+    if batch == n:
+        return jnp.tile(jnp.arange(n, dtype=jnp.int32)[None], (epochs, 1))
+    rows = []
+    for _ in range(epochs):
+        key, sub = jax.random.split(key)
+        rows.append(epoch_indices(sub, n, batch))
+    return jnp.concatenate(rows)
+
+
+def jaxgd_impl(name, loss_fn, tx, params, x, y, batch, epochs, key) -> Impl:
+    """jaxgd's engine as `fit` runs it: one compiled chunk covering the whole run."""
+
+    def prepare():
+        n = int(x.shape[0])
+        chunk = jax.jit(make_chunk(make_epoch(make_step(jax.value_and_grad(loss_fn), tx), n, batch),
+                                   epochs))
+        state = init_state(params, tx, key)
+        args = (state, x, y, jnp.int32(0), jnp.int32(epochs), jnp.asarray(jnp.inf, jnp.float32))
+        compiled = chunk.lower(*args).compile()
+        return lambda: jax.block_until_ready(compiled(*args))
+
+    return Impl(name, prepare)
+
+
+def mlp_impls(kind, act, sizes, init, opt, x, y, batch, epochs, seed=0, numpy=True) -> list[Impl]:
+    """Every implementation of one MLP workload, from the same init and batch order."""
+    params = init_mlp(jax.random.key(seed), sizes, init)
+    key = jax.random.key(seed + 1)
+    out_act = "sigmoid" if kind == "mse" else "identity"
+    loss_fn = make_loss_fn("mse" if kind == "mse" else "softmax_ce", act, out_act)
+    kw = {"learning_rate": opt["lr"]}
+    name = opt["name"]
+    if opt.get("momentum"):
+        kw["momentum"] = opt["momentum"]
+    hand = getattr(optimizers, name)(**kw)
+    twin = getattr(reference, name)(**kw)
+    idx = index_table(key, int(x.shape[0]), batch, epochs)
+    tuples = B.as_tuples(params)
+    blos = B.bare_loss(kind, jax.nn.relu if act == "relu" else jax.nn.sigmoid)
+    impls = [
+        jaxgd_impl("jaxgd (hand)", loss_fn, hand, params, x, y, batch, epochs, key),
+        jaxgd_impl("jaxgd (optax)", loss_fn, twin, params, x, y, batch, epochs, key),
+        Impl("bare JAX scan", lambda: B.bare_scan(blos, twin, tuples, x, y, idx)),
+        Impl("Python loop + jit step", lambda: B.python_loop(blos, twin, tuples, x, y, idx)),
+    ]
+    if numpy:
+        impls.append(Impl("NumPy (the seed's way)",
+                          lambda: B.numpy_loop(kind, act, opt, tuples, x, y, idx)))
+    if B.torch_available():
+        impls.append(Impl("PyTorch eager", lambda: B.torch_loop(kind, act, opt, tuples, x, y, idx)))
+    return impls
+
+
+def mlp_flops(sizes, batch, steps) -> float:
+    """Matmul FLOPs of training: forward 2*B*in*out per layer, backward twice that."""
+    per_step = sum(2 * batch * a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True)) * 3
+    return float(per_step * steps)
+
+
+def w1(epochs: int = 10_000) -> Workload:
+    ds = xor()
+    opt = {"name": "sgd", "lr": 0.5}
+    return Workload("W1", f"seed: 2-3-1 sigmoid, XOR, full-batch GD lr 0.5, {epochs} epochs",
+                    mlp_impls("mse", "sigmoid", (2, 3, 1), "normal", opt, ds.x, ds.y, 4, epochs), 0.0)
+
+
+def digits_data():
+    from jaxgd.realdata import digits
+
+    ds = digits(jax.random.key(0), test_fraction=0.2)
+    return ds.x, ds.y
+
+
+def w2(epochs: int = 20) -> Workload:
+    x, y = digits_data()
+    opt = {"name": "adam", "lr": 1e-3}
+    sizes = (64, 128, 128, 10)
+    steps = (x.shape[0] // 32) * epochs
+    return Workload("W2", f"minibatch: digits 64-128-128-10 ReLU, Adam 1e-3, batch 32, {epochs} epochs",
+                    mlp_impls("ce", "relu", sizes, "he", opt, x, y, 32, epochs),
+                    mlp_flops(sizes, 32, steps))
+
+
+def w3(n: int = 4096, epochs: int = 1) -> Workload:
+    kx, ky = jax.random.split(jax.random.key(3))
+    x = jax.random.normal(kx, (n, 1024), jnp.float32)
+    y = jax.random.randint(ky, (n,), 0, 10, jnp.int32)
+    sizes = (1024, 2048, 2048, 10)
+    opt = {"name": "sgd", "lr": 0.01, "momentum": 0.9}
+    steps = (n // 1024) * epochs
+    return Workload("W3", f"compute-bound: 1024-2048-2048-10 ReLU, batch 1024, SGD momentum 0.9, "
+                          f"{steps} steps",
+                    mlp_impls("ce", "relu", sizes, "he", opt, x, y, 1024, epochs),
+                    mlp_flops(sizes, 1024, steps))
+
+
+def matmul_peak(n: int = 2048, repeats: int = 10) -> float:
+    """The machine's float32 matmul rate in GFLOP/s (median over repeats)."""
+    import time
+
+    a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
+    f = jax.jit(lambda a: a @ a).lower(a).compile()
+    jax.block_until_ready(f(a))
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        jax.block_until_ready(f(a))
+        times.append(time.perf_counter() - t0)
+    return 2 * n**3 / float(np.median(times)) / 1e9
+
+
+def tree_bytes(tree: Any) -> int:
+    return sum(int(np.prod(np.shape(x))) * np.dtype(x.dtype).itemsize for x in jax.tree.leaves(tree))
