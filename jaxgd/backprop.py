@@ -89,6 +89,8 @@ def mlp_value_and_grad(params: list[Dense], x: jax.Array, y: jax.Array, *,
       ``(loss value (scalar), grads (list of Dense, same shapes as params))``.
     """
     check_loss_config(loss, activation, output_activation, l2)
+    if not params:
+        raise ConfigError("params is an empty list; build it with init_mlp(key, sizes).")
     x_BxD, y = jnp.asarray(x), jnp.asarray(y)
     if x_BxD.ndim != 2 or x_BxD.shape[1] != params[0].w.shape[0]:
         raise DataError(f"x has shape {x_BxD.shape}; expected a batch (batch, "
@@ -109,8 +111,9 @@ def mlp_value_and_grad(params: list[Dense], x: jax.Array, y: jax.Array, *,
         dw_DxH = a_prev_BxD.T @ delta_BxH + 2 * l2 * w_DxH
         db_H = jnp.sum(delta_BxH, axis=0)
         grads[i] = Dense(dw_DxH, db_H)
-        if i > 0:  # delta of the layer below: (B, D) from (B, H)
-            delta_BxH = (delta_BxH @ w_DxH.T) * hidden.grad(zs[i - 1], acts[i])
+        if i > 0:  # the layer below: its fan-out H is this layer's fan-in D
+            delta_BxD = (delta_BxH @ w_DxH.T) * hidden.grad(zs[i - 1], acts[i])
+            delta_BxH = delta_BxD
     return value, grads
 
 
