@@ -105,8 +105,8 @@ def boundary_data(run_dir, resolution: int = 150) -> dict[str, Any]:
     """
     import jax
 
+    from jaxgd.build import make_problem
     from jaxgd.config import TrainConfig
-    from jaxgd.experiment import make_problem
     from jaxgd.models import init_mlp, mlp
     from jaxgd.rundir import load_params
 

@@ -32,9 +32,9 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxgd.base import tree_all_finite
+from jaxgd.build import Problem, make_eval_fn, make_objective, make_problem, make_tx, select_device
 from jaxgd.config import TrainConfig, validate
 from jaxgd.errors import ConfigError, DivergenceError, check_choice, check_positive_int
-from jaxgd.experiment import Problem, make_eval_fn, make_objective, make_problem, make_tx, select_device
 from jaxgd.models import init_mlp
 from jaxgd.sweep_grid import Grid, check_names, point_config, settings
 from jaxgd.sweep_plan import bytes_per_run, default_memory_budget, epoch_calls, plan_chunks

@@ -15,9 +15,9 @@ import os
 import jax
 import numpy as np
 
+from jaxgd.build import Problem, make_tx
 from jaxgd.config import TrainConfig
 from jaxgd.errors import check_positive_int
-from jaxgd.experiment import Problem, make_tx
 from jaxgd.models import init_mlp
 from jaxgd.sweep_grid import point_config
 
