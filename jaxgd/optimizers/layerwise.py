@@ -1,3 +1,142 @@
-"""(filled in as the rules are written)."""
+"""Layer-wise rules: LARS and Fromage scale each leaf by the ratio of norms ||p|| / ||g||.
 
-__all__: list[str] = []
+A "layer" is one leaf of the params pytree (a weight matrix, a bias vector).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from jaxgd.base import EmptyState, ScalarOrSchedule, Transform, evaluate, safe_increment
+from jaxgd.errors import check_learning_rate, check_nonnegative, check_positive
+from jaxgd.optimizers.adam_layerwise import scale_by_trust_ratio
+from jaxgd.optimizers.combine import chain, masked
+from jaxgd.optimizers.transforms import scale_by_learning_rate, trace
+
+__all__ = ["lars", "fromage", "DecaySchedulerState"]
+
+
+class DecaySchedulerState(NamedTuple):
+    count: jax.Array  # int32 scalar: updates applied so far (only when the decay is a schedule)
+
+
+def decayed_weights(weight_decay: ScalarOrSchedule, mask: Any = None) -> Transform:
+    """``u = g + wd_t * p``; ``wd`` a number (any sign) or a schedule of the step count.
+
+    optax's ``add_decayed_weights`` in full: a schedule keeps a count, evaluated
+    before it grows; a constant keeps no state. Callers validate ``wd`` (Fromage
+    needs a negative one). With ``mask`` only the selected leaves are decayed.
+    """
+    scheduled = callable(weight_decay)
+
+    def init(params):
+        del params
+        return DecaySchedulerState(count=jnp.zeros([], jnp.int32)) if scheduled else EmptyState()
+
+    def update(grads, state, params=None, **extra):
+        del extra
+        if params is None:
+            raise ValueError("weight decay needs params: call update(grads, state, params).")
+        wd = evaluate(weight_decay, state.count) if scheduled else weight_decay
+        u = jax.tree.map(lambda g, p: g + wd * p, grads, params)
+        return u, DecaySchedulerState(count=safe_increment(state.count)) if scheduled else state
+
+    tx = Transform(init, update)
+    return tx if mask is None else masked(tx, mask)
+
+
+def check_weight_decay(value: Any, name: str = "weight_decay") -> Any:
+    """A weight decay >= 0, or a schedule."""
+    if callable(value):
+        return value
+    return check_nonnegative(name, value, fix="Use 0 for no decay; typical values are 1e-4 to 1e-2.")
+
+
+def lars(
+    learning_rate: ScalarOrSchedule,
+    weight_decay: ScalarOrSchedule = 0.0,
+    weight_decay_mask: Any = True,
+    trust_coefficient: float = 0.001,
+    eps: float = 0.0,
+    trust_ratio_mask: Any = True,
+    momentum: float = 0.9,
+    nesterov: bool = False,
+) -> Transform:
+    """LARS (You et al., 2017): SGD with momentum on a per-layer trust-scaled gradient.
+
+        d = g + wd_t * p                                     (leaves in weight_decay_mask)
+        d = trust_coefficient * ||p|| / (||d|| + eps) * d    (leaves in trust_ratio_mask;
+                                                              ratio 1 if ||p|| or ||d|| is 0)
+        m_t = -lr_t * d + momentum * m_{t-1}
+        u_t = m_t                     (heavy ball)
+        u_t = -lr_t * d + momentum * m_t   (nesterov)
+
+    As in optax the learning rate sits inside the momentum buffer (it scales the
+    new term only), so a decaying schedule weighs old steps with their old lr.
+    Defaults follow optax: trust coefficient 1e-3, momentum 0.9, no decay.
+
+    Args:
+        learning_rate: step size (> 0) or a schedule of the step count.
+        weight_decay: coupled decay ``wd >= 0`` (or a schedule), added before the ratio.
+        weight_decay_mask: which leaves are decayed (True: all).
+        trust_coefficient: the factor ``eta`` of the trust ratio (> 0).
+        eps: added to ``||d||`` in the ratio (>= 0).
+        trust_ratio_mask: which leaves get the trust ratio (True: all).
+        momentum: momentum factor in [0, 1).
+        nesterov: Nesterov's form of the momentum.
+
+    Returns:
+        The LARS Transform.
+    """
+    check_learning_rate(learning_rate)
+    check_weight_decay(weight_decay)
+    check_positive("trust_coefficient", trust_coefficient, fix="LARS uses 1e-3 (the default).")
+    check_nonnegative("eps", eps, fix="Use 0 (the default) or a small positive value.")
+    return chain(
+        decayed_weights(weight_decay, mask=weight_decay_mask),
+        masked(scale_by_trust_ratio(trust_coefficient=trust_coefficient, eps=eps), trust_ratio_mask),
+        scale_by_learning_rate(learning_rate),
+        trace(momentum, nesterov=nesterov),
+    )
+
+
+def fromage(learning_rate: ScalarOrSchedule, min_norm: float = 1e-6) -> Transform:
+    """Fromage (Bernstein et al., 2020): a step of relative size lr, then a shrink.
+
+        c_t = 1 / sqrt(1 + lr_t**2)
+        p_{t+1} = c_t * (p_t - lr_t * ||p_t|| / ||g_t|| * g_t)       (norms floored at min_norm)
+
+    written as updates added to the params:
+
+        u_t = -lr_t * c_t * ||p_t|| / ||g_t|| * g_t + (c_t - 1) * p_t
+
+    The shrink ``c_t`` keeps ||p|| from growing. Parameters move even with zero
+    gradients (the shrink alone), and a leaf whose norm is 0 stays at 0.
+
+    Args:
+        learning_rate: relative step size (> 0) or a schedule of the step count.
+        min_norm: floor for both norms (>= 0).
+
+    Returns:
+        The Fromage Transform.
+    """
+    check_learning_rate(learning_rate)
+    check_nonnegative("min_norm", min_norm, fix="Use a small value such as 1e-6 (the default).")
+    if callable(learning_rate):
+        def shrink(count):
+            return 1 / (1 + learning_rate(count) ** 2) ** 0.5
+
+        step = lambda count: shrink(count) * learning_rate(count)
+        decay = lambda count: shrink(count) - 1
+    else:
+        shrink = 1 / (1 + learning_rate**2) ** 0.5
+        step, decay = learning_rate * shrink, shrink - 1
+    return chain(
+        scale_by_trust_ratio(min_norm),
+        scale_by_learning_rate(step),
+        decayed_weights(decay),
+    )
+

@@ -1,0 +1,168 @@
+"""RMSprop (Tieleman & Hinton, 2012) and its centered form (Graves, 2013)."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from jaxgd.base import ScalarOrSchedule, Transform, identity, safe_increment, tree_full_like, tree_zeros_like
+from jaxgd.errors import ConfigError, check_decay, check_learning_rate, check_nonnegative
+from jaxgd.optimizers.combine import chain
+from jaxgd.optimizers.transforms import scale_by_learning_rate, trace
+
+__all__ = [
+    "scale_by_rms", "scale_by_stddev", "rmsprop", "ScaleByRmsState", "ScaleByRmsWithCountState",
+    "ScaleByRStdDevState", "ScaleByRStdDevWithCountState",
+]
+
+
+class ScaleByRmsState(NamedTuple):
+    nu: Any  # like params: v, the moving average of g**2
+
+
+class ScaleByRmsWithCountState(NamedTuple):
+    count: jax.Array  # int32 scalar: updates applied so far (for the bias correction)
+    nu: Any  # like params: v
+
+
+class ScaleByRStdDevState(NamedTuple):
+    mu: Any  # like params: m, the moving average of g
+    nu: Any  # like params: v, the moving average of g**2
+
+
+class ScaleByRStdDevWithCountState(NamedTuple):
+    count: jax.Array  # int32 scalar: updates applied so far (for the bias correction)
+    mu: Any  # like params: m
+    nu: Any  # like params: v
+
+
+def _check(decay, eps, initial_scale) -> None:
+    check_decay("decay", decay)
+    check_nonnegative("eps", eps, fix="optax uses 1e-8 (inside the sqrt), PyTorch 1e-8 outside.")
+    check_nonnegative("initial_scale", initial_scale, fix="Use 0 (the default) or 1 (TF1's RMSprop).")
+
+
+def _corrected(moment, decay, count):
+    """``moment / (1 - decay**count)``, the division done in each leaf's dtype."""
+    correction = 1 - decay**count
+    return jax.tree.map(lambda x: x / correction.astype(x.dtype), moment)
+
+
+def _inverse_root(eps_in_sqrt: bool):
+    """``1/sqrt(x + eps)`` (eps inside) or ``1/(sqrt(x) + eps)`` (outside)."""
+    if eps_in_sqrt:
+        return lambda x, eps: jax.lax.rsqrt(x + eps)
+    return lambda x, eps: 1 / (jnp.sqrt(x) + eps)
+
+
+def scale_by_rms(
+    decay: float = 0.9,
+    eps: float = 1e-8,
+    initial_scale: float = 0.0,
+    eps_in_sqrt: bool = True,
+    bias_correction: bool = False,
+) -> Transform:
+    """Divide by the root of a moving average of squared gradients.
+
+        v_t = (1 - decay) * g_t**2 + decay * v_{t-1}        (v_0 = initial_scale)
+        v_hat = v_t / (1 - decay**t)                        (bias_correction, else v_t)
+        u_t = g_t / sqrt(v_hat + eps)                       (eps_in_sqrt)
+        u_t = g_t / (sqrt(v_hat) + eps)                     (otherwise; PyTorch's placement)
+    """
+    _check(decay, eps, initial_scale)
+    inv_root = _inverse_root(eps_in_sqrt)
+
+    def init(params):
+        nu = tree_full_like(params, initial_scale)
+        if bias_correction:
+            return ScaleByRmsWithCountState(count=jnp.zeros([], jnp.int32), nu=nu)
+        return ScaleByRmsState(nu=nu)
+
+    def update(grads, state, params=None, **extra):
+        del params, extra
+        nu = jax.tree.map(lambda g, v: (1 - decay) * g**2 + decay * v, grads, state.nu)
+        t = safe_increment(state.count) if bias_correction else None
+        nu_hat = _corrected(nu, decay, t) if bias_correction else nu
+        u = jax.tree.map(lambda v, g: inv_root(v, eps) * g, nu_hat, grads)
+        if bias_correction:
+            return u, ScaleByRmsWithCountState(count=t, nu=nu)
+        return u, ScaleByRmsState(nu=nu)
+
+    return Transform(init, update)
+
+
+def scale_by_stddev(
+    decay: float = 0.9,
+    eps: float = 1e-8,
+    initial_scale: float = 0.0,
+    eps_in_sqrt: bool = True,
+    bias_correction: bool = False,
+) -> Transform:
+    """Divide by a moving estimate of the gradient's standard deviation (centered RMSprop).
+
+        m_t = (1 - decay) * g_t + decay * m_{t-1}           (m_0 = 0)
+        v_t = (1 - decay) * g_t**2 + decay * v_{t-1}        (v_0 = initial_scale)
+        m_hat, v_hat = m_t, v_t divided by (1 - decay**t)   (bias_correction, else as is)
+        u_t = g_t / sqrt(v_hat - m_hat**2 + eps)            (eps_in_sqrt)
+        u_t = g_t / (sqrt(v_hat - m_hat**2) + eps)          (otherwise)
+    """
+    _check(decay, eps, initial_scale)
+    inv_root = _inverse_root(eps_in_sqrt)
+
+    def init(params):
+        mu, nu = tree_zeros_like(params), tree_full_like(params, initial_scale)
+        if bias_correction:
+            return ScaleByRStdDevWithCountState(count=jnp.zeros([], jnp.int32), mu=mu, nu=nu)
+        return ScaleByRStdDevState(mu=mu, nu=nu)
+
+    def update(grads, state, params=None, **extra):
+        del params, extra
+        mu = jax.tree.map(lambda g, m: (1 - decay) * g + decay * m, grads, state.mu)
+        nu = jax.tree.map(lambda g, v: (1 - decay) * g**2 + decay * v, grads, state.nu)
+        t = safe_increment(state.count) if bias_correction else None
+        mu_hat = _corrected(mu, decay, t) if bias_correction else mu
+        nu_hat = _corrected(nu, decay, t) if bias_correction else nu
+        u = jax.tree.map(lambda m, v, g: inv_root(v - m * m, eps) * g, mu_hat, nu_hat, grads)
+        if bias_correction:
+            return u, ScaleByRStdDevWithCountState(count=t, mu=mu, nu=nu)
+        return u, ScaleByRStdDevState(mu=mu, nu=nu)
+
+    return Transform(init, update)
+
+
+def rmsprop(
+    learning_rate: ScalarOrSchedule,
+    decay: float = 0.9,
+    eps: float = 1e-8,
+    initial_scale: float = 0.0,
+    eps_in_sqrt: bool = True,
+    centered: bool = False,
+    momentum: float | None = None,
+    nesterov: bool = False,
+    bias_correction: bool = False,
+) -> Transform:
+    """RMSprop: ``d_t = g_t / rms_t`` (see scale_by_rms / scale_by_stddev), then
+
+        d_t = -lr_t * d_t
+        m_t = d_t + momentum * m_{t-1}                 (if momentum is given)
+        u_t = d_t + momentum * m_t  (nesterov)  |  m_t  |  d_t  (no momentum)
+
+    Conventions: optax defaults to decay 0.9 with eps INSIDE the sqrt; PyTorch to
+    alpha 0.99 with eps OUTSIDE: ``rmsprop(lr, decay=0.99, eps_in_sqrt=False)`` is
+    torch's rule. With momentum, optax (and this) put the lr inside the buffer,
+    torch outside: the same for a constant lr, not under a schedule. ``centered``
+    divides by the standard deviation instead of the rms (torch's ``centered``).
+    """
+    check_learning_rate(learning_rate)
+    if nesterov and momentum is None:
+        raise ConfigError("nesterov=True needs a momentum; accepted: e.g. "
+                          "rmsprop(0.01, momentum=0.9, nesterov=True).")
+    scaler = scale_by_stddev if centered else scale_by_rms
+    return chain(
+        scaler(decay=decay, eps=eps, initial_scale=initial_scale, eps_in_sqrt=eps_in_sqrt,
+               bias_correction=bias_correction),
+        scale_by_learning_rate(learning_rate),
+        identity() if momentum is None else trace(check_decay("momentum", momentum), nesterov=nesterov),
+    )
