@@ -44,20 +44,33 @@ def bare_loss(kind: str, act):
     return mse if kind == "mse" else ce
 
 
-def bare_scan(loss, tx, params, x, y, idx):
-    """Compiled ``run(params) -> params``: scan over the (epochs*steps, batch) index table."""
+def bare_scan(loss, tx, params, x, y, batch, epochs, key):
+    """Compiled ``run() -> params``: epochs of a scan over shuffled batches, as in the JAX docs.
 
-    def train(params, x, y, idx):
-        def body(carry, rows):
+    Shuffles inside the program like jaxgd (a permutation per epoch, reshaped to
+    (steps, batch)); full batch (batch == n) takes the data in order.
+    """
+    n = x.shape[0]
+    steps = n // batch
+
+    def train(params, x, y, key):
+        def step(carry, rows):
             p, s = carry
             g = jax.grad(loss)(p, x[rows], y[rows])
             u, s = tx.update(g, s, p)
             return (apply_updates(p, u), s), None
 
-        return jax.lax.scan(body, (params, tx.init(params)), idx)[0][0]
+        def epoch(carry, k):
+            if batch == n:
+                return step(carry, jnp.arange(n))
+            idx = jax.random.permutation(k, n)[: steps * batch].reshape(steps, batch)
+            return jax.lax.scan(step, carry, idx)[0], None
 
-    compiled = jax.jit(train).lower(params, x, y, idx).compile()
-    return lambda: jax.block_until_ready(compiled(params, x, y, idx))
+        keys = jax.random.split(key, epochs)
+        return jax.lax.scan(epoch, (params, tx.init(params)), keys)[0][0]
+
+    compiled = jax.jit(train).lower(params, x, y, key).compile()
+    return lambda: jax.block_until_ready(compiled(params, x, y, key))
 
 
 def python_loop(loss, tx, params, x, y, idx):
