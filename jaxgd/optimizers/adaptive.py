@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxgd.base import ScalarOrSchedule, Transform, identity, tree_full_like, tree_zeros_like
+from jaxgd.base import ScalarOrSchedule, Transform, tree_full_like, tree_zeros_like
 from jaxgd.errors import (
     check_decay,
     check_learning_rate,
@@ -112,8 +112,10 @@ def adadelta(
 ) -> Transform:
     """Adadelta: ``u_t = -lr_t * dx_t`` on ``g + wd * p`` (see scale_by_adadelta).
 
-    The paper has no learning rate (``learning_rate=None`` means 1, as here and in
-    PyTorch, whose default is lr=1.0). PyTorch's defaults are rho 0.9, eps 1e-6: the same.
+    The paper has no learning rate: ``learning_rate=None`` means lr = 1 (PyTorch's
+    default lr is 1.0 too; its rho 0.9 and eps 1e-6 are the same). optax 0.2.8's
+    ``adadelta()`` without a learning rate skips the sign flip and returns ``+dx``,
+    a step uphill; here None descends.
     """
     if learning_rate is not None:
         check_learning_rate(learning_rate)
@@ -121,7 +123,7 @@ def adadelta(
     return chain(
         decayed_weights(weight_decay, mask=weight_decay_mask),
         scale_by_adadelta(rho=rho, eps=eps),
-        identity() if learning_rate is None else scale_by_learning_rate(learning_rate),
+        scale(-1.0) if learning_rate is None else scale_by_learning_rate(learning_rate),
     )
 
 

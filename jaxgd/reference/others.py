@@ -25,7 +25,6 @@ scale_by_sign = twin(sign_methods.scale_by_sign, optax.scale_by_sign)
 scale_by_lion = twin(sign_methods.scale_by_lion, optax.scale_by_lion)
 adagrad = twin(adaptive.adagrad, optax.adagrad)
 scale_by_rss = twin(adaptive.scale_by_rss, optax.scale_by_rss)
-adadelta = twin(adaptive.adadelta, optax.adadelta)
 scale_by_adadelta = twin(adaptive.scale_by_adadelta, optax.scale_by_adadelta)
 scale_by_sm3 = twin(adaptive.scale_by_sm3, optax.scale_by_sm3)
 rmsprop = twin(rms.rmsprop, optax.rmsprop)
@@ -60,6 +59,17 @@ def rprop(learning_rate, eta_minus=0.5, eta_plus=1.2, min_step_size=1e-6, max_st
     """Rprop from optax's pieces, with optax's one-step lag removed (see scale_by_rprop)."""
     return optax.chain(scale_by_rprop(learning_rate, eta_minus, eta_plus, min_step_size, max_step_size),
                        optax.scale(-1.0))
+
+
+def adadelta(learning_rate=None, rho=0.9, eps=1e-6, weight_decay=0.0, weight_decay_mask=None):
+    """optax.adadelta, with ``learning_rate=None`` read as 1.0.
+
+    optax 0.2.8's ``adadelta()`` without a learning rate leaves out the sign flip
+    and returns ``+dx`` (uphill); the paper's rule (lr 1, descent) is ``adadelta(1.0)``.
+    """
+    adaptive.adadelta(learning_rate, rho, eps, weight_decay, weight_decay_mask)
+    return optax.adadelta(1.0 if learning_rate is None else learning_rate, rho, eps, weight_decay,
+                          weight_decay_mask)
 
 
 def _scalars_as_vectors(inner: optax.GradientTransformation) -> optax.GradientTransformation:
