@@ -65,7 +65,9 @@ def clip_by_global_norm(max_norm: float) -> Transform:
         u = (g / n) * max_norm      otherwise
 
     The direction is kept; only the length is capped. Every leaf shares the one
-    factor, unlike `clip_by_block_rms` (per leaf) or `clip` (per element).
+    factor, unlike `clip_by_block_rms` (per leaf) or `clip` (per element). The
+    squares are summed in at least float32 (optax sums bfloat16 leaves in
+    bfloat16), so for bfloat16 gradients the two can round differently.
 
     Args:
         max_norm: the largest global norm an update keeps (> 0).
@@ -91,10 +93,11 @@ class ApplyIfFiniteState(NamedTuple):
 def apply_if_finite(inner: Transform, max_consecutive_errors: int) -> Transform:
     """Skip steps whose gradients hold a NaN or inf; give up after too many in a row.
 
-        finite_t = all(isfinite(g_t))
-        c_t = 0 if finite_t else c_{t-1} + 1
+        finite_t = all(isfinite(g_t))                          (last_finite)
+        c_t = 0 if finite_t else c_{t-1} + 1                   (notfinite_count)
         (u_t, s_t) = inner(g_t, s_{t-1})    if finite_t or c_t > max_consecutive_errors
         (u_t, s_t) = (0, s_{t-1})           otherwise (the step is skipped)
+        n_t = n_{t-1} + (0 if finite_t else 1)                 (total_notfinite)
 
     A skipped step leaves both the parameters and the inner state untouched.
 
@@ -119,7 +122,7 @@ def apply_if_finite(inner: Transform, max_consecutive_errors: int) -> Transform:
         finite = tree_all_finite(grads)
         count = jnp.where(finite, jnp.zeros([], jnp.int32), safe_increment(state.notfinite_count))
         updates, inner_state = jax.lax.cond(
-            jnp.logical_or(finite, count > max_consecutive_errors),
+            finite | (count > max_consecutive_errors),
             lambda: inner.update(grads, state.inner_state, params, **extra),
             lambda: (jax.tree.map(jnp.zeros_like, grads), state.inner_state),
         )
