@@ -161,8 +161,11 @@ def sweep(cfg: TrainConfig, grid: Grid, *, side: str = "hand", devices: list | N
         per_run = bytes_per_run(cfg, pb, side, names, grid.values[0], batch, calls[0])
         budget = memory_budget or default_memory_budget(devices[0])
         per_chunk, chunks = plan_chunks(grid.runs, len(devices), per_run, budget, max_runs_per_chunk)
-        out = _run_chunks(cfg, pb, side, names, batch, grid, devices, per_chunk, chunks, calls,
-                          _bar(progress, chunks * cfg.epochs, label))
+        try:
+            out = _run_chunks(cfg, pb, side, names, batch, grid, devices, per_chunk, chunks, calls,
+                              _bar(progress, chunks * cfg.epochs, label))
+        except (ConfigError, jax.errors.ConcretizationTypeError) as err:
+            raise _untraceable(err, cfg, side, names) from None
     history, diverged_at, params, compile_s, run_s = out
     result = SweepResult(cfg, side, grid, history, diverged_at, params, time.perf_counter() - t0,
                          compile_s, run_s, len(devices), per_chunk, chunks)
@@ -175,6 +178,19 @@ def sweep(cfg: TrainConfig, grid: Grid, *, side: str = "hand", devices: list | N
             "grid (e.g. divide them by 10) or add gradient clipping.",
             epoch=int(diverged_at[first]), learning_rate=lr)
     return result
+
+
+def _untraceable(err: Exception, cfg: TrainConfig, side: str, names: tuple[str, ...]) -> Exception:
+    """A clear error when a factory branches on the value of a swept hyperparameter."""
+    cause = err if isinstance(err, jax.errors.ConcretizationTypeError) else err.__context__
+    if not isinstance(cause, jax.errors.ConcretizationTypeError) or not names:
+        return err
+    swept = ", ".join(names)
+    return ConfigError(
+        f"{cfg.optimizer} ({side}) with schedule={cfg.schedule!r} looks at the value of a swept "
+        f"hyperparameter ({swept}), so it cannot run with one value per run in one program "
+        f"(optax's schedules check their arguments in Python). Sweep the hand-written rule "
+        f"(--impl hand), or use schedule='constant' on the optax side.")
 
 
 def _run_chunks(cfg, pb, side, names, batch, grid, devices, per_chunk, chunks, calls, bar):

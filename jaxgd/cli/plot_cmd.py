@@ -6,6 +6,7 @@ Needs matplotlib: ``pip install -e ".[plot]"``.
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def register(sub) -> None:
@@ -17,11 +18,14 @@ def register(sub) -> None:
 
 
 def run(a: argparse.Namespace) -> int:
+    from tqdm.auto import tqdm
+
     from jaxgd.plots import plot_run, require_matplotlib
 
     require_matplotlib()
-    for d in a.run_dirs:
+    show = not a.quiet and sys.stderr.isatty()
+    for d in tqdm(a.run_dirs, desc="plot", unit="folder", leave=False, disable=not show):
         for path in plot_run(d):
             if not a.quiet:
-                print(path)
+                tqdm.write(str(path), file=sys.stdout)
     return 0
