@@ -114,7 +114,7 @@ def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
         raise CheckpointError(f"no checkpoint at {str(path)!r}; a run folder written by "
                               "`jaxgd train` holds checkpoint.npz. Check the path.")
     try:
-        with np.load(path, allow_pickle=False) as z:
+        with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:  # we close f, even on error
             raw = bytes(z[MANIFEST]) if MANIFEST in z.files else None
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
         raise CheckpointError(f"checkpoint {str(path)!r} is truncated or corrupt ({err}); resume "
@@ -179,7 +179,7 @@ def load_checkpoint(path: str | os.PathLike, like: Any) -> Loaded:
     compare_structure(expected, manifest["leaves"], where)
     arrays: dict[str, np.ndarray] = {}
     try:
-        with np.load(path, allow_pickle=False) as z:
+        with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:
             for spec in manifest["leaves"]:
                 arrays[spec["path"]] = z[spec["path"]]
     except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as err:

@@ -176,27 +176,34 @@ RESUMABLE = ("epochs", "checkpoint_every", "devices", "device", "tol", "gtol")
 EPOCH_SCHEDULES = ("cosine", "warmup_cosine")  # their shape depends on `epochs`
 
 
-def resume_config(stored: TrainConfig, given: TrainConfig, epochs_done: int | None = None) -> TrainConfig:
+def resume_config(stored: TrainConfig, given: TrainConfig, epochs_done: int | None = None,
+                  explicit: set[str] | None = None) -> TrainConfig:
     """The stored config of a run with the changes a resume may make.
 
-    ``given`` holds the command line's values; a field left at its default keeps the
-    stored value. A changed model, data or optimizer field is refused: it would
-    continue a different run from this one's checkpoint.
+    Args:
+        stored: the run's config (its config.json).
+        given: the command line's config.
+        epochs_done: epochs already run; ``epochs`` may not go below it.
+        explicit: the fields given on the command line; None: those that differ
+            from the defaults. Only these count; the others keep the stored value.
 
     Raises:
-        ConfigError: naming the field, both values and the fix.
+        ConfigError: a changed model, data or optimizer field (it would continue a
+            different run from this one's checkpoint), naming both values and the fix.
     """
     default = TrainConfig()
-    for f in dataclasses.fields(TrainConfig):
-        mine, old = getattr(given, f.name), getattr(stored, f.name)
-        if f.name in RESUMABLE or mine == getattr(default, f.name) or mine == old:
+    names = [f.name for f in dataclasses.fields(TrainConfig)]
+    if explicit is None:
+        explicit = {n for n in names if getattr(given, n) != getattr(default, n)}
+    for name in names:
+        mine, old = getattr(given, name), getattr(stored, name)
+        if name in RESUMABLE or name not in explicit or mine == old:
             continue
-        flag = "--" + f.name.replace("_", "-")
-        raise ConfigError(f"--resume: {f.name}={mine!r} differs from the run's {f.name}={old!r} "
+        flag = "--" + name.replace("_", "-")
+        raise ConfigError(f"--resume: {name}={mine!r} differs from the run's {name}={old!r} "
                           f"({flag}); a resumed run keeps its model, data and optimizer. Leave "
                           f"{flag} out, or start a new run with --out.")
-    changes = {name: getattr(given, name) for name in RESUMABLE
-               if getattr(given, name) != getattr(default, name)}
+    changes = {name: getattr(given, name) for name in RESUMABLE if name in explicit}
     cfg = dataclasses.replace(stored, **changes)
     if cfg.epochs != stored.epochs and stored.schedule in EPOCH_SCHEDULES:
         raise ConfigError(f"--resume: epochs={cfg.epochs} differs from the run's {stored.epochs}, "

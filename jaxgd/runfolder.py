@@ -116,18 +116,16 @@ class RunFolder:
         return max(self.manifest.get("meta", {}).get("epochs", {}).values(), default=0)
 
     def load(self, cfg: TrainConfig, like: dict[str, Any]) -> Snapshot:
-        """The saved snapshot, restored into ``like``; the stored config is updated to ``cfg``."""
-        snap = load_snapshot(self.path / CHECKPOINT, cfg, like)
-        if self.writer:
-            _write_text(self.path / "config.json", cfg.to_json() + "\n")
-        return snap
+        """The saved snapshot, restored into ``like`` (fresh states built from ``cfg``)."""
+        return load_snapshot(self.path / CHECKPOINT, cfg, like)
 
     def save(self, snap: Snapshot) -> None:
-        """A checkpoint: creates the folder the first time, then replaces the file."""
+        """A checkpoint: creates the folder the first time, then replaces the files."""
         if not self.writer:
             return
         if self.live:
             save_snapshot(self.path / CHECKPOINT, snap)
+            _write_text(self.path / "config.json", snap.config.to_json() + "\n")  # a resume's epochs
             return
         with atomic_dir(self.path, self.overwrite) as tmp:
             (tmp / "config.json").write_text(snap.config.to_json() + "\n")

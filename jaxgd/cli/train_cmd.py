@@ -8,6 +8,7 @@ into the run folder, and --resume RUN_DIR continues such a run.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
@@ -85,7 +86,27 @@ def register(sub) -> None:
                    help="address of process 0 of a multi-process run")
     g.add_argument("--num-processes", type=int, default=None, help="processes in the run")
     g.add_argument("--process-id", type=int, default=None, help="this process, 0..N-1")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, given_flags=frozenset())
+    for action in p._actions:
+        if action.option_strings and action.dest != "help":
+            action.__class__ = _recording(type(action))
+
+
+@functools.cache
+def _recording(base: type) -> type:
+    """``base`` that also adds its dest to ``namespace.given_flags`` (what --resume may not change)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        namespace.given_flags = frozenset(namespace.given_flags) | {self.dest}
+        base.__call__(self, parser, namespace, values, option_string)
+
+    return type(f"Recording{base.__name__}", (base,), {"__call__": __call__})
+
+
+def given_fields(a: argparse.Namespace) -> set[str]:
+    """TrainConfig fields set by a flag on the command line (hyper flags count as ``hyper``)."""
+    extra = {"set", "nesterov", *HYPER_FLAGS}
+    return {"hyper" if d in extra else d for d in a.given_flags}
 
 
 def parse_devices(text: str | None) -> int | str | None:
@@ -130,7 +151,7 @@ def run(a: argparse.Namespace) -> int:
             raise ConfigError(f"--out {a.out!r} with --resume {a.resume!r}: a resumed run writes "
                               "into its own folder; leave --out out.")
         folder = RunFolder(a.resume, resume=True)
-        cfg = resume_config(folder.stored_config(), given, folder.epochs_done())
+        cfg = resume_config(folder.stored_config(), given, folder.epochs_done(), given_fields(a))
     else:
         cfg = given
         name = Path(cfg.dataset).stem
