@@ -96,7 +96,12 @@ def factory_name(factory: Any) -> str:
 
 
 def select_rows(spec: str) -> tuple:
-    """Rows for ``spec``: "all", a row id, a rule name (all of its rows), or a comma list."""
+    """Rows for ``spec``: "all", a row id, or a comma list of them.
+
+    A rule name selects all of its rows: "sgd" is sgd, sgd-momentum and sgd-nesterov
+    (ids equal to it or starting with it and "-", or rows whose hand factory has
+    that name); "sgd-momentum" is that row (and any "sgd-momentum-..." variants).
+    """
     from jaxgd.reference import OPTIMIZERS
 
     ids = [r.id for r in OPTIMIZERS]
@@ -106,9 +111,8 @@ def select_rows(spec: str) -> tuple:
         if part == "all":
             out.extend(OPTIMIZERS)
             continue
-        found = [r for r in OPTIMIZERS if r.id == part]
-        found = found or [r for r in OPTIMIZERS if r.id.startswith(part + "-")
-                          or getattr(r.hand, "__name__", "") == part]
+        found = [r for r in OPTIMIZERS if r.id == part or r.id.startswith(part + "-")
+                 or getattr(r.hand, "__name__", "") == part]
         if not found:
             check_choice("optimizer", part, [*ids, *sorted(names - set(ids) - {""}), "all"])
         out.extend(r for r in found if r not in out)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import difflib
 import importlib
 import inspect
 import json
@@ -22,7 +23,7 @@ import os
 import sys
 from typing import Any
 
-from jaxgd.errors import ConfigError, check_choice, check_positive_int
+from jaxgd.errors import ConfigError, UnknownNameError, check_choice, check_positive_int
 
 DTYPES = ("float32", "float64", "bfloat16")
 FLAGS = {"learning_rate": "--learning-rate", "momentum": "--momentum", "b1": "--b1", "b2": "--b2",
@@ -35,7 +36,7 @@ def register(subparsers: Any) -> None:
         description=__doc__.split("\n\n")[0] + " Prints one row per optimizer; exit 1 if any differ.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--optimizer", metavar="NAME|ID|all",
-                   help="a row id (sgd-momentum), a rule name (all its rows), 'all', or a comma list")
+                   help="a row id or rule name (sgd = sgd, sgd-momentum, sgd-nesterov), all, or a comma list")
     for flag in FLAGS.values():
         p.add_argument(flag, type=float, default=None, help="hyperparameter for every rule that takes it")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -106,8 +107,11 @@ def load_factory(spec: str) -> Any:
                           "folder above it or add that folder to PYTHONPATH.") from err
     factory = getattr(module, attr, None)
     if factory is None:
-        check_choice(f"factory in {module_name}", attr,
-                     [n for n in dir(module) if not n.startswith("_") and callable(getattr(module, n))])
+        names = [n for n in dir(module) if not n.startswith("_") and callable(getattr(module, n))]
+        close = difflib.get_close_matches(attr, names, n=1, cutoff=0.5)
+        raise UnknownNameError(f"--hand={spec!r}: {module_name} has no {attr!r}."
+                               + (f" Did you mean {close[0]!r}?" if close else "")
+                               + f" Callables there: {', '.join(names)}.")
     if not callable(factory):
         raise ConfigError(f"--hand={spec!r}: {attr} is a {type(factory).__name__}, not a factory.")
     return factory
@@ -175,17 +179,22 @@ def run(args: argparse.Namespace) -> int:
     if args.schedule is not None and not any(scheduled):
         raise ConfigError(f"--schedule {args.schedule}: none of {', '.join(r.id for r in rows)} "
                           "takes a learning-rate schedule.")
+    settings = {"steps": steps, "dtype": dtype, "mode": mode, "schedule": args.schedule,
+                "same_schedule": args.same_schedule, "seed": args.seed, "overrides": overrides,
+                "rtol": args.rtol, "atol": args.atol}
+    per_row = _row_kwargs(rows, overrides, bool(args.hand))
+    width = max(28, *(len(r.id) for r in rows))
+    if not args.json:
+        print(_header(settings, width), flush=True)
     reports = []
-    for r, kw, sched in zip(rows, _row_kwargs(rows, overrides, bool(args.hand)), scheduled,
-                            strict=True):
+    for r, kw, sched in zip(rows, per_row, scheduled, strict=True):
         reports.append(crosscheck_row(
             r, dtype=dtype, steps=steps, schedule=args.schedule if sched else None,
             same_schedule=args.same_schedule, mode=mode, key=args.seed, rtol=args.rtol,
             atol=args.atol, **kw))
+        if not args.json:
+            print(_line(reports[-1], width), flush=True)
     differ = any(not rep.agree for rep in reports)
-    settings = {"steps": steps, "dtype": dtype, "mode": mode, "schedule": args.schedule,
-                "same_schedule": args.same_schedule, "seed": args.seed, "overrides": overrides,
-                "rtol": args.rtol, "atol": args.atol}
     if args.json:
         doc = {"command": "crosscheck", "settings": settings,
                "verdict": "differ" if differ else "agree",
@@ -193,26 +202,32 @@ def run(args: argparse.Namespace) -> int:
                            for rep in reports]}
         print(json.dumps(doc, default=str))
     else:
-        print(_text(reports, settings, per_step=args.per_step))
+        print(_footer(reports, per_step=args.per_step))
     return 1 if differ else 0
 
 
-def _text(reports: list, settings: dict, per_step: bool) -> str:
+def _header(settings: dict, width: int) -> str:
     sched = settings["schedule"] or "constant lr"
     if settings["same_schedule"]:
         sched += " (same schedule on both sides)"
-    lines = [f"hand vs optax: {settings['steps']} steps, {settings['mode']} mode, {settings['dtype']},"
-             f" {sched}; deviation = max |hand - optax| / leaf scale",
-             f"{'id':28} {'updates':>9} {'params':>9}  {'first divergence':40} verdict"]
-    for rep in reports:
-        s = _summary(rep)
-        lines.append(f"{s['id']:28} {s['updates']:9.2e} {s['params']:9.2e}  {s['first']:40} "
-                     f"{s['verdict']}")
-        if rep.schedule is not None and not rep.schedule.agree:
-            lines.append(f"{'':28} schedule hand vs optax differs: max rel "
-                         f"{rep.schedule.max_rel('schedule'):.2e}; " + " ".join(rep.schedule.notes))
+    return (f"hand vs optax: {settings['steps']} steps, {settings['mode']} mode, "
+            f"{settings['dtype']}, {sched}; deviation = max |hand - optax| / leaf scale\n"
+            f"{'id':{width}} {'updates':>9} {'params':>9}  {'first divergence':40} verdict")
+
+
+def _line(rep: Any, width: int) -> str:
+    s = _summary(rep)
+    line = (f"{s['id']:{width}} {s['updates']:9.2e} {s['params']:9.2e}  {s['first']:40} "
+            f"{s['verdict']}")
+    if rep.schedule is not None and not rep.schedule.agree:
+        line += (f"\n{'':{width}} schedule hand vs optax differs: max rel "
+                 f"{rep.schedule.max_rel('schedule'):.2e}; " + " ".join(rep.schedule.notes))
+    return line
+
+
+def _footer(reports: list, per_step: bool) -> str:
     n_diff = sum(not rep.agree for rep in reports)
-    lines.append(f"{len(reports) - n_diff} agree, {n_diff} differ")
+    lines = [f"{len(reports) - n_diff} agree, {n_diff} differ"]
     if per_step or len(reports) == 1:
         lines.extend(["", *(rep.table(per_step=per_step) + "\n" for rep in reports)])
     return "\n".join(lines).rstrip()
