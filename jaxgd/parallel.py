@@ -14,7 +14,9 @@ It is plain `jax.jit` with `NamedSharding`s, the same program on 1 or N devices.
 Many hosts: `initialize_distributed` joins the processes before any other JAX use;
 `jax.devices()` then lists every process's devices and the mesh spans them all.
 Each process holds the full dataset; `replicate` builds the global arrays from
-each process's local copy with `jax.make_array_from_callback`.
+each process's local copy with `jax.make_array_from_callback`; every gathered
+batch is then split over all processes' devices. Only process 0 writes files; a resumed
+multi-process run needs the run folder where every process can read it.
 """
 
 from __future__ import annotations
@@ -67,13 +69,17 @@ def check_batch_divisible(batch_size: int, n_devices: int, n: int) -> None:
     below = batch_size // n_devices * n_devices
     above = below + n_devices
     nearest = [s for s in (below, above) if 1 <= s <= n]
-    sizes = " or ".join(str(s) for s in nearest) or "none (the data is smaller than one per device)"
-    counts = [d for d in range(n_devices, 0, -1) if batch_size % d == 0][:1]
+    fits = next(d for d in range(n_devices, 0, -1) if batch_size % d == 0)
     what = f" (full batch: n={n})" if batch_size == n else ""
+    if nearest:
+        sizes = " or ".join(map(str, nearest))
+        fix = f"Use --batch-size {nearest[0]}, or --devices {fits}."
+    else:
+        sizes = f"none (n={n} is smaller than one example per device)"
+        fix = f"Use --devices {fits}."
     raise ConfigError(
         f"batch_size={batch_size}{what} does not split evenly over {n_devices} devices; "
-        f"accepted: a multiple of {n_devices} up to n={n}. Nearest valid sizes: {sizes}. "
-        f"Use --batch-size {nearest[0] if nearest else n_devices}, or --devices {counts[0]}.")
+        f"accepted: a multiple of {n_devices} up to n={n}. Nearest valid sizes: {sizes}. {fix}")
 
 
 def replicated(mesh: Mesh) -> NamedSharding:

@@ -180,6 +180,14 @@ def test_resume_with_one_side_finished_is_bitwise_the_uninterrupted_run(tmp_path
     assert_same_run(out, uninterrupted)
 
 
+def test_resume_needs_a_run_folder_with_a_checkpoint(tmp_path, capsys):
+    assert main(["train", "--resume", str(tmp_path), "--quiet"]) == 2
+    assert "no config.json there" in capsys.readouterr().err
+    (tmp_path / "config.json").write_text("{}")
+    assert main(["train", "--resume", str(tmp_path), "--quiet"]) == 2
+    assert "no checkpoint at" in capsys.readouterr().err
+
+
 def test_resume_refuses_model_and_optimizer_changes(uninterrupted, capsys):
     before = (uninterrupted / CHECKPOINT).read_bytes()
     assert main(["train", "--resume", str(uninterrupted), "--hidden", "5", "--quiet"]) == 2

@@ -184,5 +184,5 @@ def run(a: argparse.Namespace) -> int:
     if "max_abs_dev_vs_optax" in summary:
         print(f"max |hand - optax| over params  {summary['max_abs_dev_vs_optax']:.3g}")
     print(f"wall time      {summary['seconds']:.2f} s")
-    print(f"run folder     {out}")
+    print(f"run folder     {out}" + ("" if folder.writer else "  (written by process 0)"))
     return 0
