@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
@@ -54,10 +55,11 @@ def scale_by_factored_rms(
     step_offset: int = 0,
     min_dim_size_to_factor: int = 128,
     epsilon: float = 1e-30,
+    decay_rate_fn: Callable[[jax.Array, Any], jax.Array] = _decay_rate,
 ) -> Transform:
     """Adafactor's scaling by a factored root-mean-square (per leaf).
 
-        beta_t = 1 - (t - step_offset)**(-decay_rate)        (t = count + 1)
+        beta_t = 1 - (t - step_offset)**(-decay_rate)        (t = count + 1; decay_rate_fn)
         G = g**2 + epsilon
         factored leaf (two axes of size >= min_dim_size_to_factor; d0 largest, d1 next):
             R_t = beta_t * R_{t-1} + (1 - beta_t) * mean(G, axis=d0)     (v_row)
@@ -115,7 +117,7 @@ def scale_by_factored_rms(
         del extra
         if params is None:
             raise ValueError("scale_by_factored_rms needs params: call update(grads, state, params).")
-        beta = _decay_rate(state.count - step_offset, decay_rate)
+        beta = decay_rate_fn(state.count - step_offset, decay_rate)
         out = jax.tree.map(lambda g, r, c, v, p: leaf_update(g, r, c, v, p, beta),
                            grads, state.v_row, state.v_col, state.v, params)
         pick = lambda i: jax.tree.map(lambda _, o: o[i], grads, out)
