@@ -15,7 +15,7 @@ import pytest
 
 from jaxgd.base import apply_updates
 from jaxgd.errors import ConfigError, UnknownNameError
-from jaxgd.optimizers import adaptive, factored, layerwise, rmsprop, sgd_variants, sign_methods
+from jaxgd.optimizers import adaptive, factored, layerwise, rms, sgd_variants, sign_methods
 
 
 def run(tx, params, grads, **extra):
@@ -59,7 +59,7 @@ def torch_rmsprop(grads, lr, alpha=0.99, eps=1e-8, momentum=0.0, centered=False)
 def test_rmsprop_with_decay_099_and_eps_outside_is_torch(kw, x64):
     grads = stream((5,), 30)
     torch = torch_rmsprop(grads, lr=0.01, alpha=0.99, eps=1e-3, **kw)
-    tx = rmsprop.rmsprop(0.01, decay=0.99, eps=1e-3, eps_in_sqrt=False, **kw)
+    tx = rms.rmsprop(0.01, decay=0.99, eps=1e-3, eps_in_sqrt=False, **kw)
     ref = optax.rmsprop(0.01, decay=0.99, eps=1e-3, eps_in_sqrt=False, **kw)
     for mine, theirs, t in zip(run(tx, np.zeros(5), grads), run(ref, np.zeros(5), grads), torch, strict=True):
         np.testing.assert_allclose(mine, t, rtol=1e-12, atol=1e-15)
@@ -69,7 +69,7 @@ def test_rmsprop_with_decay_099_and_eps_outside_is_torch(kw, x64):
 def test_rmsprop_default_is_not_torchs_default(x64):
     """optax's defaults (decay 0.9, eps inside) vs torch's (alpha 0.99, eps outside)."""
     grads = stream((5,), 30)
-    mine = run(rmsprop.rmsprop(0.01), np.zeros(5), grads)
+    mine = run(rms.rmsprop(0.01), np.zeros(5), grads)
     torch = torch_rmsprop(grads, lr=0.01)
     assert max(float(np.max(np.abs(a - b))) for a, b in zip(mine, torch, strict=True)) > 1e-3
 
@@ -293,7 +293,7 @@ def test_sm3_treats_a_scalar_as_a_one_vector(x64):
     lambda: sgd_variants.rprop(lambda c: 0.01),
     lambda: adaptive.sm3(lambda c: 0.01),
     lambda: sgd_variants.optimistic_gradient_descent(0.1, alpha=lambda c: 1.0),
-    lambda: rmsprop.rmsprop(0.1, nesterov=True),
+    lambda: rms.rmsprop(0.1, nesterov=True),
     lambda: sgd_variants.rprop(0.01, min_step_size=1.0, max_step_size=0.5),
 ], ids=["rprop-schedule", "sm3-schedule", "optimistic-alpha-schedule", "rmsprop-nesterov-alone",
         "rprop-min-above-max"])

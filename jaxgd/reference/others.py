@@ -5,8 +5,7 @@ from __future__ import annotations
 import jax
 import optax
 
-from jaxgd.optimizers import adaptive, factored, layerwise, sgd_variants, sign_methods
-from jaxgd.optimizers import rmsprop as rms
+from jaxgd.optimizers import adaptive, factored, layerwise, rms, sgd_variants, sign_methods
 from jaxgd.optimizers.sgd import weights_mask
 from jaxgd.reference.core import Row, twin
 
