@@ -182,8 +182,8 @@ class CrosscheckReport:
     # ------------------------------------------------------------ text
     def table(self, per_step: bool = False) -> str:
         """Summary, first divergence, unmatched leaves; ``per_step`` adds the steps where
-        something changes (a leaf starts to differ, or the largest deviation enters a new
-        power of ten)."""
+        something changes: a leaf starts to differ, or the worst ``|d| / tol`` enters a new
+        power of ten (each row shows the worst leaf at that step)."""
         a, b = self.names
         head = f"crosscheck {self.label + ': ' if self.label else ''}{a} vs {b}, " \
                f"{self.steps} steps, {self.mode} mode"
@@ -199,10 +199,12 @@ class CrosscheckReport:
             where = "-" if f is None else f"step {f.step} {f.path}"
             lines.append(f"{kind:10}{_fmt(self.max_abs(kind)):>10}{_fmt(self.max_rel(kind)):>10}"
                          f"{_fmt(self.max_scaled(kind)):>10}  {len(leaves):>6}  {where}")
-        rtols = sorted({(leaf.dtype, leaf.rtol) for leaf in self.leaves if leaf.rtol})
-        if rtols:
-            lines.append("tolerance: d > atol + rtol*|x|, atol = rtol * leaf scale; rtol " +
-                         ", ".join(f"{dt} {r:g}" for dt, r in rtols))
+        floats = [leaf for leaf in self.leaves if leaf.rtol]
+        if floats:
+            scaled = all(math.isclose(lf.atol, lf.rtol * lf.scale) for lf in floats)
+            atol = "rtol * leaf scale" if scaled else f"{max(lf.atol for lf in floats):g}"
+            lines.append(f"tolerance: |d| > atol + rtol*|x|, atol = {atol}; rtol " + ", ".join(
+                f"{dt} {r:g}" for dt, r in sorted({(lf.dtype, lf.rtol) for lf in floats})))
         for u in self.unmatched:
             lines.append(f"unmatched (not compared): {u.side} {u.path} ({u.reason})")
         lines.extend(self.notes)
@@ -211,8 +213,9 @@ class CrosscheckReport:
             lines.append(f"final loss: {a} {float(la):.6g}, {b} {float(lb):.6g}")
         if self.schedule is not None:
             s = self.schedule
-            lines.append(f"schedule {s.names[0]} vs {s.names[1]}: max rel {_fmt(s.max_rel('schedule'))}"
-                         f", {s.verdict}")
+            lines.append(f"schedule {s.names[0]} vs {s.names[1]}: max d/S "
+                         f"{_fmt(s.max_scaled('schedule'))}, max rel {_fmt(s.max_rel('schedule'))}, "
+                         f"{s.verdict}")
             lines.extend("  " + note for note in s.notes)
         if per_step:
             lines.extend(self._step_rows())
@@ -223,23 +226,21 @@ class CrosscheckReport:
         seen: set[tuple[str, str]] = set()
         decade = -math.inf
         for t in range(self.steps):
-            worst, worst_ratio, new = None, -1.0, False
-            for leaf in self.leaves:
-                ratio = _ratio(leaf, t)
-                if ratio > worst_ratio:
-                    worst, worst_ratio = leaf, ratio
-                if ratio > 1 and (leaf.kind, leaf.path) not in seen:
-                    seen.add((leaf.kind, leaf.path))
-                    new = True
-            if worst is None:
+            ratios = [(_ratio(leaf, t), leaf) for leaf in self.leaves]
+            if not ratios:
                 break
-            d = float(worst.abs[t])
-            dec = math.floor(math.log10(d)) if 0 < d < math.inf else (-math.inf if d == 0 else math.inf)
-            if t in (0, self.steps - 1) or new or dec > decade:
-                decade = max(decade, dec)
-                rows.append(f"{t:>6}  {worst.kind:8} {_fmt(d):>9} {_fmt(float(worst.rel[t])):>9} "
-                            f"{_fmt(float(worst.tol[t])):>9}  {worst.path}"
-                            + ("  <- differs" if worst_ratio > 1 else ""))
+            worst_ratio, worst = max(ratios, key=lambda pair: pair[0])
+            new = [leaf for r, leaf in ratios if r > 1 and (leaf.kind, leaf.path) not in seen]
+            seen.update((leaf.kind, leaf.path) for leaf in new)
+            r = worst_ratio
+            dec = math.floor(math.log10(r)) if 0 < r < math.inf else (-math.inf if r == 0 else math.inf)
+            if not (t in (0, self.steps - 1) or new or dec > decade):
+                continue
+            decade = max(decade, dec)
+            for leaf in new or [worst]:  # the leaves that start to differ, else the worst one
+                rows.append(f"{t:>6}  {leaf.kind:8} {_fmt(float(leaf.abs[t])):>9} "
+                            f"{_fmt(float(leaf.rel[t])):>9} {_fmt(float(leaf.tol[t])):>9}  "
+                            f"{leaf.path}" + ("  <- differs" if _ratio(leaf, t) > 1 else ""))
         return rows
 
     # ------------------------------------------------------------ serialisation

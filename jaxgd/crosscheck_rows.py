@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -35,7 +36,7 @@ SCHEDULES: dict[str, tuple[str, Callable[[float, int], dict]]] = {
         init_value=lr, transition_steps=max(1, n // 5), decay_rate=0.5, staircase=True)),
     "cosine": ("cosine_decay_schedule", lambda lr, n: dict(init_value=lr, decay_steps=n, alpha=0.01)),
     "warmup_cosine": ("warmup_cosine_decay_schedule", lambda lr, n: dict(
-        init_value=lr / 10, peak_value=lr, warmup_steps=max(1, n // 10), decay_steps=n,
+        init_value=lr / 10, peak_value=lr, warmup_steps=max(1, n // 10), decay_steps=max(2, n),
         end_value=lr / 100)),
     "linear": ("linear_schedule",
                lambda lr, n: dict(init_value=lr, end_value=lr / 100, transition_steps=n)),
@@ -89,9 +90,17 @@ def _grad_energy(grads: Any, params: Any) -> jax.Array:
 
 
 def factory_name(factory: Any) -> str:
-    """A readable name of a factory: ``optax.sgd`` for optax's, ``module.name`` otherwise."""
+    """A readable name: ``optax.sgd`` for optax's, ``optax.adam(nesterov=True)`` for a
+    partial, ``module.name`` otherwise (a twin is named after what it wraps)."""
+    while isinstance(getattr(factory, "__wrapped__", None), Callable):
+        factory = factory.__wrapped__
+    if isinstance(factory, functools.partial):
+        args = [repr(a) for a in factory.args] + [f"{k}={v!r}" for k, v in factory.keywords.items()]
+        return f"{factory_name(factory.func)}({', '.join(args)})"
     module = getattr(factory, "__module__", "") or ""
     name = getattr(factory, "__qualname__", None) or getattr(factory, "__name__", repr(factory))
+    if "<locals>" in name:
+        name = getattr(factory, "__name__", name)
     return f"optax.{name}" if module.startswith("optax") else f"{module}.{name}".lstrip(".")
 
 

@@ -77,7 +77,7 @@ def verdict(m: dict) -> str:
 
 
 def schedule_rows(steps: int) -> list[str]:
-    lines = ["| schedule | optax twin | max rel float32 | max rel float64 (x64) | optax values "
+    lines = ["| schedule | optax twin | deviation float32 | deviation float64 (x64) | optax value dtype "
              "under x64 | float32 verdict | float64 verdict |", "|---|---|---|---|---|---|---|"]
     for name, (hand_fn, ref_fn, kwargs) in ref_schedules.SCHEDULES.items():
         cells = []
@@ -86,8 +86,8 @@ def schedule_rows(steps: int) -> list[str]:
                 rep = crosscheck_schedule(hand_fn(**kwargs), ref_fn(**kwargs), steps)
             cells.append(rep)
         r32, r64 = cells
-        lines.append(f"| `{name}` | `{factory_name(ref_fn)}` | {r32.max_rel('schedule'):.1e} | "
-                     f"{r64.max_rel('schedule'):.1e} | {r64.meta['value_dtypes'][1]} | {r32.verdict} | "
+        lines.append(f"| `{name}` | `{factory_name(ref_fn)}` | {r32.max_scaled('schedule'):.1e} | "
+                     f"{r64.max_scaled('schedule'):.1e} | {r64.meta['value_dtypes'][1]} | {r32.verdict} | "
                      f"{r64.verdict} |")
     return lines
 
@@ -118,10 +118,12 @@ def render(rows, results, steps: int, sched_lines: list[str]) -> str:
                      f"{md(row.note)} |")
     lines += ["", "## Schedules", "",
               f"Each pair of `jaxgd.reference.schedules.SCHEDULES` evaluated at int32 counts "
-              f"0..{ref_schedules.EXAMPLE_STEPS - 1} (as an optimizer calls it); max relative "
-              "difference. Under x64 the hand-written schedules compute in float64; where optax "
-              "returns float32 values, a float64 cross-check through that schedule can agree only "
-              "to float32 rounding. `jaxgd crosscheck --dtype float64 --schedule NAME` shows it; "
+              f"0..{ref_schedules.EXAMPLE_STEPS - 1} (as an optimizer calls it); deviation = "
+              "max |hand - optax| / max |value|, verdict as above. Under x64 the hand-written "
+              "schedules compute in float64. optax computes many of its schedules in float32 "
+              "even then (some return float32, others float64 values with float32 arithmetic "
+              "inside), so a float64 cross-check through such a schedule agrees only to float32 "
+              "rounding. `jaxgd crosscheck --dtype float64 --schedule NAME` shows it; "
               "`--same-schedule` removes it.", "", *sched_lines, "", "## The rules", ""]
     by_factory: dict = {}
     for row in rows:
@@ -130,13 +132,15 @@ def render(rows, results, steps: int, sched_lines: list[str]) -> str:
         summary, equations = math_of(factory)
         lines += [f"### {factory_name(factory).split('.')[-1]}", ""]
         lines += [f'<a id="{anchor(r)}"></a>' for r in group] + [""]
-        lines += [md(summary), ""]
+        lines += [md(summary) if summary else "(no docstring)", ""]
         if equations:
             lines += ["```", inspect.cleandoc(equations), "```", ""]
         for r in group:
             kwargs = ", ".join(f"{k}={v!r}" for k, v in r.kwargs.items())
-            lines.append(f"- `{r.id}`: `{factory_name(r.hand)}({kwargs})` vs "
-                         f"`{factory_name(r.ref)}`" + (f". {md(r.note)}" if r.note else ""))
+            twin, twin_doc = factory_name(r.ref), math_of(r.ref)[0].rstrip(".")
+            about = "" if twin.startswith("optax.") or not twin_doc else f" ({md(twin_doc)})"
+            lines.append(f"- `{r.id}`: `{factory_name(r.hand)}({kwargs})` vs `{twin}`{about}"
+                         + (f". {md(r.note)}" if r.note else ""))
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 

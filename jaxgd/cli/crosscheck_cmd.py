@@ -31,9 +31,13 @@ FLAGS = {"learning_rate": "--learning-rate", "momentum": "--momentum", "b1": "--
 
 
 def register(subparsers: Any) -> None:
+    from jaxgd.crosscheck_rows import SCHEDULES
+
     p = subparsers.add_parser(
         "crosscheck", help="run hand-written rules and their optax twins in lockstep",
-        description=__doc__.split("\n\n")[0] + " Prints one row per optimizer; exit 1 if any differ.",
+        description="Run hand-written rules and their optax twins in lockstep; print one row "
+                    "per optimizer: deviation, first divergent step and leaf, verdict.",
+        epilog=__doc__.split("\n\n", 1)[1].replace("Examples::", "examples:"),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--optimizer", metavar="NAME|ID|all",
                    help="a row id or rule name (sgd = sgd, sgd-momentum, sgd-nesterov), all, or a comma list")
@@ -44,7 +48,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--steps", type=int, default=200, help="updates per check (default 200)")
     p.add_argument("--dtype", default="float32", help="float32 | float64 (enables x64) | bfloat16")
     p.add_argument("--schedule", default=None,
-                   help="learning-rate schedule, built by hand and with optax (default: constant lr)")
+                   help="learning-rate schedule built by hand and with optax (default: constant "
+                        "lr): " + " | ".join(SCHEDULES))
     p.add_argument("--same-schedule", action="store_true",
                    help="feed the hand-built schedule to both sides")
     p.add_argument("--mode", default="stream",
@@ -220,8 +225,8 @@ def _line(rep: Any, width: int) -> str:
     line = (f"{s['id']:{width}} {s['updates']:9.2e} {s['params']:9.2e}  {s['first']:40} "
             f"{s['verdict']}")
     if rep.schedule is not None and not rep.schedule.agree:
-        line += (f"\n{'':{width}} schedule hand vs optax differs: max rel "
-                 f"{rep.schedule.max_rel('schedule'):.2e}; " + " ".join(rep.schedule.notes))
+        line += (f"\n{'':{width}} schedule hand vs optax differs: deviation "
+                 f"{rep.schedule.max_scaled('schedule'):.2e}; " + " ".join(rep.schedule.notes))
     return line
 
 
