@@ -116,10 +116,23 @@ def parse_assignments(items: list[str] | None) -> tuple[tuple[str, Any], ...]:
 
 
 def optimizer_names() -> list[str]:
-    """Names accepted by --optimizer: every hand-written factory in the optimizer table."""
+    """Names accepted by --optimizer: the table's public optimizers that take a learning rate.
+
+    Composite recipes that exist only as table rows (e.g. clipping then SGD) are not
+    optimizers of their own and are left out.
+    """
+    from jaxgd import optimizers, reference
     from jaxgd.reference import OPTIMIZERS
 
-    return sorted({r.hand.__name__ for r in OPTIMIZERS if "learning_rate" in r.kwargs})
+    names = {r.hand.__name__ for r in OPTIMIZERS if "learning_rate" in r.kwargs}
+    return sorted(n for n in names if hasattr(optimizers, n) and hasattr(reference, n))
+
+
+def needs_value(optimizer: str) -> bool:
+    """True when the rule's update needs ``value=loss`` (Polyak step sizes)."""
+    from jaxgd.reference import OPTIMIZERS
+
+    return any(r.hand.__name__ == optimizer and "value" in r.extra for r in OPTIMIZERS)
 
 
 def validate(cfg: TrainConfig) -> TrainConfig:

@@ -28,7 +28,7 @@ from jaxgd.build import (
     make_tx,
     select_device,
 )
-from jaxgd.config import TrainConfig, validate
+from jaxgd.config import TrainConfig, needs_value, validate
 from jaxgd.errors import ConfigError
 from jaxgd.models import init_mlp, mlp
 from jaxgd.parallel import make_mesh
@@ -102,7 +102,7 @@ def train(cfg: TrainConfig, progress: bool = False, *, folder: RunFolder | None 
                 res = fit(None, None, txs[side], ds.x, ds.y, epochs=cfg.epochs, batch_size=batch,
                           value_and_grad=vg, tol=cfg.tol, gtol=cfg.gtol, eval_fn=eval_fn,
                           learning_rate=cfg.learning_rate, progress=progress,
-                          state=snap.states[side], mesh=mesh,
+                          state=snap.states[side], mesh=mesh, pass_value=needs_value(cfg.optimizer),
                           checkpoint_every=cfg.checkpoint_every if folder else 0,
                           on_checkpoint=on_checkpoint if folder and cfg.checkpoint_every else None,
                           prev_loss=float(prior["loss"][-1]) if len(prior.get("loss", ())) else math.inf)

@@ -48,6 +48,20 @@ def rosenbrock(a: float = 1.0, b: float = 100.0, dtype: Any = jnp.float32) -> Pr
     return Problem("rosenbrock", f, jnp.array([-1.2, 1.0], dtype), jnp.array([a, a * a], dtype), 0.0)
 
 
+def descend(f, x0, tx: Transform, steps: int, extra_value: bool = False):
+    """The pure scan behind `minimize` (not jitted: compose it inside your own jit)."""
+
+    def body(carry, _):
+        x, state = carry
+        value, g = jax.value_and_grad(f)(x)
+        extra = {"value": value} if extra_value else {}
+        u, state = tx.update(g, state, x, **extra)
+        return (apply_updates(x, u), state), value
+
+    (x, _), values = jax.lax.scan(body, (x0, tx.init(x0)), None, length=steps)
+    return x, values
+
+
 def minimize(
     f: Callable[[Any], jax.Array],
     x0: Any,
@@ -68,17 +82,4 @@ def minimize(
         ``(x_final, f_values)`` with ``f_values[t] = f(x_t)`` before update t.
     """
     check_positive_int("steps", steps)
-
-    @jax.jit
-    def run(x0):
-        def body(carry, _):
-            x, state = carry
-            value, g = jax.value_and_grad(f)(x)
-            extra = {"value": value} if extra_value else {}
-            u, state = tx.update(g, state, x, **extra)
-            return (apply_updates(x, u), state), value
-
-        (x, _), values = jax.lax.scan(body, (x0, tx.init(x0)), None, length=steps)
-        return x, values
-
-    return run(x0)
+    return jax.jit(lambda x0: descend(f, x0, tx, steps, extra_value))(x0)

@@ -5,7 +5,7 @@ Capabilities live in the table (Row fields); no test body names an optimizer.
 
 from __future__ import annotations
 
-import functools
+import inspect
 
 import chex
 import jax
@@ -17,23 +17,32 @@ from hypothesis import strategies as st
 
 from jaxgd import ConfigError
 from jaxgd.base import apply_updates
-from jaxgd.problems import minimize, parabola, rosenbrock
+from jaxgd.problems import descend, parabola, rosenbrock
 from jaxgd.reference import OPTIMIZERS
 
 STEPS = 200
 ROWS = {r.id: r for r in OPTIMIZERS}
 
 
+@pytest.fixture(autouse=True, scope="module")
+def fast_compiles():
+    """These tests compile a few hundred small programs: skip XLA's slow optimisation
+    passes (numerics stay IEEE; hand and optax are compiled alike), then restore."""
+    before = jax.config.values["jax_disable_most_optimizations"]
+    jax.config.update("jax_disable_most_optimizations", True)
+    yield
+    jax.config.update("jax_disable_most_optimizations", before)
+
+
 def random_tree(dtype):
     """Nested dict/tuple/list with a 0-d leaf and a zero-size leaf."""
-    k = jax.random.split(jax.random.key(0), 3)
+    k = jax.random.split(jax.random.key(0), 2)
     return {
         "w": jax.random.normal(k[0], (3, 4), dtype),
         "nested": (
             {"b": jax.random.normal(k[1], (4,), dtype)},
             [jnp.asarray(0.5, dtype), jnp.zeros((0, 3), dtype)],
         ),
-        "v": jax.random.normal(k[2], (5,), dtype),
     }
 
 
@@ -79,73 +88,120 @@ def assert_close_rel(a, b, rtol, what):
         assert dev <= rtol * scale, f"{what}: max |hand - optax| = {dev:.3g} > {rtol:.1g} * {scale:.3g}"
 
 
-def check_agreement(row, kwargs, dtype, scheduled, rtol):
-    params = random_tree(dtype)
-    grads = gradient_stream(params, STEPS)
-    hist, init, final = jax.jit(
-        functools.partial(lockstep, row, kwargs, scheduled=scheduled))(params, grads)
+def hyper_start(row):
+    """The row's own values of its drawable hyperparameters (kwargs, else the default)."""
+    sig = inspect.signature(row.hand).parameters
+    return {k: row.kwargs.get(k, sig[k].default) for k in row.ranges}
+
+
+def scan_hand(row, params, grads):
+    """The hand rule alone over a short gradient stream: (params, state, initial state)."""
+    tx = row.hand(**row.kwargs)
+    state0 = tx.init(params)
+
+    def body(carry, g):
+        p, s = carry
+        extra = {"value": jnp.asarray(1.0, jax.tree.leaves(g)[0].dtype)} if "value" in row.extra else {}
+        u, s = tx.update(g, s, p, **extra)
+        return (apply_updates(p, u), s), None
+
+    (p, s), _ = jax.lax.scan(body, (params, state0), grads)
+    return p, s, state0
+
+
+def zero_steps(row, params):
+    """Three updates with zero gradients."""
+    tx = row.hand(**row.kwargs)
+    zeros = jax.tree.map(jnp.zeros_like, params)
+    extra = {"value": jnp.float32(0.0)} if "value" in row.extra else {}
+    state = tx.init(params)
+    for _ in range(3):
+        updates, state = tx.update(zeros, state, params, **extra)
+        params = apply_updates(params, updates)
+    return params
+
+
+def check_lockstep(row, hist, init, final, params, rtol, what):
     (u_h, p_h), (u_r, p_r) = hist
     chex.assert_trees_all_equal_shapes_and_dtypes(u_h, u_r)
     for (_, s0), (p1, s1) in zip(init, final, strict=True):  # state survives lax.scan
         chex.assert_trees_all_equal_shapes_and_dtypes(s1, s0)
         chex.assert_trees_all_equal_shapes_and_dtypes(p1, params)
-    assert_close_rel(u_h, u_r, rtol, "updates")
-    assert_close_rel(p_h, p_r, rtol, "params")
+    assert_close_rel(u_h, u_r, rtol, f"updates, {what}")
+    assert_close_rel(p_h, p_r, rtol, f"params, {what}")
 
 
-SCHED_ROWS = [(r, s) for r in OPTIMIZERS for s in ((False, True) if r.schedule else (False,))]
+@pytest.mark.parametrize("row", OPTIMIZERS, ids=[r.id for r in OPTIMIZERS])
+def test_float32_agreement_hyperparameters_bf16_zero_grads(row):
+    """One compiled program per row, called once with the row's values and then with
+    hyperparameters drawn by hypothesis (traced, so never recompiled):
 
-
-@pytest.mark.parametrize(("row", "scheduled"), SCHED_ROWS,
-                         ids=[f"{r.id}-{'sched' if s else 'const'}" for r, s in SCHED_ROWS])
-def test_agrees_with_optax_float32(row, scheduled):
-    check_agreement(row, row.kwargs, jnp.float32, scheduled, row.rtol32)
-
-
-@pytest.mark.parametrize(("row", "scheduled"), SCHED_ROWS,
-                         ids=[f"{r.id}-{'sched' if s else 'const'}" for r, s in SCHED_ROWS])
-def test_agrees_with_optax_float64(row, scheduled, x64):
-    check_agreement(row, row.kwargs, jnp.float64, scheduled, row.rtol64)
-
-
-RANGED = [r for r in OPTIMIZERS if r.ranges]
-
-
-@pytest.mark.parametrize("row", RANGED, ids=[r.id for r in RANGED])
-def test_agrees_on_drawn_hyperparameters(row):
-    """Hyperparameters drawn within their valid ranges; traced, so compiled once per row."""
-    params = random_tree(jnp.float32)
-    grads = gradient_stream(params, 50)
+    - hand == optax per step over 200 steps, constant and decaying lr (float32);
+    - bf16 params: the state keeps its structure, shapes and dtypes through lax.scan;
+    - zero gradients leave the params unchanged (rows where the rule says so).
+    """
+    p32 = random_tree(jnp.float32)
+    g32 = gradient_stream(p32, STEPS)
+    pbf = random_tree(jnp.bfloat16)
+    gbf = gradient_stream(pbf, 3)
+    variants = (False, True) if row.schedule else (False,)
+    chex.clear_trace_counter()  # the counter is keyed by code location, shared across rows
 
     @jax.jit
+    @chex.assert_max_traces(n=1)
     def run(hyper):
-        return lockstep(row, {**row.kwargs, **hyper}, params, grads, scheduled=False)
+        kw = {**row.kwargs, **hyper}
+        out = {"lockstep": [lockstep(row, kw, p32, g32, scheduled=v) for v in variants],
+               "bf16": scan_hand(row, pbf, gbf)}
+        if row.zero_grad_fixed:
+            out["zero"] = zero_steps(row, p32)
+        return out
 
-    strategies = {k: st.floats(lo, hi) for k, (lo, hi) in row.ranges.items()}
+    out = run({k: jnp.float32(v) for k, v in hyper_start(row).items()})
+    for v, (hist, init, final) in zip(variants, out["lockstep"], strict=True):
+        check_lockstep(row, hist, init, final, p32, row.rtol32, "decaying lr" if v else "constant lr")
+    p_bf, s_bf, s0_bf = out["bf16"]
+    chex.assert_trees_all_equal_shapes_and_dtypes(s_bf, s0_bf)
+    chex.assert_trees_all_equal_shapes_and_dtypes(p_bf, pbf)
+    if row.zero_grad_fixed:
+        for a, b in zip(jax.tree.leaves(out["zero"]), jax.tree.leaves(p32), strict=True):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    if not row.ranges:
+        return
 
     @settings(max_examples=4, deadline=None, database=None)
-    @given(st.fixed_dictionaries(strategies))
-    def check(hyper):
-        ((u_h, p_h), (u_r, p_r)), _, _ = run({k: jnp.float32(v) for k, v in hyper.items()})
-        assert_close_rel(u_h, u_r, row.rtol32 * 10, f"updates with {hyper}")
-        assert_close_rel(p_h, p_r, row.rtol32 * 10, f"params with {hyper}")
+    @given(st.fixed_dictionaries({k: st.floats(lo, hi) for k, (lo, hi) in row.ranges.items()}))
+    def drawn(hyper):
+        hist, init, final = run({k: jnp.float32(v) for k, v in hyper.items()})["lockstep"][0]
+        check_lockstep(row, hist, init, final, p32, row.rtol32 * 10, f"drawn {hyper}")
 
-    check()
-
-
-MINIMIZERS = [(r, pb) for r in OPTIMIZERS if r.minimize for pb in ("parabola", "rosenbrock")]
+    drawn()
 
 
-@pytest.mark.parametrize(("row", "problem"), MINIMIZERS,
-                         ids=[f"{r.id}-{p}" for r, p in MINIMIZERS])
-def test_reaches_minimum(row, problem):
-    pb = parabola() if problem == "parabola" else rosenbrock()
-    tol = row.parabola_tol if problem == "parabola" else row.rosen_tol
-    x, values = minimize(pb.f, pb.x0, row.hand(**row.minimize), row.steps,
-                         extra_value="value" in row.extra)
-    dist = float(jnp.max(jnp.abs(x - pb.x_star)))
-    assert dist <= tol, f"{row.id} on {problem}: |x - x*| = {dist:.3g} > {tol}"
-    assert float(values[-1]) < float(values[0])
+@pytest.mark.parametrize("row", OPTIMIZERS, ids=[r.id for r in OPTIMIZERS])
+def test_float64_agreement(row, x64):
+    """hand == optax per step over 200 steps in float64, constant and decaying lr."""
+    params = random_tree(jnp.float64)
+    grads = gradient_stream(params, STEPS)
+    variants = (False, True) if row.schedule else (False,)
+    run = jax.jit(lambda p, g: [lockstep(row, row.kwargs, p, g, scheduled=v) for v in variants])
+    for v, (hist, init, final) in zip(variants, run(params, grads), strict=True):
+        check_lockstep(row, hist, init, final, params, row.rtol64, "decaying lr" if v else "constant lr")
+
+
+MINIMIZERS = [r for r in OPTIMIZERS if r.minimize]
+
+
+@pytest.mark.parametrize("row", MINIMIZERS, ids=[r.id for r in MINIMIZERS])
+def test_reaches_minimum_of_parabola_and_rosenbrock(row):
+    problems = (parabola(), rosenbrock())
+    tols = (row.parabola_tol, row.rosen_tol)
+    tx = row.hand(**row.minimize)
+    run = jax.jit(lambda: [descend(pb.f, pb.x0, tx, row.steps, "value" in row.extra) for pb in problems])
+    for pb, tol, (x, values) in zip(problems, tols, run(), strict=True):
+        dist = float(jnp.max(jnp.abs(x - pb.x_star)))
+        assert dist <= tol, f"{row.id} on {pb.name}: |x - x*| = {dist:.3g} > {tol}"
+        assert float(values[-1]) < float(values[0])
 
 
 INVALID = [(r, bad, arg) for r in OPTIMIZERS for bad, arg in r.invalid]
@@ -162,35 +218,6 @@ def test_rejects_invalid_hyperparameters(row, bad, arg, side):
 
 
 @pytest.mark.parametrize("row", OPTIMIZERS, ids=[r.id for r in OPTIMIZERS])
-def test_bfloat16_state_survives_scan_and_no_retrace(row):
-    """bf16 params: state keeps structure, shapes and dtypes; a second call does not retrace.
-
-    float32 and float64 are covered by the agreement tests, which also scan."""
-    for dtype in (jnp.bfloat16,):
-        params = random_tree(dtype)
-        tx = row.hand(**row.kwargs)
-        state0 = tx.init(params)
-
-        @jax.jit
-        @chex.assert_max_traces(n=1)
-        def run(params, state, grads, tx=tx, dtype=dtype):
-            def body(carry, g):
-                p, s = carry
-                extra = {"value": jnp.asarray(1.0, dtype)} if "value" in row.extra else {}
-                u, s = tx.update(g, s, p, **extra)
-                return (apply_updates(p, u), s), None
-
-            return jax.lax.scan(body, (params, state), grads)[0]
-
-        grads = gradient_stream(params, 3)
-        p1, s1 = run(params, state0, grads)
-        p2, s2 = run(p1, s1, grads)  # second call: same shapes, no retrace
-        chex.assert_trees_all_equal_shapes_and_dtypes(s2, state0)
-        chex.assert_trees_all_equal_shapes_and_dtypes(p2, params)
-        chex.clear_trace_counter()
-
-
-@pytest.mark.parametrize("row", OPTIMIZERS, ids=[r.id for r in OPTIMIZERS])
 def test_init_on_shape_dtype_structs(row):
     params = random_tree(jnp.float32)
     abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), params)
@@ -199,24 +226,3 @@ def test_init_on_shape_dtype_structs(row):
     chex.assert_trees_all_equal_shapes_and_dtypes(state, tx.init(params))
 
 
-ZERO = [r for r in OPTIMIZERS if r.zero_grad_fixed]
-
-
-@pytest.mark.parametrize("row", ZERO, ids=[r.id for r in ZERO])
-def test_zero_gradients_leave_params_unchanged(row):
-    params = random_tree(jnp.float32)
-    tx = row.hand(**row.kwargs)
-    zeros = jax.tree.map(jnp.zeros_like, params)
-    extra = {"value": jnp.float32(0.0)} if "value" in row.extra else {}
-
-    @jax.jit
-    def three_steps(params):
-        state = tx.init(params)
-        for _ in range(3):
-            updates, state = tx.update(zeros, state, params, **extra)
-            params = apply_updates(params, updates)
-        return params
-
-    new = three_steps(params)
-    for a, b in zip(jax.tree.leaves(new), jax.tree.leaves(params), strict=True):
-        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

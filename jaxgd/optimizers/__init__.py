@@ -9,8 +9,11 @@ from jaxgd.optimizers.adam_variants import *  # noqa: F403
 from jaxgd.optimizers.adaptive import *  # noqa: F403
 from jaxgd.optimizers.clipping import *  # noqa: F403
 from jaxgd.optimizers.combine import *  # noqa: F403
+from jaxgd.optimizers.factored import *  # noqa: F403
 from jaxgd.optimizers.layerwise import *  # noqa: F403
+from jaxgd.optimizers.rms import *  # noqa: F403
 from jaxgd.optimizers.sgd import *  # noqa: F403
 from jaxgd.optimizers.sgd_variants import *  # noqa: F403
+from jaxgd.optimizers.sign_methods import *  # noqa: F403
 from jaxgd.optimizers.transforms import *  # noqa: F403
 from jaxgd.optimizers.wrappers import *  # noqa: F403
