@@ -110,6 +110,20 @@ def test_load_dataset_equals_generator_and_splits_stratified():
     assert set(DATASETS) >= {"xor", "moons", "circles", "spirals", "sine", "digits", "mnist1d"}
 
 
+
+def test_names_moved_into_their_own_modules_stay_importable_from_data_and_realdata():
+    from jaxgd import data, datafiles, dataset, realdata, splits, synthetic
+
+    for module, names in ((dataset, ["TASKS", "Dataset", "validate_arrays", "validate_dataset"]),
+                          (synthetic, ["xor", "moons", "circles", "spirals", "sine"])):
+        assert all(getattr(data, n) is getattr(module, n) for n in names), module.__name__
+    for module, names in ((splits, ["train_test_split", "Standardization", "standardize",
+                                    "standardize_dataset"]),
+                          (datafiles, ["load_npz", "load_csv", "load_file"])):
+        assert all(getattr(realdata, n) is getattr(module, n) for n in names), module.__name__
+    assert (data.DATASETS["digits"], data.DATASETS["mnist1d"]) == (realdata.digits, realdata.mnist1d)
+    assert set(data.__all__) <= set(dir(data)) and set(realdata.__all__) <= set(dir(realdata))
+
 def test_load_dataset_unknown_name_and_bad_arguments():
     with pytest.raises(UnknownNameError, match=r"'moon'.*Did you mean 'moons'.*spirals"):
         load_dataset("moon", KEY)
