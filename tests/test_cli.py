@@ -104,3 +104,13 @@ def test_python_dash_m_runs(tmp_path):
                            "--out", str(tmp_path / "p")], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["epochs"] == 20
+
+
+def test_plot_flag_writes_pictures(tmp_path, capsys):
+    out = tmp_path / "p"
+    assert main(["train", "--dataset", "circles", "--hidden", "8", "--activation", "tanh",
+                 "--epochs", "20", "--impl", "hand", "--plot", "--json", "--out", str(out)]) == 0
+    s = json.loads(capsys.readouterr().out)
+    assert sorted(p.rsplit("/", 1)[-1] for p in s["plots"]) == ["boundary.png", "loss.png"]
+    for name in ("loss.png", "boundary.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and (out / name).stat().st_size > 5000

@@ -78,6 +78,8 @@ def register(sub) -> None:
     g.add_argument("--resume", default=None, metavar="RUN_DIR",
                    help="continue the run in RUN_DIR up to --epochs in total (default: its own)")
     g.add_argument("--json", action="store_true", help="print one JSON summary line on stdout")
+    g.add_argument("--plot", action="store_true",
+                   help="also write loss.png (and boundary.png for 2-D data) into the run folder")
     g.add_argument("--quiet", action="store_true", help="no progress bar or report")
     g = p.add_argument_group("parallel")
     g.add_argument("--devices", default=None, metavar="N|all",
@@ -162,6 +164,10 @@ def run(a: argparse.Namespace) -> int:
     outcome = train(cfg, progress=show, folder=folder, resume=a.resume is not None)
     write_run(out, outcome, folder=folder)
     summary = dict(outcome.summary, seconds=round(time.perf_counter() - t0, 4), run_dir=str(out))
+    if a.plot and folder.writer:
+        from jaxgd.plots import plot_run
+
+        summary["plots"] = [str(p) for p in plot_run(out)]
     if a.json:
         print(json.dumps(summary))
         return 0
@@ -185,4 +191,6 @@ def run(a: argparse.Namespace) -> int:
         print(f"max |hand - optax| over params  {summary['max_abs_dev_vs_optax']:.3g}")
     print(f"wall time      {summary['seconds']:.2f} s")
     print(f"run folder     {out}" + ("" if folder.writer else "  (written by process 0)"))
+    for p in summary.get("plots", []):
+        print(f"plot           {p}")
     return 0
