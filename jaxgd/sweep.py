@@ -88,7 +88,7 @@ def make_run_fns(cfg: TrainConfig, pb: Problem, side: str, names: tuple[str, ...
 
     def run_one(carry, values, x, y, length):
         tx, vg, eval_fn = pieces(values)
-        epoch = make_epoch(make_step(vg, tx), n, batch)
+        epoch = make_epoch(make_step(vg, tx), n, batch, gather_per_epoch=True)
 
         def guarded(c: SweepCarry, x, y):
             new, m = epoch(c.state, x, y)
