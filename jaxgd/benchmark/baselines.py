@@ -44,11 +44,12 @@ def bare_loss(kind: str, act):
     return mse if kind == "mse" else ce
 
 
-def bare_scan(loss, tx, params, x, y, batch, epochs, key):
+def bare_scan(loss, tx, params, x, y, batch, epochs, key, record_loss=False):
     """Compiled ``run() -> params``: epochs of a scan over shuffled batches, as in the JAX docs.
 
     Shuffles inside the program like jaxgd (a permutation per epoch, reshaped to
-    (steps, batch)); full batch (batch == n) takes the data in order.
+    (steps, batch)); full batch (batch == n) takes the data in order. With
+    ``record_loss`` it also returns each epoch's mean loss, as jaxgd's history does.
     """
     n = x.shape[0]
     steps = n // batch
@@ -56,18 +57,23 @@ def bare_scan(loss, tx, params, x, y, batch, epochs, key):
     def train(params, x, y, key):
         def step(carry, rows):
             p, s = carry
-            g = jax.grad(loss)(p, x[rows], y[rows])
+            if record_loss:
+                value, g = jax.value_and_grad(loss)(p, x[rows], y[rows])
+            else:
+                value, g = None, jax.grad(loss)(p, x[rows], y[rows])
             u, s = tx.update(g, s, p)
-            return (apply_updates(p, u), s), None
+            return (apply_updates(p, u), s), value
 
         def epoch(carry, k):
             if batch == n:
                 return step(carry, jnp.arange(n))
             idx = jax.random.permutation(k, n)[: steps * batch].reshape(steps, batch)
-            return jax.lax.scan(step, carry, idx)[0], None
+            carry, values = jax.lax.scan(step, carry, idx)
+            return carry, None if values is None else jnp.mean(values)
 
         keys = jax.random.split(key, epochs)
-        return jax.lax.scan(epoch, (params, tx.init(params)), keys)[0][0]
+        (p, _), history = jax.lax.scan(epoch, (params, tx.init(params)), keys)
+        return p, history
 
     compiled = jax.jit(train).lower(params, x, y, key).compile()
     return lambda: jax.block_until_ready(compiled(params, x, y, key))

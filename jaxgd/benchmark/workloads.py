@@ -75,6 +75,8 @@ def mlp_impls(kind, act, sizes, init, opt, x, y, batch, epochs, seed=0, numpy=Tr
         jaxgd_impl("jaxgd (hand)", loss_fn, hand, params, x, y, batch, epochs, key),
         jaxgd_impl("jaxgd (optax)", loss_fn, twin, params, x, y, batch, epochs, key),
         Impl("bare JAX scan", lambda: B.bare_scan(blos, twin, tuples, x, y, batch, epochs, key)),
+        Impl("bare JAX scan + loss per epoch",
+             lambda: B.bare_scan(blos, twin, tuples, x, y, batch, epochs, key, record_loss=True)),
         Impl("Python loop + jit step", lambda: B.python_loop(blos, twin, tuples, x, y, idx)),
     ]
     if numpy:
