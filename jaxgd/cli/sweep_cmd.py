@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+from jaxgd.cli.common import add_data_flags
 from jaxgd.config import GRADS, SCHEDULES, TrainConfig, parse_assignments, parse_hidden, validate
 from jaxgd.errors import ConfigError
 
@@ -25,17 +26,7 @@ def add_problem_flags(p: argparse.ArgumentParser) -> None:
     """Flags shared by `sweep` and `compare`: data, network, epochs, batch, seeds, output."""
     d = TrainConfig()
     g = p.add_argument_group("problem")
-    g.add_argument("--dataset", default=d.dataset,
-                   help="xor, moons, circles, spirals, sine, digits, mnist1d, or a .npz/.csv path")
-    g.add_argument("--hidden", default=",".join(map(str, d.hidden)), help="hidden sizes, e.g. 64,64")
-    g.add_argument("--activation", default=d.activation)
-    g.add_argument("--output-activation", default=None, help="default: by loss")
-    g.add_argument("--loss", default=None, help="mse, bce or softmax_ce (default: by dataset)")
-    g.add_argument("--init", default=d.init, help="normal (the seed's randn), glorot, he, lecun")
-    g.add_argument("--n-samples", type=int, default=None, help="size of a synthetic dataset")
-    g.add_argument("--test-fraction", type=float, default=d.test_fraction)
-    g.add_argument("--label-column", default=None, help="label column of a .csv file")
-    g.add_argument("--standardize", action="store_true", help="standardise x with train stats")
+    add_data_flags(g)
     g.add_argument("--grad", choices=GRADS, default=d.grad)
     g.add_argument("--schedule", choices=SCHEDULES, default=d.schedule)
     g.add_argument("--decay-every", type=int, default=d.decay_every, help="epochs")

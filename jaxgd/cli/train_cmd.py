@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from jaxgd.cli.common import add_data_flags
 from jaxgd.config import (
     GRADS,
     IMPLS,
@@ -36,17 +37,7 @@ def register(sub) -> None:
                        description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     d = TrainConfig()
     g = p.add_argument_group("problem")
-    g.add_argument("--dataset", default=d.dataset,
-                   help="xor, moons, circles, spirals, sine, digits, mnist1d, or a .npz/.csv path")
-    g.add_argument("--hidden", default=",".join(map(str, d.hidden)), help="hidden sizes, e.g. 64,64")
-    g.add_argument("--activation", default=d.activation)
-    g.add_argument("--output-activation", default=None, help="default: by loss")
-    g.add_argument("--loss", default=None, help="mse, bce or softmax_ce (default: by dataset)")
-    g.add_argument("--init", default=d.init, help="normal (the seed's randn), glorot, he, lecun")
-    g.add_argument("--n-samples", type=int, default=None, help="size of a synthetic dataset")
-    g.add_argument("--test-fraction", type=float, default=d.test_fraction)
-    g.add_argument("--label-column", default=None, help="label column of a .csv file")
-    g.add_argument("--standardize", action="store_true", help="standardise x with train stats")
+    add_data_flags(g)
     g = p.add_argument_group("optimizer")
     g.add_argument("--optimizer", default=d.optimizer)
     g.add_argument("--learning-rate", "--lr", type=float, default=d.learning_rate)
