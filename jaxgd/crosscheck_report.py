@@ -9,9 +9,7 @@ NumPy arrays on the host) and reads them out. For leaf ``l`` at step ``t``, with
     S      = max_t m[t]                      the leaf's scale over the run
     rel[t] = d[t] / m[t]                     relative difference (0 if d = 0, inf if m = 0 < d)
     tol[t] = atol + rtol * m[t]              atol = rtol * S unless given as an absolute number
-    differs at t  <=>  d[t] > tol[t]
-
-so rounding in a leaf that passes near zero is judged at the leaf's own scale.
+    differs at t  <=>  d[t] > tol[t]   (rounding near zero is judged at the leaf's scale)
 """
 
 from __future__ import annotations
