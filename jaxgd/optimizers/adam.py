@@ -9,12 +9,12 @@ import jax.numpy as jnp
 
 from jaxgd.base import ScalarOrSchedule, Transform, safe_increment, tree_cast, tree_zeros_like
 from jaxgd.errors import check_decay, check_learning_rate, check_nonnegative
-from jaxgd.optimizers.combine import chain, masked
+from jaxgd.optimizers.combine import chain
 from jaxgd.optimizers.transforms import add_decayed_weights, scale_by_adam, scale_by_learning_rate
 
 __all__ = [
     "adam", "adamw", "nadam", "nadamw", "amsgrad", "scale_by_amsgrad",
-    "ScaleByAmsgradState", "WeightDecayScheduleState",
+    "ScaleByAmsgradState",
 ]
 
 
@@ -23,10 +23,6 @@ class ScaleByAmsgradState(NamedTuple):
     mu: Any  # like params: first moment m
     nu: Any  # like params: second moment v
     nu_max: Any  # like params: running max of the (bias-corrected) second moment
-
-
-class WeightDecayScheduleState(NamedTuple):
-    count: jax.Array  # int32 scalar: updates applied so far (for a weight-decay schedule)
 
 
 def _bias_correction(moment: Any, decay: Any, count: jax.Array) -> Any:
@@ -40,32 +36,6 @@ def _check_adam(b1: Any, b2: Any, eps: Any, eps_root: Any) -> None:
     check_decay("b2", b2)
     check_nonnegative("eps", eps, fix="Use a small positive value such as 1e-8.")
     check_nonnegative("eps_root", eps_root, fix="Use 0 (the default) or a small positive value.")
-
-
-def _decayed_weights(weight_decay: ScalarOrSchedule, mask: Any = None) -> Transform:
-    """``u = g + wd_t * p`` where ``wd`` may be a schedule of the step count (optax allows one).
-
-    A constant is `add_decayed_weights`; a schedule keeps a count, evaluated before it grows.
-    """
-    check_nonnegative("weight_decay", weight_decay,
-                      fix="Use 0 for no decay; typical values are 1e-4 to 1e-2, or a schedule.")
-    if not callable(weight_decay):
-        return add_decayed_weights(weight_decay, mask)
-
-    def init(params):
-        del params
-        return WeightDecayScheduleState(count=jnp.zeros([], jnp.int32))
-
-    def update(grads, state, params=None, **extra):
-        del extra
-        if params is None:
-            raise ValueError("weight decay needs params: call update(grads, state, params).")
-        wd = weight_decay(state.count)
-        u = jax.tree.map(lambda g, p: g + jnp.asarray(wd, g.dtype) * p, grads, params)
-        return u, WeightDecayScheduleState(count=safe_increment(state.count))
-
-    tx = Transform(init, update)
-    return tx if mask is None else masked(tx, mask)
 
 
 def adam(
@@ -123,7 +93,7 @@ def adamw(
     check_learning_rate(learning_rate)
     return chain(
         scale_by_adam(b1, b2, eps, eps_root, mu_dtype, nesterov=nesterov),
-        _decayed_weights(weight_decay, mask),
+        add_decayed_weights(weight_decay, mask),
         scale_by_learning_rate(learning_rate),
     )
 

@@ -15,9 +15,8 @@ from jaxgd.errors import (
     check_nonnegative,
     check_positive,
 )
-from jaxgd.optimizers.adam import _decayed_weights
 from jaxgd.optimizers.combine import chain
-from jaxgd.optimizers.transforms import scale_by_adam, scale_by_learning_rate
+from jaxgd.optimizers.transforms import add_decayed_weights, scale_by_adam, scale_by_learning_rate
 
 __all__ = ["novograd", "scale_by_novograd", "lamb", "scale_by_trust_ratio", "ScaleByNovogradState"]
 
@@ -141,7 +140,7 @@ def lamb(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999, ep
     check_learning_rate(learning_rate)
     return chain(
         scale_by_adam(b1, b2, eps, eps_root),
-        _decayed_weights(weight_decay, mask),
+        add_decayed_weights(weight_decay, mask),
         scale_by_trust_ratio(),
         scale_by_learning_rate(learning_rate),
     )

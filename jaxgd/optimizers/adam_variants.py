@@ -9,9 +9,9 @@ import jax.numpy as jnp
 
 from jaxgd.base import ScalarOrSchedule, Transform, safe_increment, tree_full_like, tree_zeros_like
 from jaxgd.errors import check_decay, check_learning_rate, check_nonnegative, check_range
-from jaxgd.optimizers.adam import _bias_correction, _check_adam, _decayed_weights
+from jaxgd.optimizers.adam import _bias_correction, _check_adam
 from jaxgd.optimizers.combine import chain
-from jaxgd.optimizers.transforms import ScaleByAdamState, scale_by_learning_rate
+from jaxgd.optimizers.transforms import ScaleByAdamState, add_decayed_weights, scale_by_learning_rate
 
 __all__ = [
     "adamax", "adamaxw", "scale_by_adamax", "radam", "scale_by_radam",
@@ -71,7 +71,7 @@ def adamaxw(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999,
             weight_decay: ScalarOrSchedule = 1e-4, mask: Any = None) -> Transform:
     """Adamax with decoupled weight decay: ``u_t = -lr_t * (adamax_dir + wd_t * p)`` (masked)."""
     check_learning_rate(learning_rate)
-    return chain(scale_by_adamax(b1, b2, eps), _decayed_weights(weight_decay, mask),
+    return chain(scale_by_adamax(b1, b2, eps), add_decayed_weights(weight_decay, mask),
                  scale_by_learning_rate(learning_rate))
 
 
@@ -258,5 +258,5 @@ def adan(learning_rate: ScalarOrSchedule, b1: float = 0.98, b2: float = 0.92, b3
     Note ``adan``'s eps_root defaults to 1e-8, ``scale_by_adan``'s to 0.
     """
     check_learning_rate(learning_rate)
-    return chain(scale_by_adan(b1, b2, b3, eps, eps_root), _decayed_weights(weight_decay, mask),
+    return chain(scale_by_adan(b1, b2, b3, eps, eps_root), add_decayed_weights(weight_decay, mask),
                  scale_by_learning_rate(learning_rate))

@@ -18,9 +18,9 @@ from jaxgd.errors import (
     is_concrete,
 )
 from jaxgd.optimizers.combine import chain
-from jaxgd.optimizers.layerwise import check_weight_decay, decayed_weights
+from jaxgd.optimizers.layerwise import check_weight_decay
 from jaxgd.optimizers.sgd_variants import check_number
-from jaxgd.optimizers.transforms import scale, scale_by_learning_rate
+from jaxgd.optimizers.transforms import decayed_weights, scale, scale_by_learning_rate
 
 __all__ = [
     "scale_by_rss", "adagrad", "scale_by_adadelta", "adadelta", "scale_by_sm3", "sm3",

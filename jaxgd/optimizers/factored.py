@@ -20,8 +20,8 @@ from jaxgd.errors import (
 )
 from jaxgd.optimizers.clipping import clip_by_block_rms
 from jaxgd.optimizers.combine import chain
-from jaxgd.optimizers.layerwise import check_weight_decay, decayed_weights
-from jaxgd.optimizers.transforms import ema, scale, scale_by_learning_rate
+from jaxgd.optimizers.layerwise import check_weight_decay
+from jaxgd.optimizers.transforms import decayed_weights, ema, scale, scale_by_learning_rate
 
 __all__ = ["scale_by_factored_rms", "scale_by_param_block_rms", "adafactor", "FactoredState"]
 

@@ -5,47 +5,15 @@ A "layer" is one leaf of the params pytree (a weight matrix, a bias vector).
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
-import jax
-import jax.numpy as jnp
-
-from jaxgd.base import EmptyState, ScalarOrSchedule, Transform, evaluate, safe_increment
+from jaxgd.base import ScalarOrSchedule, Transform
 from jaxgd.errors import check_learning_rate, check_nonnegative, check_positive
 from jaxgd.optimizers.adam_layerwise import scale_by_trust_ratio
 from jaxgd.optimizers.combine import chain, masked
-from jaxgd.optimizers.transforms import scale_by_learning_rate, trace
+from jaxgd.optimizers.transforms import decayed_weights, scale_by_learning_rate, trace
 
-__all__ = ["lars", "fromage", "DecaySchedulerState"]
-
-
-class DecaySchedulerState(NamedTuple):
-    count: jax.Array  # int32 scalar: updates applied so far (only when the decay is a schedule)
-
-
-def decayed_weights(weight_decay: ScalarOrSchedule, mask: Any = None) -> Transform:
-    """``u = g + wd_t * p``; ``wd`` a number (any sign) or a schedule of the step count.
-
-    optax's ``add_decayed_weights`` in full: a schedule keeps a count, evaluated
-    before it grows; a constant keeps no state. Callers validate ``wd`` (Fromage
-    needs a negative one). With ``mask`` only the selected leaves are decayed.
-    """
-    scheduled = callable(weight_decay)
-
-    def init(params):
-        del params
-        return DecaySchedulerState(count=jnp.zeros([], jnp.int32)) if scheduled else EmptyState()
-
-    def update(grads, state, params=None, **extra):
-        del extra
-        if params is None:
-            raise ValueError("weight decay needs params: call update(grads, state, params).")
-        wd = evaluate(weight_decay, state.count) if scheduled else weight_decay
-        u = jax.tree.map(lambda g, p: g + wd * p, grads, params)
-        return u, DecaySchedulerState(count=safe_increment(state.count)) if scheduled else state
-
-    tx = Transform(init, update)
-    return tx if mask is None else masked(tx, mask)
+__all__ = ["lars", "fromage"]
 
 
 def check_weight_decay(value: Any, name: str = "weight_decay") -> Any:

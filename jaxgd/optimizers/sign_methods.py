@@ -10,8 +10,8 @@ import jax.numpy as jnp
 from jaxgd.base import ScalarOrSchedule, Transform, safe_increment, stateless, tree_cast, tree_zeros_like
 from jaxgd.errors import check_choice, check_decay, check_learning_rate, check_positive
 from jaxgd.optimizers.combine import chain
-from jaxgd.optimizers.layerwise import check_weight_decay, decayed_weights
-from jaxgd.optimizers.transforms import ema, scale_by_learning_rate
+from jaxgd.optimizers.layerwise import check_weight_decay
+from jaxgd.optimizers.transforms import decayed_weights, ema, scale_by_learning_rate
 
 __all__ = ["scale_by_sign", "sign_sgd", "signum", "scale_by_lion", "lion", "ScaleByLionState"]
 

@@ -23,6 +23,7 @@ from jaxgd.errors import check_decay, check_learning_rate, check_nonnegative, ch
 
 __all__ = [
     "scale", "scale_by_schedule", "scale_by_learning_rate", "trace", "add_decayed_weights",
+    "decayed_weights", "WeightDecayState",
     "scale_by_adam", "ema", "set_to_zero", "ScaleByScheduleState", "TraceState", "ScaleByAdamState",
     "EmaState",
 ]
@@ -108,29 +109,32 @@ def trace(decay: float, nesterov: bool = False, accumulator_dtype: Any = None) -
     return Transform(init, update)
 
 
-def add_decayed_weights(weight_decay: float = 0.0, mask: Any = None) -> Transform:
-    """Coupled L2 / weight decay on the gradient: ``u = g + weight_decay * p``.
+class WeightDecayState(NamedTuple):
+    count: jax.Array  # int32 scalar: updates so far (kept only when the decay is a schedule)
 
-    With ``weight_decay = 2 * lambda`` this is the gradient of the seed's penalty
-    ``lambda * sum(W**2)`` when the mask selects the weights only.
 
-    Args:
-        weight_decay: the factor ``wd >= 0``.
-        mask: a pytree of bools like params (or a function params -> such a tree);
-            only True leaves are decayed.
+def decayed_weights(weight_decay: ScalarOrSchedule, mask: Any = None) -> Transform:
+    """``u = g + wd_t * p``, with no check on ``wd`` (Fromage needs a negative one).
+
+    A constant keeps no state; a schedule keeps a count, evaluated before it grows
+    (optax's ``add_decayed_weights`` in full). With ``mask`` only the selected leaves
+    are decayed.
     """
-    check_nonnegative("weight_decay", weight_decay,
-                      fix="Use 0 for no decay; typical values are 1e-4 to 1e-2.")
+    scheduled = callable(weight_decay)
 
     def init(params):
         del params
-        return EmptyState()
+        return WeightDecayState(count=jnp.zeros([], jnp.int32)) if scheduled else EmptyState()
 
     def update(grads, state, params=None, **extra):
         del extra
         if params is None:
-            raise ValueError("add_decayed_weights needs params: call update(grads, state, params).")
-        return jax.tree.map(lambda g, p: g + weight_decay * p, grads, params), state
+            raise ValueError("weight decay needs params: call update(grads, state, params).")
+        if not scheduled:
+            return jax.tree.map(lambda g, p: g + weight_decay * p, grads, params), state
+        wd = weight_decay(state.count)
+        updates = jax.tree.map(lambda g, p: g + jnp.asarray(wd, g.dtype) * p, grads, params)
+        return updates, WeightDecayState(count=safe_increment(state.count))
 
     tx = Transform(init, update)
     if mask is None:
@@ -138,6 +142,23 @@ def add_decayed_weights(weight_decay: float = 0.0, mask: Any = None) -> Transfor
     from jaxgd.optimizers.combine import masked
 
     return masked(tx, mask)
+
+
+def add_decayed_weights(weight_decay: ScalarOrSchedule = 0.0, mask: Any = None) -> Transform:
+    """Coupled L2 / weight decay on the gradient: ``u = g + weight_decay * p``.
+
+    With ``weight_decay = 2 * lambda`` this is the gradient of the seed's penalty
+    ``lambda * sum(W**2)`` when the mask selects the weights only.
+
+    Args:
+        weight_decay: the factor ``wd >= 0``, or a schedule of the step count.
+        mask: a pytree of bools like params (or a function params -> such a tree);
+            only True leaves are decayed.
+    """
+    if not callable(weight_decay):
+        check_nonnegative("weight_decay", weight_decay,
+                          fix="Use 0 for no decay; typical values are 1e-4 to 1e-2, or a schedule.")
+    return decayed_weights(weight_decay, mask)
 
 
 def set_to_zero() -> Transform:
