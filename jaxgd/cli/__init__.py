@@ -22,13 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"jaxgd.cli.{name}_cmd")
-        except ModuleNotFoundError as err:
-            if err.name != f"jaxgd.cli.{name}_cmd":
-                raise
-            continue
-        module.register(sub)
+        importlib.import_module(f"jaxgd.cli.{name}_cmd").register(sub)
     return parser
 
 
