@@ -27,6 +27,7 @@ from jaxgd.errors import (
     DataError,
     DivergenceError,
     JaxgdError,
+    MissingDependencyError,
     OutputExistsError,
     UnknownNameError,
 )

@@ -72,11 +72,6 @@ def apply_updates(params: Params, updates: Updates) -> Params:
     )
 
 
-def evaluate(value: ScalarOrSchedule, count: jax.Array) -> jax.Array:
-    """A hyperparameter's value at step ``count``: calls a schedule, passes a scalar."""
-    return value(count) if callable(value) else value
-
-
 def safe_increment(count: jax.Array) -> jax.Array:
     """``count + 1`` that saturates at the int32 maximum instead of wrapping."""
     big = jnp.iinfo(jnp.int32).max
@@ -113,16 +108,6 @@ def tree_all_finite(tree: Any) -> jax.Array:
     if not leaves:
         return jnp.array(True)
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves]))
-
-
-def tree_scale(scalar: Any, tree: Any) -> Any:
-    """``scalar * x`` for every leaf, keeping each leaf's dtype."""
-    return jax.tree.map(lambda x: (scalar * x).astype(jnp.result_type(x)), tree)
-
-
-def tree_add(a: Any, b: Any) -> Any:
-    """Leafwise ``a + b``."""
-    return jax.tree.map(jnp.add, a, b)
 
 
 def tree_cast(tree: Any, dtype: Any) -> Any:

@@ -46,6 +46,10 @@ class CheckpointError(JaxgdError, ValueError):
     """A checkpoint that is missing, truncated, corrupt or from another run."""
 
 
+class MissingDependencyError(JaxgdError, ImportError):
+    """An optional package (an extra of jaxgd: data, plot, cuda) is needed but not installed."""
+
+
 class OutputExistsError(JaxgdError, FileExistsError):
     """An output folder already holds results and ``overwrite`` was not asked for."""
 

@@ -24,11 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from jaxgd.errors import ConfigError, JaxgdError
-
-
-class MissingDependencyError(JaxgdError, ImportError):
-    """An optional dependency (matplotlib) is not installed."""
+from jaxgd.errors import ConfigError, MissingDependencyError
 
 
 def require_matplotlib():

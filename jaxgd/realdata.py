@@ -19,7 +19,7 @@ import numpy as np
 
 from jaxgd.datafiles import load_csv, load_file, load_npz
 from jaxgd.dataset import Dataset
-from jaxgd.errors import ConfigError, JaxgdError, check_positive_int
+from jaxgd.errors import ConfigError, MissingDependencyError, check_positive_int
 from jaxgd.splits import (
     Standardization,
     check_fraction,
@@ -31,10 +31,6 @@ from jaxgd.splits import (
 
 __all__ = ["MissingDependencyError", "Standardization", "digits", "load_csv", "load_file",
            "load_npz", "mnist1d", "standardize", "standardize_dataset", "train_test_split"]
-
-
-class MissingDependencyError(JaxgdError, ImportError):
-    """An optional package (an extra of jaxgd) is needed but not installed."""
 
 
 def _require(module: str, package: str, what: str):

@@ -126,6 +126,19 @@ def _check_epoch_decay(init_value, every, factor, steps_per_epoch) -> tuple[int,
     return n, k
 
 
+def _epoch_step_decay(init_value, every, factor, steps_per_epoch, dtype, periods_ahead: int) -> Schedule:
+    """``I * factor**((t // steps_per_epoch) // every + periods_ahead)``, checked."""
+    n, k = _check_epoch_decay(init_value, every, factor, steps_per_epoch)
+    dtype = check_dtype(dtype)
+
+    def schedule(step):
+        dt = float_dtype(dtype)
+        periods = jnp.floor_divide(jnp.asarray(step), k) // n + periods_ahead
+        return jnp.asarray(init_value, dt) * jnp.asarray(factor, dt) ** periods.astype(dt)
+
+    return schedule
+
+
 def step_decay(
     init_value: Any, every: int, factor: Any, steps_per_epoch: int = 1, *, dtype: Any = None
 ) -> Schedule:
@@ -146,15 +159,7 @@ def step_decay(
     Returns:
         ``schedule(step)`` with the step's shape.
     """
-    n, k = _check_epoch_decay(init_value, every, factor, steps_per_epoch)
-    dtype = check_dtype(dtype)
-
-    def schedule(step):
-        dt = float_dtype(dtype)
-        epoch = jnp.floor_divide(jnp.asarray(step), k)
-        return jnp.asarray(init_value, dt) * jnp.asarray(factor, dt) ** (epoch // n).astype(dt)
-
-    return schedule
+    return _epoch_step_decay(init_value, every, factor, steps_per_epoch, dtype, periods_ahead=0)
 
 
 def seed_step_decay(
@@ -188,12 +193,4 @@ def seed_step_decay(
     Returns:
         ``schedule(step)`` with the step's shape.
     """
-    n, k = _check_epoch_decay(init_value, every, factor, steps_per_epoch)
-    dtype = check_dtype(dtype)
-
-    def schedule(step):
-        dt = float_dtype(dtype)
-        epoch = jnp.floor_divide(jnp.asarray(step), k)
-        return jnp.asarray(init_value, dt) * jnp.asarray(factor, dt) ** (epoch // n + 1).astype(dt)
-
-    return schedule
+    return _epoch_step_decay(init_value, every, factor, steps_per_epoch, dtype, periods_ahead=1)
