@@ -19,7 +19,7 @@ from jaxgd.backprop import mlp_value_and_grad, seed_backprop
 from jaxgd.config import TrainConfig
 from jaxgd.data import Dataset, load_dataset
 from jaxgd.errors import ConfigError
-from jaxgd.losses import accuracy, make_loss_fn
+from jaxgd.losses import accuracy, check_targets, make_loss_fn
 from jaxgd.models import mlp
 from jaxgd.reference import schedules as ref_schedules
 
@@ -64,6 +64,9 @@ def make_problem(cfg: TrainConfig) -> Problem:
     out_act = cfg.output_activation or ("sigmoid" if loss == "mse" and ds.task == "binary"
                                         else "identity")
     k = ds.n_classes if ds.task == "multiclass" else int(np.shape(ds.y)[1])
+    for y in (ds.y, ds.y_test):
+        if y is not None:
+            check_targets(loss, y, k, where=f"dataset {ds.name!r}")
     return Problem(ds, (ds.n_features, *cfg.hidden, k), loss, out_act)
 
 

@@ -31,6 +31,7 @@ import jax
 import numpy as np
 
 from jaxgd.errors import CheckpointError
+from jaxgd.rundir import replace_file
 
 FORMAT = "jaxgd-checkpoint"
 VERSION = 1
@@ -76,7 +77,7 @@ def _digest(arrays: dict[str, np.ndarray]) -> str:
 
 def save_checkpoint(path: str | os.PathLike, tree: Any, meta: dict[str, Any] | None = None,
                     extras: dict[str, Any] | None = None) -> None:
-    """Write ``tree`` (and ``extras``, ``meta``) to ``path`` atomically.
+    """Write ``tree`` (and ``extras``, ``meta``) to ``path`` atomically (`jaxgd.rundir.replace_file`).
 
     Args:
         path: the ``.npz`` file; its folder must exist.
@@ -95,16 +96,12 @@ def save_checkpoint(path: str | os.PathLike, tree: Any, meta: dict[str, Any] | N
     manifest = {"format": FORMAT, "version": VERSION, "leaves": specs, "meta": meta or {},
                 "sha256": _digest(arrays)}
     blob = np.frombuffer(json.dumps(manifest).encode(), np.uint8)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:  # an open file, so numpy does not append ".npz" to the name
             np.savez(f, **arrays, **{MANIFEST: blob})
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    replace_file(path, write)
 
 
 def read_manifest(path: str | os.PathLike) -> dict[str, Any]:

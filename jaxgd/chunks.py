@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgd.base import tree_all_finite
+from jaxgd.errors import TrainingInterrupted
 
 EvalFn = Callable[[Any], dict[str, jax.Array]]  # params -> named scalars
 # (state, epochs_done, history of this call so far) -> None; called between chunks
@@ -104,23 +105,27 @@ def run_chunks(run_chunk, state, x, y, *, epoch0: int, epochs: int, names: tuple
         return {k: np.concatenate([r[k] for r in rows]) if rows else np.zeros(0, prev.dtype)
                 for k in names}
 
-    while done < epochs and stop == RUNNING:
-        limit = epochs
-        if checkpoint_every:
-            limit = min(epochs, (done // checkpoint_every + 1) * checkpoint_every)
-        state, bufs, k, stop, prev = run_chunk(state, x, y, np.int32(done), np.int32(limit), prev)
-        k, stop = int(k), int(stop)  # the host wakes here, once per chunk
-        rows.append({name: np.asarray(b)[:k] for name, b in bufs.items()})
-        done += k
-        if callable(bar):
-            bar(done, {name: float(v[-1]) for name, v in rows[-1].items() if len(v)})
-        elif bar is not None:
-            bar.update(k)
-            bar.set_postfix(loss=f"{float(rows[-1]['loss'][-1]):.4g}")
-        if on_checkpoint is not None and stop != NON_FINITE and (done == limit or stop == CONVERGED):
-            on_checkpoint(state, done, history())
-    if bar is not None and not callable(bar):
-        bar.close()
+    try:
+        while done < epochs and stop == RUNNING:
+            limit = epochs
+            if checkpoint_every:
+                limit = min(epochs, (done // checkpoint_every + 1) * checkpoint_every)
+            state, bufs, k, stop, prev = run_chunk(state, x, y, np.int32(done), np.int32(limit), prev)
+            k, stop = int(k), int(stop)  # the host wakes here, once per chunk
+            rows.append({name: np.asarray(b)[:k] for name, b in bufs.items()})
+            done += k
+            if callable(bar):
+                bar(done, {name: float(v[-1]) for name, v in rows[-1].items() if len(v)})
+            elif bar is not None:
+                bar.update(k)
+                bar.set_postfix(loss=f"{float(rows[-1]['loss'][-1]):.4g}")
+            if on_checkpoint is not None and stop != NON_FINITE and (done == limit or stop == CONVERGED):
+                on_checkpoint(state, done, history())
+    except KeyboardInterrupt:
+        raise TrainingInterrupted(f"interrupted at epoch {done}", epoch=done) from None
+    finally:
+        if bar is not None and not callable(bar):
+            bar.close()
     return state, history(), done, stop
 
 

@@ -179,17 +179,12 @@ def write_csv(path: Path, result: CompareResult) -> None:
 
 def write_compare(out_dir, result: CompareResult, summary: dict, overwrite: bool = False,
                   plot: bool = False) -> list[Path]:
-    """The run folder (config.json, compare.csv, summary.json, and compare.png with ``plot``)."""
-    from jaxgd.rundir import atomic_dir
+    """The run folder (config.json, compare.csv, summary.json, and compare.png with ``plot``);
+    ``out_dir`` is a path or an `OutputDir` claimed before the runs."""
+    from jaxgd.rundir import write_result_folder
 
-    out = Path(out_dir)
-    with atomic_dir(out, overwrite) as tmp:
-        (tmp / "config.json").write_text(result.results[0].config.to_json() + "\n")
-        write_csv(tmp / "compare.csv", result)
-        (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-        pngs = []
-        if plot:
-            from jaxgd.plots import plot_run
-
-            pngs = [out / p.name for p in plot_run(tmp)]
-    return pngs
+    return write_result_folder(out_dir, "compare", {
+        "config.json": lambda p: p.write_text(result.results[0].config.to_json() + "\n"),
+        "compare.csv": lambda p: write_csv(p, result),
+        "summary.json": lambda p: p.write_text(json.dumps(summary, indent=2) + "\n"),
+    }, overwrite, plot)

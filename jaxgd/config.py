@@ -23,6 +23,8 @@ IMPLS = ("hand", "optax", "both")
 GRADS = ("backprop", "autodiff", "seed")
 SCHEDULES = ("constant", "exponential", "step", "seed_step", "cosine", "warmup_cosine")
 DEVICES = ("cpu", "gpu")
+DEFAULT_INIT_TIMEOUT = 120.0  # seconds for every process of a multi-process run to join
+MAX_INT32 = 2**31 - 1  # epochs and update counts are int32 counters on the device
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,7 +139,7 @@ def needs_value(optimizer: str) -> bool:
 
 def validate(cfg: TrainConfig) -> TrainConfig:
     """Check every field; raise ConfigError / UnknownNameError naming the bad one."""
-    from jaxgd.data import DATASETS, is_file_name
+    from jaxgd.data import DATASETS, SYNTHETIC, is_file_name
     from jaxgd.losses import LOSSES
     from jaxgd.models import ACTIVATIONS, INITS
 
@@ -164,6 +166,20 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         check_positive_int("batch_size", cfg.batch_size,
                            fix="Use --batch-size 32, or leave it out for full-batch descent.")
     check_positive_int("epochs", cfg.epochs)
+    if cfg.epochs > MAX_INT32:
+        raise ConfigError(f"epochs={cfg.epochs} is more than the int32 epoch counter holds; accepted: "
+                          f"1..{MAX_INT32:,}.")
+    file_kind = str(cfg.dataset).lower().rsplit(".", 1)[-1] if is_file_name(cfg.dataset) else None
+    if cfg.label_column is not None and file_kind != "csv":
+        source = f"a .{file_kind} file" if file_kind else "a built-in dataset"
+        raise ConfigError(f"label_column={cfg.label_column!r} (--label-column) applies to .csv files "
+                          f"only; dataset {cfg.dataset!r} is {source}"
+                          + (" whose arrays are named x and y" if file_kind == "npz" else "")
+                          + ". Leave --label-column out.")
+    if cfg.n_samples is not None and cfg.dataset not in SYNTHETIC:
+        raise ConfigError(f"n_samples={cfg.n_samples} (--n-samples) sets the size of a generated "
+                          f"dataset ({', '.join(sorted(SYNTHETIC))}); {cfg.dataset!r} has a fixed "
+                          "size. Leave --n-samples out.")
     check_nonnegative("tol", cfg.tol)
     check_nonnegative("gtol", cfg.gtol)
     check_nonnegative("l2", cfg.l2, fix="Use 0 for no regularisation; the seed uses 0.01.")

@@ -32,7 +32,7 @@ import numpy as np
 from jaxgd.base import apply_updates
 from jaxgd.crosscheck_leaves import Plan, match_leaves, plan_stats
 from jaxgd.crosscheck_report import CrosscheckReport, LeafTrace
-from jaxgd.errors import ConfigError, check_positive_int
+from jaxgd.errors import ConfigError, check_positive_int, check_transform
 
 __all__ = ["DEFAULT_RTOL", "crosscheck", "crosscheck_schedule", "default_rtol"]  # + crosscheck_row, lazily
 
@@ -51,12 +51,6 @@ def default_rtol(dtype: Any, rtol: float | dict | None = None) -> float:
     if isinstance(rtol, dict):
         return float(rtol.get(name, DEFAULT_RTOL.get(name, 1e-5)))
     return float(DEFAULT_RTOL.get(name, 1e-5) if rtol is None else rtol)
-
-
-def _check_tx(name: str, tx: Any) -> None:
-    if not (callable(getattr(tx, "init", None)) and callable(getattr(tx, "update", None))):
-        raise ConfigError(f"{name}={tx!r} is not an update rule. Pass a jaxgd Transform or an "
-                          "optax GradientTransformation (anything with init and update).")
 
 
 def _leading(name: str, tree: Any, steps: int | None) -> tuple[Any, int]:
@@ -146,8 +140,8 @@ def crosscheck(
     Returns:
         A `CrosscheckReport` (host NumPy arrays only).
     """
-    _check_tx("tx_a", tx_a)
-    _check_tx("tx_b", tx_b)
+    check_transform("tx_a", tx_a)
+    check_transform("tx_b", tx_b)
     params, xs, steps = _inputs(params, steps, grads, loss_fn, batches)
     key = jax.random.key(0 if key is None else key) if not isinstance(key, jax.Array) else key
     mode = "loss" if loss_fn is not None else "stream"

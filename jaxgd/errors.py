@@ -51,7 +51,56 @@ class MissingDependencyError(JaxgdError, ImportError):
 
 
 class OutputExistsError(JaxgdError, FileExistsError):
-    """An output folder already holds results and ``overwrite`` was not asked for."""
+    """An output folder jaxgd may not write to: results without ``overwrite``, files jaxgd
+    did not write, or a protected place (the current folder, home, a root)."""
+
+
+class RunLockedError(JaxgdError, RuntimeError):
+    """Another jaxgd run holds the lock of the same output folder."""
+
+
+class ResourceError(JaxgdError, ValueError):
+    """A run that cannot fit: memory for its arrays, disk for its output, int32 counters."""
+
+
+class WriteError(JaxgdError, OSError):
+    """A file could not be written (disk full, read-only, permissions); names the file."""
+
+    def __init__(self, message: str, *, path: str | None = None):
+        super().__init__(message)
+        self.path = path
+
+
+class TrainingInterrupted(JaxgdError, KeyboardInterrupt):
+    """Ctrl-C during training; carries the epochs completed before it."""
+
+    def __init__(self, message: str, *, epoch: int):
+        super().__init__(message)
+        self.epoch = epoch
+
+
+class DistributedError(JaxgdError, RuntimeError):
+    """A multi-process run whose processes could not all join."""
+
+
+def check_transform(name: str, tx: Any) -> Any:
+    """Return ``tx`` if it is an update rule (callable ``init`` and ``update``); else ConfigError.
+
+    Accepts a jaxgd `Transform` or an optax ``GradientTransformation``.
+    """
+    if not (callable(getattr(tx, "init", None)) and callable(getattr(tx, "update", None))):
+        raise ConfigError(f"{name}={tx!r} is not an update rule; accepted: a jaxgd Transform or an "
+                          "optax GradientTransformation (a pair of init and update functions), e.g. "
+                          f"{name}=jaxgd.optimizers.sgd(0.1).")
+    return tx
+
+
+def check_instance(name: str, value: Any, kind: type, example: str) -> Any:
+    """Return ``value`` if it is a ``kind``; else ConfigError naming the argument and the fix."""
+    if not isinstance(value, kind):
+        raise ConfigError(f"{name}={value!r} (a {type(value).__name__}) is not a {kind.__name__}; "
+                          f"pass {example}.")
+    return value
 
 
 def is_concrete(value: Any) -> bool:

@@ -32,8 +32,9 @@ from jaxgd.config import TrainConfig, needs_value, validate
 from jaxgd.errors import ConfigError
 from jaxgd.models import init_mlp, mlp
 from jaxgd.parallel import make_mesh
+from jaxgd.resources import array_bytes, check_memory
 from jaxgd.runfolder import RunFolder, Snapshot
-from jaxgd.train import FitResult, fit, init_state
+from jaxgd.train import FitResult, check_int32_steps, fit, init_state
 
 __all__ = ["Problem", "TrainOutcome", "default_loss", "make_eval_fn", "make_objective",
            "make_problem", "make_schedule", "make_tx", "predictions", "select_device",
@@ -77,11 +78,13 @@ def train(cfg: TrainConfig, progress: bool = False, *, folder: RunFolder | None 
             raise ConfigError(f"batch_size={batch} is larger than the data (n={ds.n}); accepted: "
                               f"1..{ds.n}. Leave --batch-size out for full-batch descent.")
         steps_per_epoch = ds.n // batch
+        check_int32_steps(cfg.epochs, steps_per_epoch)
+        sides = ("hand", "optax") if cfg.impl == "both" else (cfg.impl,)
+        txs = {side: make_tx(cfg, side, steps_per_epoch) for side in sides}
+        check_fits(cfg, pb, txs, batch, folder)  # before any large allocation
         params = init_mlp(jax.random.key(cfg.seed), pb.sizes, cfg.init)
         loss_fn, vg = make_objective(cfg, pb)
         eval_fn = make_eval_fn(cfg, pb, loss_fn)
-        sides = ("hand", "optax") if cfg.impl == "both" else (cfg.impl,)
-        txs = {side: make_tx(cfg, side, steps_per_epoch) for side in sides}
         key = jax.random.key(cfg.seed + 2)
         snap = Snapshot(cfg, {s: init_state(params, txs[s], key) for s in sides},
                         {s: {} for s in sides}, {s: False for s in sides})
@@ -114,6 +117,22 @@ def train(cfg: TrainConfig, progress: bool = False, *, folder: RunFolder | None 
     summary = summarize(cfg, pb, results, seconds)
     summary.update(devices=mesh.size if mesh is not None else 1, processes=jax.process_count())
     return TrainOutcome(cfg, pb, results, summary)
+
+
+def check_fits(cfg: TrainConfig, pb: Problem, txs: dict[str, Any], batch: int,
+               folder: RunFolder | None) -> None:
+    """Refuse a run whose arrays cannot fit in memory, or whose folder cannot fit on the disk."""
+    shapes = jax.eval_shape(lambda: init_mlp(jax.random.key(0), pb.sizes, cfg.init))
+    states = [jax.eval_shape(tx.init, shapes) for tx in txs.values()]
+    ds = pb.data
+    data = [a for a in (ds.x, ds.y, ds.x_test, ds.y_test) if a is not None]
+    check_memory(params=shapes, opt_states=states, data=data, batch=batch, widths=pb.sizes,
+                 eval_rows=ds.n, what=f"training a {'-'.join(map(str, pb.sizes))} network")
+    if folder is not None:
+        columns = 2 + (pb.data.task != "regression") + 2 * (pb.data.x_test is not None)
+        history = cfg.epochs * columns * (8 + 24)  # float64 in the checkpoint, ~24 chars in metrics.csv
+        per_side = 2 * array_bytes(shapes) + array_bytes(states[0]) + history
+        folder.check_space(2 * len(txs) * per_side + 2**16)  # x2: a file and its replacement
 
 
 def summarize(cfg: TrainConfig, pb: Problem, results: dict[str, FitResult], seconds: float) -> dict:
@@ -153,6 +172,10 @@ def outcome_snapshot(outcome: TrainOutcome) -> Snapshot:
 
 def write_run(out_dir, outcome: TrainOutcome, overwrite: bool = False,
               folder: RunFolder | None = None) -> None:
-    """Write the results into the run folder (created atomically if it is new)."""
-    folder = folder or RunFolder(out_dir, overwrite)
+    """Write the results into the run folder (created atomically if it is new; an earlier
+    result is replaced only with ``overwrite``); ``folder`` is one claimed before training."""
+    if folder is None:
+        with RunFolder(out_dir, overwrite) as folder:
+            folder.finish(outcome_snapshot(outcome), outcome.results, outcome.summary)
+        return
     folder.finish(outcome_snapshot(outcome), outcome.results, outcome.summary)

@@ -56,6 +56,33 @@ def check_labels(labels: jax.Array, n_classes: int) -> None:
         )
 
 
+def check_targets(loss: str, y: Any, n_outputs: int | None = None, where: str = "") -> None:
+    """Raise DataError unless concrete targets ``y`` suit ``loss`` (before anything compiles).
+
+    ``bce`` needs targets in {0, 1}; ``softmax_ce`` integer class indices in
+    ``[0, n_outputs)``; ``mse`` any finite numbers. Tracers pass unchecked.
+    """
+    if not is_concrete(y):
+        return
+    at = f"{where}: " if where else ""
+    y = np.asarray(y)
+    if loss == "bce":
+        bad = (y != 0) & (y != 1)
+        if bad.any():
+            lo, hi = float(np.min(y)), float(np.max(y))
+            raise DataError(f"{at}binary cross-entropy (loss 'bce') needs targets 0 or 1, but they "
+                            f"range over [{lo:g}, {hi:g}] (the first other value is {y[bad][0]!r}). "
+                            "For real-valued targets use loss 'mse'; for classes, 'softmax_ce'.")
+    elif loss == "softmax_ce":
+        if y.dtype.kind not in "iu" or y.ndim != 1:
+            raise DataError(f"{at}softmax cross-entropy (loss 'softmax_ce') needs integer class "
+                            f"labels of shape (n,); the targets have dtype {y.dtype} and shape "
+                            f"{y.shape}. For 0/1 targets of shape (n, 1) use loss 'bce'; for "
+                            "real-valued targets, 'mse'.")
+        if n_outputs is not None:
+            check_labels(y, n_outputs)
+
+
 def mse(y_pred: jax.Array, y: jax.Array) -> jax.Array:
     """Squared error, averaged over the outputs of each example.
 

@@ -21,13 +21,19 @@ multi-process run needs the run folder where every process can read it.
 
 from __future__ import annotations
 
+import os
+import socket
+import sys
+import threading
+import time
 from typing import Any
 
 import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from jaxgd.errors import ConfigError, check_positive_int
+from jaxgd.config import DEFAULT_INIT_TIMEOUT
+from jaxgd.errors import ConfigError, DistributedError, check_positive_int, check_range
 
 DATA_AXIS = "data"
 
@@ -56,8 +62,20 @@ def resolve_device_count(devices: int | str | None, available: int) -> int:
 
 
 def make_mesh(devices: int | str | None = "all", platform: str | None = None) -> Mesh:
-    """A 1-D mesh (axis "data") over the first ``devices`` devices of ``platform``."""
-    available = jax.devices(platform) if platform else jax.devices()
+    """A 1-D mesh (axis "data") over the first ``devices`` devices of ``platform``.
+
+    Raises:
+        ConfigError: ``platform`` has no devices here, or fewer than ``devices``.
+    """
+    try:
+        available = jax.devices(platform) if platform else jax.devices()
+    except RuntimeError:
+        available = []
+    if not available:
+        raise ConfigError(f"device={platform!r} was asked for but JAX sees none (available: "
+                          f"{sorted({d.platform for d in jax.devices()})}); use --device cpu, or "
+                          'install the CUDA build of jaxlib (pip install -e ".[cuda]") on a machine '
+                          "with an NVIDIA GPU.")
     count = resolve_device_count(devices, len(available))
     return Mesh(np.array(available[:count]), (DATA_AXIS,))
 
@@ -136,10 +154,23 @@ def parse_coordinator(address: str) -> tuple[str, int]:
 
 
 def initialize_distributed(coordinator: str | None, num_processes: int | None,
-                           process_id: int | None) -> None:
+                           process_id: int | None, timeout: float = DEFAULT_INIT_TIMEOUT) -> None:
     """Join a multi-process run: `jax.distributed.initialize`, before any other JAX use.
 
     On CPU the processes talk over gloo collectives.
+
+    Args:
+        coordinator: ``HOST:PORT`` of process 0.
+        num_processes: processes in the run.
+        process_id: this process, ``0..num_processes-1``.
+        timeout: seconds to wait for the coordinator and every peer.
+
+    Raises:
+        ConfigError: missing or invalid arguments.
+        DistributedError: a process other than 0 cannot reach the coordinator in time.
+            When the coordinator is reached but the run does not assemble in time, the
+            process prints which process and address waited and exits with status 1
+            (XLA's runtime would otherwise abort the process without a word).
     """
     if coordinator is None or num_processes is None or process_id is None:
         given = {"coordinator": coordinator, "num_processes": num_processes, "process_id": process_id}
@@ -151,8 +182,49 @@ def initialize_distributed(coordinator: str | None, num_processes: int | None,
     if isinstance(process_id, bool) or not isinstance(process_id, int) or not 0 <= process_id < num_processes:
         raise ConfigError(f"process_id={process_id!r}: accepted 0..{num_processes - 1} "
                           f"for --num-processes {num_processes}; process 0 is the coordinator.")
+    check_range("init_timeout", timeout, low=0.0, low_open=True, fix="e.g. --init-timeout 120.")
+    host, port = parse_coordinator(coordinator)
+    if process_id != 0:
+        _wait_for_coordinator(host, port, process_id, timeout)
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
-    jax.distributed.initialize(coordinator, num_processes, process_id)
+    what = ("waited as the coordinator for the other processes (ids 1.."
+            f"{num_processes - 1})" if process_id == 0 else "reached the coordinator, but the other "
+            "processes did not all join")
+    message = (f"jaxgd: error: process {process_id} of {num_processes} {what} at {coordinator} for "
+               f"{timeout:g} s. Start every process 0..{num_processes - 1} with --coordinator "
+               f"{coordinator} --num-processes {num_processes} and its own --process-id, or raise "
+               "--init-timeout.")
+    watchdog = threading.Timer(timeout, _give_up, (message,))
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        # XLA's own deadline later than ours: it aborts the process without a message
+        jax.distributed.initialize(coordinator, num_processes, process_id,
+                                   initialization_timeout=int(timeout) + 60)
+    finally:
+        watchdog.cancel()
+
+
+def _give_up(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+    os._exit(1)
+
+
+def _wait_for_coordinator(host: str, port: int, process_id: int, timeout: float) -> None:
+    """Poll the coordinator's TCP port until it answers; DistributedError after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=2):
+                return
+        except OSError as err:
+            if time.monotonic() >= deadline:
+                raise DistributedError(
+                    f"process {process_id} could not reach the coordinator (process 0) at "
+                    f"{host}:{port} within {timeout:g} s ({err.strerror or err}). Start process 0 "
+                    "with the same --coordinator, check the address and port, or raise "
+                    "--init-timeout.") from None
+            time.sleep(0.5)
 
 
 def is_main_process() -> bool:

@@ -228,7 +228,23 @@ def _save(fig, path: Path) -> Path:
 
 
 def plot_run(run_dir) -> list[Path]:
-    """Write the figures of a train, sweep or compare folder into it; return their paths."""
+    """Write the figures of a train, sweep or compare folder into it; return their paths.
+
+    The figures join the folder's list of files jaxgd wrote (`jaxgd.rundir.MARKER`).
+
+    Raises:
+        ConfigError: not a run folder. DataError, CheckpointError: a damaged table or
+        parameter file (named).
+    """
+    paths = _plot_run(run_dir)
+    from jaxgd.rundir import read_marker, record_files
+
+    if read_marker(run_dir) is not None:
+        record_files(run_dir, [p.name for p in paths])
+    return paths
+
+
+def _plot_run(run_dir) -> list[Path]:
     d = Path(run_dir)
     kind = run_kind(d)
     if kind == "train":

@@ -1,17 +1,20 @@
 """A run folder that exists while the run trains, so a crash leaves a checkpoint to resume.
 
+    .jaxgd-run.json  the marker: what jaxgd wrote here (see `jaxgd.rundir`)
     config.json      the run's TrainConfig
     checkpoint.npz   every side's TrainState + history so far (`jaxgd.checkpoint`)
     metrics.csv      one row per epoch          } written when the run ends;
     params*.npz      final params by side       } summary.json last, so its presence
     summary.json     final numbers              } means the run finished
 
-The folder appears (or replaces an earlier one, with ``overwrite``) only when
-its first checkpoint is complete: config and checkpoint are written into a hidden
-temporary folder that is then renamed into place (`jaxgd.rundir.atomic_dir`).
-From then on each file is replaced atomically (temp file + `os.replace`), so a
-crash at any moment leaves the last good checkpoint readable. A diverged run
-stops before saving its non-finite state. Only process 0 writes.
+The folder is claimed before training (`jaxgd.rundir.OutputDir`: checked, locked,
+staged). A new folder appears when its first checkpoint is complete (or at the
+end), so a crash after that leaves a checkpoint to resume. A run that replaces an
+earlier result (``overwrite``) keeps everything in its staging folder until it has
+finished: a failed, diverged or interrupted run leaves the earlier result as it
+was. Each file is replaced atomically (`jaxgd.rundir.replace_file`), so a crash at
+any moment leaves the last good checkpoint readable. A diverged run stops before
+saving its non-finite state. Only process 0 writes.
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -29,7 +31,16 @@ from jaxgd.checkpoint import load_checkpoint, read_manifest, save_checkpoint
 from jaxgd.config import RESUMABLE, TrainConfig
 from jaxgd.errors import CheckpointError, ConfigError
 from jaxgd.parallel import is_main_process
-from jaxgd.rundir import atomic_dir, check_output_dir, save_params, write_metrics_csv
+from jaxgd.rundir import (
+    OutputDir,
+    RunLock,
+    check_disk_space,
+    record_files,
+    replace_file,
+    save_params,
+    write_metrics_csv,
+    write_text,
+)
 
 CHECKPOINT = "checkpoint.npz"
 
@@ -41,21 +52,6 @@ class Snapshot(NamedTuple):
     states: dict[str, Any]  # side -> TrainState (a side not started yet: its initial state)
     history: dict[str, dict[str, np.ndarray]]  # side -> metric -> (epochs run,)
     converged: dict[str, bool]  # side -> stopped by tol/gtol
-
-
-def _replace_file(path: Path, write: Callable[[Path], None]) -> None:
-    """Write via ``write(tmp)`` into a temp file next to ``path``, then `os.replace` it."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _write_text(path: Path, text: str) -> None:
-    _replace_file(path, lambda tmp: tmp.write_text(text))
 
 
 def save_snapshot(path: Path, snap: Snapshot) -> None:
@@ -88,26 +84,65 @@ def load_snapshot(path: Path, cfg: TrainConfig, like: dict[str, Any]) -> Snapsho
 
 
 class RunFolder:
-    """Where a run writes its checkpoints and results; see the module docstring."""
+    """Where a run writes its checkpoints and results; see the module docstring.
+
+    Claims the folder on creation (lock, checks, staging); use it as a context
+    manager, or call `close`, to release the claim.
+
+    Args:
+        path: the run folder.
+        overwrite: replace an earlier result (only once this run has finished).
+        resume: continue the run already in ``path`` (written in place).
+
+    Attributes:
+        saved_epoch: the epoch of the last checkpoint this run wrote (None: none yet).
+        live: True when ``path`` itself holds this run's files (checkpoints are
+            then written in place); False while they are still staged.
+    """
 
     def __init__(self, path: str | os.PathLike, overwrite: bool = False, resume: bool = False):
         self.path = Path(path)
         self.overwrite = overwrite
         self.writer = is_main_process()
-        self.live = resume  # the folder exists and holds a checkpoint of this run
+        self.live = resume
+        self.saved_epoch: int | None = None
+        self.claim: OutputDir | None = None
+        self.lock: RunLock | None = None
         if resume:
             if not (self.path / "config.json").is_file():
                 raise CheckpointError(f"--resume {str(self.path)!r}: no config.json there; pass the "
                                       "folder of a run written by `jaxgd train`.")
             self.manifest = read_manifest(self.path / CHECKPOINT)
-        else:
-            check_output_dir(self.path, overwrite)  # fail before training, not after
+            if self.writer:
+                self.lock = RunLock(self.path)
+        elif self.writer:
+            self.claim = OutputDir(self.path, overwrite, kind="train")  # fails before training
+        self.replacing = self.claim is not None and self.path.is_dir() and any(self.path.iterdir())
+
+    def __enter__(self) -> RunFolder:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the folder: an unpublished staging folder is removed, the lock freed."""
+        if self.claim is not None:
+            self.claim.close()
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
+
+    def check_space(self, need_bytes: int) -> None:
+        """Refuse to train when the disk cannot hold about ``need_bytes`` more."""
+        if self.writer:
+            check_disk_space(self.path if self.live else self.path.parent, need_bytes, self.path)
 
     def stored_config(self) -> TrainConfig:
         """The TrainConfig in config.json (the run being resumed)."""
         try:
             return TrainConfig.from_dict(json.loads((self.path / "config.json").read_text()))
-        except (json.JSONDecodeError, TypeError) as err:
+        except (json.JSONDecodeError, TypeError, UnicodeDecodeError) as err:
             raise ConfigError(f"{str(self.path / 'config.json')!r} is not a valid run config "
                               f"({err}).") from None
 
@@ -119,43 +154,54 @@ class RunFolder:
         """The saved snapshot, restored into ``like`` (fresh states built from ``cfg``)."""
         return load_snapshot(self.path / CHECKPOINT, cfg, like)
 
+    def _where(self) -> Path:
+        """The folder the next file goes to: the run folder once live, else the staging folder."""
+        return self.path if self.live else self.claim.staging
+
     def save(self, snap: Snapshot) -> None:
-        """A checkpoint: creates the folder the first time, then replaces the files."""
+        """A checkpoint: in place once live; a new folder is published with its first one."""
         if not self.writer:
             return
+        folder = self._where()
+        save_snapshot(folder / CHECKPOINT, snap)
+        write_text(folder / "config.json", snap.config.to_json() + "\n")  # a resume's epochs
+        self.saved_epoch = max(len(h.get("loss", ())) for h in snap.history.values())
         if self.live:
-            save_snapshot(self.path / CHECKPOINT, snap)
-            _write_text(self.path / "config.json", snap.config.to_json() + "\n")  # a resume's epochs
-            return
-        with atomic_dir(self.path, self.overwrite) as tmp:
-            (tmp / "config.json").write_text(snap.config.to_json() + "\n")
-            save_snapshot(tmp / CHECKPOINT, snap)
-        self.live = True
+            record_files(folder, [CHECKPOINT, "config.json"], "train")
+        elif not self.replacing:
+            self.claim.publish()
+            self.live = True
 
     def finish(self, snap: Snapshot, results: dict[str, Any], summary: dict[str, Any]) -> None:
-        """The final checkpoint, params, metrics, config and (last) summary."""
+        """The final checkpoint, params, metrics, config and (last) summary; then the folder is released."""
         if not self.writer:
             return
+        folder = self._where()
+        names = self._write_results(folder, snap, results, summary)
+        self.saved_epoch = max(len(h.get("loss", ())) for h in snap.history.values())
         if self.live:
-            self._write_results(self.path, snap, results, summary)
-            return
-        with atomic_dir(self.path, self.overwrite) as tmp:
-            self._write_results(tmp, snap, results, summary)
-        self.live = True
+            record_files(folder, names, "train")
+        else:
+            self.claim.publish()
+            self.live = True
+        self.close()
 
     @staticmethod
-    def _write_results(folder: Path, snap: Snapshot, results: dict[str, Any], summary: dict) -> None:
+    def _write_results(folder: Path, snap: Snapshot, results: dict[str, Any], summary: dict) -> list[str]:
         save_snapshot(folder / CHECKPOINT, snap)
         cols: dict[str, np.ndarray] = {}
         main_side = "hand" if "hand" in results else "optax"
+        names = [CHECKPOINT, "metrics.csv", "config.json", "summary.json"]
         for side, res in results.items():
             prefix = "" if side == main_side else "optax_"
             cols.update({prefix + k: v for k, v in res.history.items()})
             name = "params.npz" if not prefix else "params_optax.npz"
-            _replace_file(folder / name, lambda tmp, p=res.state.params: _save_npz(tmp, p))
-        _replace_file(folder / "metrics.csv", lambda tmp: write_metrics_csv(tmp, cols))
-        _write_text(folder / "config.json", snap.config.to_json() + "\n")
-        _write_text(folder / "summary.json", json.dumps(summary, indent=2) + "\n")
+            names.append(name)
+            replace_file(folder / name, lambda tmp, p=res.state.params: _save_npz(tmp, p))
+        replace_file(folder / "metrics.csv", lambda tmp: write_metrics_csv(tmp, cols))
+        write_text(folder / "config.json", snap.config.to_json() + "\n")
+        write_text(folder / "summary.json", json.dumps(summary, indent=2) + "\n")
+        return names
 
 
 def _save_npz(tmp: Path, params: Any) -> None:

@@ -107,17 +107,12 @@ def write_csv(path: Path, result: SweepResult) -> None:
 
 def write_sweep(out_dir, result: SweepResult, summary: dict[str, Any], overwrite: bool = False,
                 plot: bool = False) -> list[Path]:
-    """Write the run folder atomically; with ``plot``, its figures too. Returns the PNG paths."""
-    from jaxgd.rundir import atomic_dir
+    """Write the run folder (a path, or an `OutputDir` claimed before the sweep) once
+    everything is ready; with ``plot``, its figures too. Returns the PNG paths."""
+    from jaxgd.rundir import write_result_folder
 
-    out = Path(out_dir)
-    with atomic_dir(out, overwrite) as tmp:
-        (tmp / "config.json").write_text(result.config.to_json() + "\n")
-        write_csv(tmp / "sweep.csv", result)
-        (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-        pngs = []
-        if plot:
-            from jaxgd.plots import plot_run
-
-            pngs = [out / p.name for p in plot_run(tmp)]
-    return pngs
+    return write_result_folder(out_dir, "sweep", {
+        "config.json": lambda p: p.write_text(result.config.to_json() + "\n"),
+        "sweep.csv": lambda p: write_csv(p, result),
+        "summary.json": lambda p: p.write_text(json.dumps(summary, indent=2) + "\n"),
+    }, overwrite, plot)

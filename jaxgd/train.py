@@ -27,8 +27,17 @@ from jax.sharding import Mesh
 
 from jaxgd.base import Transform, apply_updates, tree_l2_norm
 from jaxgd.chunks import NON_FINITE, CheckpointFn, EvalFn, make_chunk, progress_bar, run_chunks
+from jaxgd.config import MAX_INT32
 from jaxgd.data import epoch_indices
-from jaxgd.errors import ConfigError, DivergenceError, check_nonnegative, check_positive_int
+from jaxgd.errors import (
+    ConfigError,
+    DivergenceError,
+    ResourceError,
+    check_instance,
+    check_nonnegative,
+    check_positive_int,
+    check_transform,
+)
 from jaxgd.parallel import check_batch_divisible, constrain_batch, replicate, replicated
 
 __all__ = ["FitResult", "StepMetrics", "TrainState", "fit", "init_state", "make_chunk",
@@ -147,10 +156,20 @@ def _validate(epochs, batch_size, n, tol, gtol, chunk):
     if batch_size > n:
         raise ConfigError(f"batch_size={batch_size} is larger than the data (n={n}); "
                           f"accepted: 1..{n}. Use batch_size={n} for full-batch gradient descent.")
+    check_int32_steps(epochs, n // batch_size)
     check_nonnegative("tol", tol, fix="Use 0 to always run all epochs.")
     check_nonnegative("gtol", gtol, fix="Use 0 to ignore the gradient norm.")
     if chunk is not None:
         check_positive_int("chunk", chunk)
+
+
+def check_int32_steps(epochs: int, steps_per_epoch: int) -> None:
+    """Refuse a run whose epoch or update count would overflow the device's int32 counters."""
+    if epochs * steps_per_epoch > MAX_INT32:
+        raise ResourceError(
+            f"epochs={epochs} x {steps_per_epoch} update(s) per epoch = {epochs * steps_per_epoch:,} "
+            f"updates, more than the int32 step counter holds ({MAX_INT32:,}); accepted: epochs <= "
+            f"{MAX_INT32 // steps_per_epoch:,} at this batch size.")
 
 
 def fit(
@@ -214,6 +233,15 @@ def fit(
         DivergenceError: a non-finite loss, gradient or parameter; names the epoch.
     """
     t0 = time.perf_counter()
+    check_transform("tx", tx)
+    if state is not None:
+        check_instance("state", state, TrainState, "the TrainState of an earlier fit "
+                       "(FitResult.state) or jaxgd.train.init_state(params, tx, key), or leave it out")
+    if mesh is not None:
+        check_instance("mesh", mesh, Mesh, "jaxgd.parallel.make_mesh(n), or leave it out")
+    if loss_fn is not None and not callable(loss_fn):
+        raise ConfigError(f"loss_fn={loss_fn!r} is not callable; pass a function (params, x, y) -> "
+                          "scalar loss.")
     x, y = jnp.asarray(x), jnp.asarray(y)
     n = int(x.shape[0])
     batch_size = n if batch_size is None else batch_size

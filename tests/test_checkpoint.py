@@ -141,8 +141,8 @@ class CrashAfter(RunFolder):
 def crashed_run(out: Path, saves: int) -> None:
     """Run RUN with a checkpoint every 3 epochs and die after ``saves`` checkpoints."""
     args = build_parser().parse_args(["train", *RUN, "--checkpoint-every", "3"])
-    with pytest.raises(Crash):
-        train(config_from_args(args), folder=CrashAfter(out, saves))
+    with pytest.raises(Crash), CrashAfter(out, saves) as folder:  # a dead process frees its lock
+        train(config_from_args(args), folder=folder)
     assert (out / CHECKPOINT).is_file() and not (out / "summary.json").exists()
 
 
@@ -233,7 +233,7 @@ def test_diverging_run_keeps_its_last_good_checkpoint_and_earlier_folders(tmp_pa
     assert main(["train", *DIVERGES, "--epochs", "100", "--checkpoint-every", "10",
                  "--out", str(out)]) == 2
     assert "diverged at epoch 25" in capsys.readouterr().err
-    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.npz", "config.json"]
+    assert sorted(p.name for p in out.iterdir()) == [".jaxgd-run.json", "checkpoint.npz", "config.json"]
     with np.load(out / CHECKPOINT) as z:
         meta = json.loads(bytes(z[MANIFEST]))["meta"]
         assert meta["epochs"] == {"hand": 20} and np.all(np.isfinite(z["['hand'].params[0].w"]))

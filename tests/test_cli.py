@@ -71,7 +71,7 @@ def test_existing_output_folder_is_refused_and_kept(tmp_path, capsys):
     assert main(["train", "--quiet", "--epochs", "5", "--out", str(out)]) == 0
     before = (out / "metrics.csv").read_text()
     assert main(["train", "--quiet", "--epochs", "7", "--out", str(out)]) == 2
-    assert "already exists" in capsys.readouterr().err
+    assert "already holds a jaxgd train result" in capsys.readouterr().err
     assert (out / "metrics.csv").read_text() == before
     assert main(["train", "--quiet", "--epochs", "7", "--out", str(out), "--overwrite"]) == 0
     assert len(read_metrics_csv(out / "metrics.csv")["epoch"]) == 7

@@ -16,7 +16,7 @@ from jaxgd.data import epoch_indices, load_dataset, validate_arrays
 from jaxgd.errors import ConfigError, DataError, OutputExistsError, UnknownNameError
 from jaxgd.losses import make_loss_fn, softmax_cross_entropy
 from jaxgd.models import init_mlp
-from jaxgd.rundir import check_output_dir
+from jaxgd.rundir import check_output_dir, record_files
 from jaxgd.train import fit
 
 X4 = np.zeros((4, 2), np.float32)
@@ -28,7 +28,14 @@ PARAMS = init_mlp(jax.random.key(0), (2, 3, 1))
 def existing_folder(tmp_path):
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "metrics.csv").write_text("epoch,loss\n1,0.5\n")
+    record_files(tmp_path / "run", ["metrics.csv"], "train")
     return check_output_dir(tmp_path / "run", overwrite=False)
+
+
+def foreign_folder(tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "notes.txt").write_text("mine\n")
+    return check_output_dir(tmp_path / "run", overwrite=True)
 
 
 # (id, thunk(tmp_path), exception type, regex the message must match)
@@ -78,7 +85,9 @@ CASES = [
     ("hidden-float-config", lambda t: validate(TrainConfig(hidden=(2.5,))), ConfigError,
      r"hidden size=2\.5 must be a positive integer"),
     ("output-exists", existing_folder, OutputExistsError,
-     r"already exists and holds results; pass --overwrite"),
+     r"already holds a jaxgd train result; pass --overwrite"),
+    ("output-foreign", foreign_folder, OutputExistsError,
+     r"holds files that jaxgd did not write \(notes\.txt\).*with or without --overwrite"),
     ("epochs-zero", lambda t: validate(TrainConfig(epochs=0)), ConfigError, r"epochs=0 must be a positive"),
 ]
 

@@ -2,6 +2,13 @@
 
 Each subcommand lives in its own module exposing ``register(subparsers)``, which
 adds a parser and sets ``func=run`` where ``run(args) -> int`` is the exit code.
+
+Every failure ends in one line on stderr, never a traceback (``--debug`` shows it):
+
+    exit 1    the rules disagree (crosscheck), a file could not be written, or an
+              internal error (please report it)
+    exit 2    bad input: a flag, a file, a configuration jaxgd refuses
+    exit 130  interrupted (Ctrl-C); a training run names its last checkpoint
 """
 
 from __future__ import annotations
@@ -9,8 +16,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import traceback
 
-from jaxgd.errors import JaxgdError
+from jaxgd.errors import JaxgdError, TrainingInterrupted, WriteError
 
 COMMANDS = ("train", "crosscheck", "sweep", "compare", "plot", "bench")
 
@@ -20,6 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="jaxgd",
         description="Gradient descent for neural networks in JAX, every rule by hand and with optax.",
     )
+    parser.add_argument("--debug", action="store_true",
+                        help="show the Python traceback of a failure (any position on the line)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"jaxgd.cli.{name}_cmd").register(sub)
@@ -29,12 +39,44 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script and of ``python -m jaxgd``."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in argv
+    argv = [x for x in argv if x != "--debug"]
     parser = build_parser()
     if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
         argv = ["train", *argv]  # `jaxgd` alone (or with train flags) runs the default job
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except JaxgdError as err:
-        print(f"jaxgd {args.command}: error: {err}", file=sys.stderr)
+    except BaseException as err:  # noqa: BLE001 - every failure becomes one clear line
+        if isinstance(err, SystemExit):
+            raise
+        return report(args.command, err, debug)
+
+
+def report(command: str, err: BaseException, debug: bool = False) -> int:
+    """Print ``err`` as one line for the user (its traceback too with ``debug``); the exit code."""
+    if debug:
+        traceback.print_exception(err)
+    if isinstance(err, KeyboardInterrupt):
+        text = str(err) if isinstance(err, TrainingInterrupted) else "interrupted; nothing was written"
+        print(f"jaxgd {command}: {text}", file=sys.stderr)
+        return 130
+    if isinstance(err, WriteError):
+        print(f"jaxgd {command}: error: {err}", file=sys.stderr)
+        return 1
+    if isinstance(err, JaxgdError):
+        print(f"jaxgd {command}: error: {err}", file=sys.stderr)
         return 2
+    if isinstance(err, OSError):
+        name = f" {err.filename!r}" if err.filename else ""
+        print(f"jaxgd {command}: error: could not access{name}: {err.strerror or err}.", file=sys.stderr)
+        return 1
+    if isinstance(err, MemoryError) or "RESOURCE_EXHAUSTED" in str(err):
+        print(f"jaxgd {command}: error: out of memory ({str(err).splitlines()[0][:200]}); use a "
+              "smaller network, batch or sweep.", file=sys.stderr)
+        return 1
+    hint = "" if debug else " Run again with --debug for the traceback;"
+    first = str(err).splitlines()[0][:300] if str(err) else ""
+    print(f"jaxgd {command}: internal error: {type(err).__name__}: {first}.{hint} please report it.",
+          file=sys.stderr)
+    return 1

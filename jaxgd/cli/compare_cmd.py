@@ -34,12 +34,15 @@ def run(a: argparse.Namespace) -> int:
     from jaxgd.compare import compare, format_table, summarize, write_compare
     from jaxgd.sweep_grid import parse_seeds
 
-    out, show = prepare(a, "compare")
     hyper = {} if a.learning_rate is None else {"learning_rate": a.learning_rate}
     cfg = base_config(a, "sgd", hyper)
-    result = compare(cfg, a.optimizers, parse_seeds(a.seeds, a.seed), progress=show)
-    summary = summarize(result, a.target, a.band)
-    pngs = write_compare(out, result, summary, a.overwrite, plot=a.plot)
+    seeds = parse_seeds(a.seeds, a.seed)
+    claim, show = prepare(a, "compare")
+    with claim:
+        result = compare(cfg, a.optimizers, seeds, progress=show)
+        summary = summarize(result, a.target, a.band)
+        pngs = write_compare(claim, result, summary, plot=a.plot)
+    out = claim.path
     if a.json:
         print(json.dumps({"optimizers": summary["optimizers"], "run_dir": str(out),
                           "plots": [str(p) for p in pngs]}))

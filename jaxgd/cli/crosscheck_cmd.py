@@ -62,7 +62,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--per-step", action="store_true",
                    help="print each report's per-step table (with --json: per-step numbers)")
     p.add_argument("--hand", metavar="MODULE:FACTORY",
-                   help="your own rule factory, checked against --reference with the same kwargs")
+                   help="your own rule factory, checked against --reference with the same kwargs. "
+                   "jaxgd imports and runs MODULE (from the current folder or sys.path): pass only "
+                   "code you trust")
     p.add_argument("--reference", metavar="NAME", help="the optax twin (row id or twin name) for --hand")
     p.set_defaults(func=run)
 

@@ -101,9 +101,11 @@ def grid_axes(a: argparse.Namespace) -> dict:
     return axes
 
 
-def prepare(a: argparse.Namespace, command: str) -> tuple[Path, bool]:
-    """Common start of sweep/compare: CPU devices, output folder check, matplotlib check."""
-    from jaxgd.rundir import check_output_dir
+def prepare(a: argparse.Namespace, command: str):
+    """Common start of sweep/compare: CPU devices, matplotlib check, and the output folder
+    claimed (checked, locked, staged) before any work. Returns ``(OutputDir, show_progress)``;
+    the caller closes the claim (`write_sweep`/`write_compare` do, or a ``with`` block)."""
+    from jaxgd.rundir import OutputDir
     from jaxgd.sweep_plan import use_cpu_devices
 
     if a.cpu_devices is not None:
@@ -115,8 +117,8 @@ def prepare(a: argparse.Namespace, command: str) -> tuple[Path, bool]:
 
         require_matplotlib()
     out = Path(a.out or f"runs/{command}-{Path(a.dataset).stem}-{time.strftime('%Y%m%d-%H%M%S')}")
-    check_output_dir(out, a.overwrite)  # fail before training, not after
-    return out, not a.quiet and not a.json and sys.stderr.isatty()
+    claim = OutputDir(out, a.overwrite, kind=command)  # fail before training, not after
+    return claim, not a.quiet and not a.json and sys.stderr.isatty()
 
 
 def run(a: argparse.Namespace) -> int:
@@ -124,7 +126,6 @@ def run(a: argparse.Namespace) -> int:
     from jaxgd.sweep_grid import make_grid, parse_seeds
     from jaxgd.sweep_report import format_table, summarize, write_sweep
 
-    out, show = prepare(a, "sweep")
     hyper = dict(parse_assignments(a.set))
     if a.nesterov:
         hyper["nesterov"] = True
@@ -132,10 +133,13 @@ def run(a: argparse.Namespace) -> int:
     cfg = base_config(a, a.optimizer, hyper)
     grid = make_grid(axes, parse_seeds(a.seeds, a.seed))
     budget = None if a.memory_budget_mb is None else int(a.memory_budget_mb * 2**20)
-    result = sweep(cfg, grid, side=a.impl, max_runs_per_chunk=a.max_runs_per_chunk,
-                   memory_budget=budget, progress=show)
-    summary = summarize(result)
-    pngs = write_sweep(out, result, summary, a.overwrite, plot=a.plot)
+    claim, show = prepare(a, "sweep")
+    with claim:
+        result = sweep(cfg, grid, side=a.impl, max_runs_per_chunk=a.max_runs_per_chunk,
+                       memory_budget=budget, progress=show)
+        summary = summarize(result)
+        pngs = write_sweep(claim, result, summary, plot=a.plot)
+    out = claim.path
     if a.json:
         print(json.dumps({"best": summary["best"], "runs": grid.runs,
                           "diverged_runs": summary["diverged_runs"], "seconds": summary["seconds"],

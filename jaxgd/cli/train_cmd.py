@@ -18,6 +18,7 @@ import numpy as np
 
 from jaxgd.cli.common import add_data_flags
 from jaxgd.config import (
+    DEFAULT_INIT_TIMEOUT,
     GRADS,
     IMPLS,
     SCHEDULES,
@@ -27,7 +28,7 @@ from jaxgd.config import (
     resume_config,
     validate,
 )
-from jaxgd.errors import ConfigError
+from jaxgd.errors import ConfigError, TrainingInterrupted
 
 HYPER_FLAGS = ("momentum", "b1", "b2", "eps", "weight_decay")
 
@@ -79,6 +80,8 @@ def register(sub) -> None:
                    help="address of process 0 of a multi-process run")
     g.add_argument("--num-processes", type=int, default=None, help="processes in the run")
     g.add_argument("--process-id", type=int, default=None, help="this process, 0..N-1")
+    g.add_argument("--init-timeout", type=float, default=DEFAULT_INIT_TIMEOUT, metavar="SECONDS",
+                   help="how long the processes of a multi-process run wait for each other")
     p.set_defaults(func=run, given_flags=frozenset())
     for action in p._actions:
         if action.option_strings and action.dest != "help":
@@ -129,11 +132,28 @@ def config_from_args(a: argparse.Namespace) -> TrainConfig:
         devices=parse_devices(a.devices), checkpoint_every=a.checkpoint_every))
 
 
+def interrupted_message(epoch: int | None, folder, cfg: TrainConfig) -> str:
+    """What Ctrl-C left behind, and the command that continues the run."""
+    at = f"interrupted at epoch {epoch}" if epoch is not None else "interrupted"
+    saved = folder.saved_epoch
+    if folder.live and saved is None and (folder.path / "checkpoint.npz").is_file():
+        saved = folder.epochs_done()  # a resumed run stopped before its first new checkpoint
+    if folder.live and saved is not None:
+        return (f"{at}; last checkpoint epoch {saved} in {str(folder.path)!r}; resume with: "
+                f"jaxgd train --resume {folder.path} --epochs {cfg.epochs}")
+    if getattr(folder, "replacing", False):
+        return (f"{at}; the new run was discarded and {str(folder.path)!r} still holds the earlier "
+                "result, unchanged.")
+    return (f"{at}, before any checkpoint; nothing was written. Add --checkpoint-every EPOCHS to "
+            "make a run resumable.")
+
+
 def run(a: argparse.Namespace) -> int:
     if (a.coordinator, a.num_processes, a.process_id) != (None, None, None):
         from jaxgd.parallel import initialize_distributed
 
-        initialize_distributed(a.coordinator, a.num_processes, a.process_id)  # before any JAX use
+        initialize_distributed(a.coordinator, a.num_processes, a.process_id,
+                               a.init_timeout)  # before any JAX use
     from jaxgd.experiment import predictions, train, write_run
     from jaxgd.runfolder import RunFolder
 
@@ -144,7 +164,11 @@ def run(a: argparse.Namespace) -> int:
             raise ConfigError(f"--out {a.out!r} with --resume {a.resume!r}: a resumed run writes "
                               "into its own folder; leave --out out.")
         folder = RunFolder(a.resume, resume=True)
-        cfg = resume_config(folder.stored_config(), given, folder.epochs_done(), given_fields(a))
+        try:
+            cfg = resume_config(folder.stored_config(), given, folder.epochs_done(), given_fields(a))
+        except BaseException:
+            folder.close()
+            raise
     else:
         cfg = given
         name = Path(cfg.dataset).stem
@@ -152,8 +176,13 @@ def run(a: argparse.Namespace) -> int:
         folder = RunFolder(out, a.overwrite)  # fails before training if out holds results
     out = folder.path
     show = not a.quiet and not a.json and sys.stderr.isatty()
-    outcome = train(cfg, progress=show, folder=folder, resume=a.resume is not None)
-    write_run(out, outcome, folder=folder)
+    try:
+        with folder:
+            outcome = train(cfg, progress=show, folder=folder, resume=a.resume is not None)
+            write_run(out, outcome, folder=folder)
+    except KeyboardInterrupt as err:
+        epoch = err.epoch if isinstance(err, TrainingInterrupted) else None
+        raise TrainingInterrupted(interrupted_message(epoch, folder, cfg), epoch=epoch) from None
     summary = dict(outcome.summary, seconds=round(time.perf_counter() - t0, 4), run_dir=str(out))
     if a.plot and folder.writer:
         from jaxgd.plots import plot_run

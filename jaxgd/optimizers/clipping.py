@@ -15,16 +15,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgd.base import Transform, safe_increment, stateless, tree_all_finite, tree_l2_norm
-from jaxgd.errors import ConfigError, check_nonnegative, check_positive, is_concrete
+from jaxgd.errors import ConfigError, check_nonnegative, check_positive, check_transform, is_concrete
 
 __all__ = ["clip", "clip_by_block_rms", "clip_by_global_norm", "apply_if_finite", "ApplyIfFiniteState"]
-
-
-def check_transform(name: str, tx: Any) -> None:
-    """Raise ConfigError unless ``tx`` has callable ``init`` and ``update``."""
-    if not (callable(getattr(tx, "init", None)) and callable(getattr(tx, "update", None))):
-        raise ConfigError(f"{name}={tx!r} is not a transform; accepted: a Transform (init, update) "
-                          "such as jaxgd.optimizers.sgd(0.1).")
 
 
 def clip(max_delta: float) -> Transform:

@@ -12,19 +12,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgd.base import Transform, safe_increment, tree_cast, tree_zeros_like
-from jaxgd.errors import ConfigError, check_positive_int
-from jaxgd.optimizers.clipping import check_transform
+from jaxgd.errors import ConfigError, check_positive_int, check_transform
 
 __all__ = [
     "MultiSteps", "inject_hyperparams", "skip_not_finite", "skip_large_updates",
     "MultiStepsState", "InjectHyperparamsState", "WrappedScheduleState",
 ]
-
-
-def _check_transform(name: str, tx: Any) -> None:
-    if not (callable(getattr(tx, "init", None)) and callable(getattr(tx, "update", None))):
-        raise ConfigError(f"{name}={tx!r} is not a transform; accepted: a Transform (init, update) "
-                          "such as jaxgd.optimizers.sgd(0.1).")
 
 
 # ------------------------------------------------------------ gradient accumulation
