@@ -140,7 +140,12 @@ def test_two_processes_racing_into_one_folder(tmp_path):
     args = ["train", "--json", "--epochs", "3000", "--out", "run"]
     procs = [subprocess.Popen([sys.executable, "-m", "jaxgd", *args], cwd=tmp_path, text=True,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
-    results = [(p.wait(timeout=300), *p.communicate()) for p in procs]
+    try:
+        results = [(p.wait(timeout=300), *p.communicate()) for p in procs]
+    finally:
+        for p in procs:
+            p.kill()
+            p.communicate()
     codes = sorted(r[0] for r in results)
     assert codes == [0, 2], results
     loser = next(r for r in results if r[0] == 2)
@@ -201,18 +206,24 @@ def test_multihost_peer_never_comes_is_reported(tmp_path):
 
 
 def test_ctrl_c_ends_with_the_last_checkpoint_and_the_resume_command(tmp_path):
-    proc = subprocess.Popen([sys.executable, "-m", "jaxgd", "train", "--quiet", "--epochs", "10000000",
+    # a test runner may ignore SIGINT, and children inherit that: restore the default
+    proc = subprocess.Popen([sys.executable, "-m", "jaxgd", "train", "--quiet", "--epochs", "2000000",
                              "--checkpoint-every", "20000", "--out", "run"], cwd=tmp_path, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while not (tmp_path / "run" / "checkpoint.npz").is_file() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        deadline = time.monotonic() + 120
+        while not (tmp_path / "run" / "checkpoint.npz").is_file() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+        proc.communicate()
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     assert "last checkpoint epoch" in err
-    assert "resume with: jaxgd train --resume run --epochs 10000000" in err
+    assert "resume with: jaxgd train --resume run --epochs 2000000" in err
     epoch = int(err.split("last checkpoint epoch ")[1].split()[0])
     assert epoch % 20000 == 0 and epoch > 0
 
