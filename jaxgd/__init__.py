@@ -1,27 +1,15 @@
 """jaxgd: gradient descent for neural networks in JAX, every rule by hand and with optax.
 
-The flat API below re-exports the names most programs need; the modules hold the
-rest: `jaxgd.optimizers` (hand-written rules), `jaxgd.reference` (their optax twins
-and the table that pairs them), `jaxgd.schedules`, `jaxgd.crosscheck`,
-`jaxgd.sweep`, `jaxgd.compare`, `jaxgd.parallel`, `jaxgd.checkpoint`, `jaxgd.plots`.
+The flat API below re-exports the names most programs need; the packages hold the
+rest, in layers (docs/architecture.md): `jaxgd.core` (types, errors) ->
+`jaxgd.nn`, `jaxgd.data`, `jaxgd.optimizers` (hand-written rules), `jaxgd.schedules` ->
+`jaxgd.reference` (their optax twins and the table that pairs them), `jaxgd.training`
+-> `jaxgd.crosscheck`, `jaxgd.experiments` (config, sweeps, comparisons, plots) ->
+`jaxgd.cli`, `jaxgd.benchmark`.
 """
 
-from jaxgd import optimizers, reference, schedules
-from jaxgd.backprop import mlp_value_and_grad, seed_backprop
-from jaxgd.base import (
-    EmptyState,
-    Transform,
-    apply_updates,
-    identity,
-    tree_l2_norm,
-    tree_max_abs_diff,
-)
-from jaxgd.checkpoint import load_checkpoint, save_checkpoint
-from jaxgd.config import TrainConfig
-from jaxgd.crosscheck_report import CrosscheckReport
-from jaxgd.crosscheck_rows import crosscheck_row
-from jaxgd.data import Dataset, epoch_indices, iterate_minibatches, load_dataset
-from jaxgd.errors import (
+from jaxgd import _compat, optimizers, reference, schedules
+from jaxgd.core.errors import (
     CheckpointError,
     ConfigError,
     DataError,
@@ -31,7 +19,15 @@ from jaxgd.errors import (
     OutputExistsError,
     UnknownNameError,
 )
-from jaxgd.losses import (
+from jaxgd.core.transform import EmptyState, Transform, apply_updates, identity
+from jaxgd.core.tree import tree_l2_norm, tree_max_abs_diff
+from jaxgd.crosscheck.report import CrosscheckReport
+from jaxgd.crosscheck.rows import crosscheck_row
+from jaxgd.data import Dataset, load_dataset
+from jaxgd.data.batching import epoch_indices, iterate_minibatches
+from jaxgd.experiments.config import TrainConfig
+from jaxgd.nn.backprop import mlp_value_and_grad, seed_backprop
+from jaxgd.nn.losses import (
     accuracy,
     binary_cross_entropy,
     l2_penalty,
@@ -39,9 +35,12 @@ from jaxgd.losses import (
     mse,
     softmax_cross_entropy,
 )
-from jaxgd.models import Dense, init_mlp, mlp
-from jaxgd.parallel import make_mesh
-from jaxgd.problems import minimize, parabola, rosenbrock
-from jaxgd.train import FitResult, TrainState, fit, init_state, make_epoch, make_step
+from jaxgd.nn.models import Dense, init_mlp, mlp
+from jaxgd.training.checkpoint import load_checkpoint, save_checkpoint
+from jaxgd.training.engine import FitResult, TrainState, fit, init_state, make_epoch, make_step
+from jaxgd.training.parallel import make_mesh
+from jaxgd.training.problems import minimize, parabola, rosenbrock
 
 __version__ = "0.1.0"
+
+_compat.install()  # the module paths of jaxgd 0.1, with a DeprecationWarning

@@ -3,7 +3,7 @@
     python scripts/deviation_table.py [--steps 200] [--output docs/optimizers.md] [--only ID,...]
 
 For every row of `jaxgd.reference.OPTIMIZERS` the hand-written rule and its optax
-twin run in lockstep (`jaxgd.crosscheck_rows.crosscheck_row`, stream mode: the same
+twin run in lockstep (`jaxgd.crosscheck.rows.crosscheck_row`, stream mode: the same
 random gradients for both, constant learning rate, the row's kwargs) in float64
 (x64) and float32. Then every schedule pair of `jaxgd.reference.schedules.SCHEDULES`
 is compared the same way. Nothing in the output is typed by hand.
@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxgd.crosscheck import crosscheck_schedule
-from jaxgd.crosscheck_rows import crosscheck_row, factory_name
+from jaxgd.crosscheck.rows import crosscheck_row, factory_name
 from jaxgd.reference import OPTIMIZERS
 from jaxgd.reference import schedules as ref_schedules
 

@@ -9,7 +9,7 @@ the README's benchmark table gives test accuracies logistic 32%, MLP 68%, CNN 94
 
 Data: the published dataset, generated locally by the ``mnist1d`` package with its
 ``get_dataset_args()`` (seed 42, 5000 examples, train_split 0.8: 4000 train / 1000 test,
-40 features, 10 classes), through `jaxgd.realdata.mnist1d`. No download.
+40 features, 10 classes), through `jaxgd.data.real.mnist1d`. No download.
 
 Model and training, after the mnist1d repository's baseline (``notebooks/models.py``:
 ``MLPBase(input_size=40, output_size=10)`` with its default ``hidden_size=100``;
@@ -47,8 +47,8 @@ import math
 import sys
 import time
 
-from jaxgd.config import TrainConfig
-from jaxgd.errors import ConfigError, JaxgdError, check_positive_int
+from jaxgd.core.errors import ConfigError, JaxgdError, check_positive_int
+from jaxgd.experiments.config import TrainConfig
 
 PUBLISHED = 0.68  # MLP test accuracy in the mnist1d README
 N_TRAIN = 4000  # training examples of the published split (5000 * 0.8)
@@ -69,12 +69,12 @@ def make_config(steps: int, batch_size: int, learning_rate: float, seed: int,
 
 
 def run_once(cfg: TrainConfig) -> tuple[float, list[str]]:
-    """Test accuracy after the last step of one `jaxgd.experiment.train` run, and notes to print.
+    """Test accuracy after the last step of one `jaxgd.experiments.run.train` run, and notes to print.
 
     With ``impl="both"`` the notes give the optax side's accuracy and how far its
     parameters ended from the hand-written side's.
     """
-    from jaxgd.experiment import train
+    from jaxgd.experiments.run import train
 
     outcome = train(cfg)
     if outcome.problem.data.n != N_TRAIN:
@@ -92,8 +92,8 @@ def run_seeds(cfg: TrainConfig, seeds: int) -> list[float]:
     """Final test accuracy of ``seeds`` runs (seeds cfg.seed, cfg.seed + 1, ...), vmapped."""
     import numpy as np
 
-    from jaxgd.sweep import sweep
-    from jaxgd.sweep_grid import make_grid
+    from jaxgd.experiments.sweep.engine import sweep
+    from jaxgd.experiments.sweep.grid import make_grid
 
     side = "optax" if cfg.impl == "optax" else "hand"
     result = sweep(cfg, make_grid({}, np.arange(cfg.seed, cfg.seed + seeds)), side=side)

@@ -21,7 +21,8 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxgd.base import Transform, tree_zeros_like
+from jaxgd.core.transform import Transform
+from jaxgd.core.tree import tree_zeros_like
 
 
 class RmsState(NamedTuple):

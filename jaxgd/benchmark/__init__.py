@@ -14,7 +14,7 @@ from typing import Any
 
 import jax
 
-from jaxgd.errors import check_choice, check_positive_int
+from jaxgd.core.errors import check_choice, check_positive_int
 
 WORKLOADS = ("W1", "W2", "W3", "W4")
 

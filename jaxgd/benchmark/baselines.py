@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgd.base import apply_updates
+from jaxgd.core.transform import apply_updates
 
 # ------------------------------------------------------------------ bare JAX
 

@@ -18,9 +18,9 @@ import sys
 _CHILD = r"""
 import json, statistics, sys, time
 import jax
-from jaxgd.config import TrainConfig
-from jaxgd.sweep import sweep
-from jaxgd.sweep_grid import make_grid, parse_spec
+from jaxgd.experiments.config import TrainConfig
+from jaxgd.experiments.sweep.engine import sweep
+from jaxgd.experiments.sweep.grid import make_grid, parse_spec
 
 epochs, repeats = int(sys.argv[1]), int(sys.argv[2])
 cfg = TrainConfig(dataset="digits", hidden=(128, 128), activation="relu", init="he",

@@ -17,10 +17,11 @@ import numpy as np
 from jaxgd import optimizers, reference
 from jaxgd.benchmark import baselines as B
 from jaxgd.benchmark.timing import Impl
-from jaxgd.data import epoch_indices, xor
-from jaxgd.losses import make_loss_fn
-from jaxgd.models import init_mlp
-from jaxgd.train import init_state, make_chunk, make_epoch, make_step
+from jaxgd.data import xor
+from jaxgd.data.batching import epoch_indices
+from jaxgd.nn.losses import make_loss_fn
+from jaxgd.nn.models import init_mlp
+from jaxgd.training.engine import init_state, make_chunk, make_epoch, make_step
 
 
 class Workload(NamedTuple):
@@ -103,7 +104,7 @@ def w1(epochs: int = 10_000) -> Workload:
 
 
 def digits_data():
-    from jaxgd.realdata import digits
+    from jaxgd.data.real import digits
 
     ds = digits(jax.random.key(0), test_fraction=0.2)
     return ds.x, ds.y

@@ -18,7 +18,7 @@ import importlib
 import sys
 import traceback
 
-from jaxgd.errors import JaxgdError, TrainingInterrupted, WriteError
+from jaxgd.core.errors import JaxgdError, TrainingInterrupted, WriteError
 
 COMMANDS = ("train", "crosscheck", "sweep", "compare", "plot", "bench")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jaxgd.config import TrainConfig
+from jaxgd.experiments.config import TrainConfig
 
 
 def add_data_flags(group) -> None:

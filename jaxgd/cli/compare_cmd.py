@@ -31,8 +31,8 @@ def register(sub) -> None:
 
 
 def run(a: argparse.Namespace) -> int:
-    from jaxgd.compare import compare, format_table, summarize, write_compare
-    from jaxgd.sweep_grid import parse_seeds
+    from jaxgd.experiments.compare import compare, format_table, summarize, write_compare
+    from jaxgd.experiments.sweep.grid import parse_seeds
 
     hyper = {} if a.learning_rate is None else {"learning_rate": a.learning_rate}
     cfg = base_config(a, "sgd", hyper)

@@ -23,7 +23,7 @@ import os
 import sys
 from typing import Any
 
-from jaxgd.errors import ConfigError, UnknownNameError, check_choice, check_positive_int
+from jaxgd.core.errors import ConfigError, UnknownNameError, check_choice, check_positive_int
 
 DTYPES = ("float32", "float64", "bfloat16")
 FLAGS = {"learning_rate": "--learning-rate", "momentum": "--momentum", "b1": "--b1", "b2": "--b2",
@@ -31,7 +31,7 @@ FLAGS = {"learning_rate": "--learning-rate", "momentum": "--momentum", "b1": "--
 
 
 def register(subparsers: Any) -> None:
-    from jaxgd.crosscheck_rows import SCHEDULES
+    from jaxgd.crosscheck.rows import SCHEDULES
 
     p = subparsers.add_parser(
         "crosscheck", help="run hand-written rules and their optax twins in lockstep",
@@ -163,7 +163,7 @@ def _summary(report: Any) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from jaxgd.crosscheck_rows import SCHEDULES, crosscheck_row, select_rows
+    from jaxgd.crosscheck.rows import SCHEDULES, crosscheck_row, select_rows
 
     steps = check_positive_int("--steps", args.steps, fix="e.g. --steps 200.")
     dtype = check_choice("dtype", args.dtype, DTYPES)

@@ -20,7 +20,7 @@ def register(sub) -> None:
 def run(a: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
-    from jaxgd.plots import plot_run, require_matplotlib
+    from jaxgd.experiments.plots import plot_run, require_matplotlib
 
     require_matplotlib()
     show = not a.quiet and sys.stderr.isatty()

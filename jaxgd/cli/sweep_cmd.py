@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 from jaxgd.cli.common import add_data_flags
-from jaxgd.config import GRADS, SCHEDULES, TrainConfig, parse_assignments, parse_hidden, validate
-from jaxgd.errors import ConfigError
+from jaxgd.core.errors import ConfigError
+from jaxgd.experiments.config import GRADS, SCHEDULES, TrainConfig, parse_assignments, parse_hidden, validate
 
 GRID_FLAGS = ("learning_rate", "momentum", "b1", "b2", "eps", "weight_decay", "l2", "decay_rate")
 
@@ -82,7 +82,7 @@ def base_config(a: argparse.Namespace, optimizer: str, hyper: dict) -> TrainConf
 
 def grid_axes(a: argparse.Namespace) -> dict:
     """The grid's axes from the named flags, then ``--grid KEY=SPEC`` in order."""
-    from jaxgd.sweep_grid import parse_spec
+    from jaxgd.experiments.sweep.grid import parse_spec
 
     axes = {}
     for name in GRID_FLAGS:
@@ -105,15 +105,15 @@ def prepare(a: argparse.Namespace, command: str):
     """Common start of sweep/compare: CPU devices, matplotlib check, and the output folder
     claimed (checked, locked, staged) before any work. Returns ``(OutputDir, show_progress)``;
     the caller closes the claim (`write_sweep`/`write_compare` do, or a ``with`` block)."""
-    from jaxgd.rundir import OutputDir
-    from jaxgd.sweep_plan import use_cpu_devices
+    from jaxgd.experiments.outdir import OutputDir
+    from jaxgd.experiments.sweep.plan import use_cpu_devices
 
     if a.cpu_devices is not None:
         note = use_cpu_devices(a.cpu_devices)
         if note:
             print(note, file=sys.stderr)
     if a.plot:
-        from jaxgd.plots import require_matplotlib
+        from jaxgd.experiments.plots import require_matplotlib
 
         require_matplotlib()
     out = Path(a.out or f"runs/{command}-{Path(a.dataset).stem}-{time.strftime('%Y%m%d-%H%M%S')}")
@@ -122,9 +122,9 @@ def prepare(a: argparse.Namespace, command: str):
 
 
 def run(a: argparse.Namespace) -> int:
-    from jaxgd.sweep import sweep
-    from jaxgd.sweep_grid import make_grid, parse_seeds
-    from jaxgd.sweep_report import format_table, summarize, write_sweep
+    from jaxgd.experiments.sweep.engine import sweep
+    from jaxgd.experiments.sweep.grid import make_grid, parse_seeds
+    from jaxgd.experiments.sweep.report import format_table, summarize, write_sweep
 
     hyper = dict(parse_assignments(a.set))
     if a.nesterov:

@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from jaxgd.cli.common import add_data_flags
-from jaxgd.config import (
-    DEFAULT_INIT_TIMEOUT,
+from jaxgd.core.errors import ConfigError, TrainingInterrupted
+from jaxgd.core.limits import DEFAULT_INIT_TIMEOUT
+from jaxgd.experiments.config import (
     GRADS,
     IMPLS,
     SCHEDULES,
@@ -28,7 +29,6 @@ from jaxgd.config import (
     resume_config,
     validate,
 )
-from jaxgd.errors import ConfigError, TrainingInterrupted
 
 HYPER_FLAGS = ("momentum", "b1", "b2", "eps", "weight_decay")
 
@@ -150,12 +150,12 @@ def interrupted_message(epoch: int | None, folder, cfg: TrainConfig) -> str:
 
 def run(a: argparse.Namespace) -> int:
     if (a.coordinator, a.num_processes, a.process_id) != (None, None, None):
-        from jaxgd.parallel import initialize_distributed
+        from jaxgd.training.parallel import initialize_distributed
 
         initialize_distributed(a.coordinator, a.num_processes, a.process_id,
                                a.init_timeout)  # before any JAX use
-    from jaxgd.experiment import predictions, train, write_run
-    from jaxgd.runfolder import RunFolder
+    from jaxgd.experiments.run import predictions, train, write_run
+    from jaxgd.experiments.runfolder import RunFolder
 
     t0 = time.perf_counter()
     given = config_from_args(a)
@@ -185,7 +185,7 @@ def run(a: argparse.Namespace) -> int:
         raise TrainingInterrupted(interrupted_message(epoch, folder, cfg), epoch=epoch) from None
     summary = dict(outcome.summary, seconds=round(time.perf_counter() - t0, 4), run_dir=str(out))
     if a.plot and folder.writer:
-        from jaxgd.plots import plot_run
+        from jaxgd.experiments.plots import plot_run
 
         summary["plots"] = [str(p) for p in plot_run(out)]
     if a.json:

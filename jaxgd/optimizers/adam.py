@@ -7,8 +7,9 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxgd.base import ScalarOrSchedule, Transform, safe_increment, tree_cast, tree_zeros_like
-from jaxgd.errors import check_decay, check_learning_rate, check_nonnegative
+from jaxgd.core.errors import check_decay, check_learning_rate, check_nonnegative
+from jaxgd.core.transform import ScalarOrSchedule, Transform, safe_increment
+from jaxgd.core.tree import tree_cast, tree_zeros_like
 from jaxgd.optimizers.combine import chain
 from jaxgd.optimizers.transforms import add_decayed_weights, scale_by_adam, scale_by_learning_rate
 

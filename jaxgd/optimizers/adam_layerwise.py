@@ -7,14 +7,15 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxgd.base import EmptyState, ScalarOrSchedule, Transform, safe_increment, tree_cast, tree_zeros_like
-from jaxgd.errors import (
+from jaxgd.core.errors import (
     ConfigError,
     check_decay,
     check_learning_rate,
     check_nonnegative,
     check_positive,
 )
+from jaxgd.core.transform import ScalarOrSchedule, Transform, empty_init, safe_increment
+from jaxgd.core.tree import tree_cast, tree_zeros_like
 from jaxgd.optimizers.combine import chain
 from jaxgd.optimizers.transforms import add_decayed_weights, scale_by_adam, scale_by_learning_rate
 
@@ -108,10 +109,6 @@ def scale_by_trust_ratio(min_norm: float = 0.0, trust_coefficient: float = 1.0,
     check_positive("trust_coefficient", trust_coefficient, fix="Use 1.0 (LAMB) or ~1e-3 (LARS).")
     check_nonnegative("eps", eps, fix="Use 0 (the default) or a small positive value.")
 
-    def init(params):
-        del params
-        return EmptyState()
-
     def scale_leaf(u, p):
         p_norm = _safe_norm(p, min_norm)
         u_norm = _safe_norm(u, min_norm)
@@ -125,7 +122,7 @@ def scale_by_trust_ratio(min_norm: float = 0.0, trust_coefficient: float = 1.0,
             raise ValueError("scale_by_trust_ratio needs params: call update(grads, state, params).")
         return jax.tree.map(scale_leaf, grads, params), state
 
-    return Transform(init, update)
+    return Transform(empty_init, update)
 
 
 def lamb(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-6,

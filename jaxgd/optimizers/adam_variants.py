@@ -7,8 +7,9 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxgd.base import ScalarOrSchedule, Transform, safe_increment, tree_full_like, tree_zeros_like
-from jaxgd.errors import check_decay, check_learning_rate, check_nonnegative, check_range
+from jaxgd.core.errors import check_decay, check_learning_rate, check_nonnegative, check_range
+from jaxgd.core.transform import ScalarOrSchedule, Transform, safe_increment
+from jaxgd.core.tree import tree_full_like, tree_zeros_like
 from jaxgd.optimizers.adam import _bias_correction, _check_adam
 from jaxgd.optimizers.combine import chain
 from jaxgd.optimizers.transforms import ScaleByAdamState, add_decayed_weights, scale_by_learning_rate

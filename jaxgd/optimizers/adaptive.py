@@ -8,8 +8,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxgd.base import ScalarOrSchedule, Transform, tree_full_like, tree_zeros_like
-from jaxgd.errors import (
+from jaxgd.core.errors import (
     check_decay,
     check_learning_rate,
     check_nonnegative,
@@ -17,6 +16,8 @@ from jaxgd.errors import (
     check_range,
     is_concrete,
 )
+from jaxgd.core.transform import ScalarOrSchedule, Transform
+from jaxgd.core.tree import tree_full_like, tree_zeros_like
 from jaxgd.optimizers.combine import chain
 from jaxgd.optimizers.layerwise import check_weight_decay
 from jaxgd.optimizers.sgd_variants import check_number

@@ -14,8 +14,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgd.base import Transform, safe_increment, stateless, tree_all_finite, tree_l2_norm
-from jaxgd.errors import ConfigError, check_nonnegative, check_positive, check_transform, is_concrete
+from jaxgd.core.errors import ConfigError, check_nonnegative, check_positive, check_transform, is_concrete
+from jaxgd.core.transform import Transform, safe_increment, stateless
+from jaxgd.core.tree import tree_all_finite, tree_l2_norm
 
 __all__ = ["clip", "clip_by_block_rms", "clip_by_global_norm", "apply_if_finite", "ApplyIfFiniteState"]
 

@@ -8,9 +8,8 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
-from jaxgd.base import Transform
-from jaxgd.errors import ConfigError, is_concrete
-from jaxgd.optimizers.transforms import set_to_zero
+from jaxgd.core.errors import ConfigError, is_concrete
+from jaxgd.core.transform import Transform, set_to_zero
 
 __all__ = [
     "chain", "masked", "multi_transform", "partition", "freeze", "selective_transform",

@@ -9,8 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgd.base import ScalarOrSchedule, Transform, safe_increment, stateless
-from jaxgd.errors import (
+from jaxgd.core.errors import (
     check_decay,
     check_learning_rate,
     check_nonnegative,
@@ -18,6 +17,7 @@ from jaxgd.errors import (
     check_positive_int,
     check_range,
 )
+from jaxgd.core.transform import ScalarOrSchedule, Transform, safe_increment, stateless
 from jaxgd.optimizers.clipping import clip_by_block_rms
 from jaxgd.optimizers.combine import chain
 from jaxgd.optimizers.layerwise import check_weight_decay

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from jaxgd.base import ScalarOrSchedule, Transform
-from jaxgd.errors import check_learning_rate, check_nonnegative, check_positive
+from jaxgd.core.errors import check_learning_rate, check_nonnegative, check_positive
+from jaxgd.core.transform import ScalarOrSchedule, Transform
 from jaxgd.optimizers.adam_layerwise import scale_by_trust_ratio
 from jaxgd.optimizers.combine import chain, masked
 from jaxgd.optimizers.transforms import decayed_weights, scale_by_learning_rate, trace

@@ -7,8 +7,9 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxgd.base import ScalarOrSchedule, Transform, identity, safe_increment, tree_full_like, tree_zeros_like
-from jaxgd.errors import ConfigError, check_decay, check_learning_rate, check_nonnegative
+from jaxgd.core.errors import ConfigError, check_decay, check_learning_rate, check_nonnegative
+from jaxgd.core.transform import ScalarOrSchedule, Transform, identity, safe_increment
+from jaxgd.core.tree import tree_full_like, tree_zeros_like
 from jaxgd.optimizers.combine import chain
 from jaxgd.optimizers.transforms import scale_by_learning_rate, trace
 

@@ -8,8 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgd.base import EmptyState, ScalarOrSchedule, Transform, safe_increment, tree_sum_of_squares
-from jaxgd.errors import (
+from jaxgd.core.errors import (
     ConfigError,
     check_choice,
     check_learning_rate,
@@ -17,6 +16,8 @@ from jaxgd.errors import (
     check_positive,
     check_range,
 )
+from jaxgd.core.transform import ScalarOrSchedule, Transform, empty_init, safe_increment
+from jaxgd.core.tree import tree_sum_of_squares
 from jaxgd.optimizers.combine import chain
 from jaxgd.optimizers.sgd import sgd
 from jaxgd.optimizers.transforms import scale, scale_by_learning_rate
@@ -146,10 +147,6 @@ def scale_by_polyak(
     check_choice("variant", variant, ["sps", "sps+"])
     tiny = jnp.finfo(float).eps
 
-    def init(params):
-        del params
-        return EmptyState()
-
     def update(grads, state, params=None, *, value=None, **extra):
         del params, extra
         if value is None:
@@ -162,7 +159,7 @@ def scale_by_polyak(
                          jnp.minimum(gap / (sq_norm + eps), max_learning_rate))
         return jax.tree.map(lambda g: (step * g).astype(g.dtype), grads), state
 
-    return Transform(init, update)
+    return Transform(empty_init, update)
 
 
 def polyak_sgd(

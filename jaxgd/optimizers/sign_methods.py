@@ -7,8 +7,9 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxgd.base import ScalarOrSchedule, Transform, safe_increment, stateless, tree_cast, tree_zeros_like
-from jaxgd.errors import check_choice, check_decay, check_learning_rate, check_positive
+from jaxgd.core.errors import check_choice, check_decay, check_learning_rate, check_positive
+from jaxgd.core.transform import ScalarOrSchedule, Transform, safe_increment, stateless
+from jaxgd.core.tree import tree_cast, tree_zeros_like
 from jaxgd.optimizers.combine import chain
 from jaxgd.optimizers.layerwise import check_weight_decay
 from jaxgd.optimizers.transforms import decayed_weights, ema, scale_by_learning_rate

@@ -11,15 +11,17 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxgd.base import (
+from jaxgd.core.errors import check_decay, check_learning_rate, check_nonnegative, check_range
+from jaxgd.core.transform import (
     EmptyState,
     ScalarOrSchedule,
     Transform,
+    empty_init,
     safe_increment,
-    tree_cast,
-    tree_zeros_like,
+    set_to_zero,
 )
-from jaxgd.errors import check_decay, check_learning_rate, check_nonnegative, check_range
+from jaxgd.core.tree import tree_cast, tree_zeros_like
+from jaxgd.optimizers.combine import masked
 
 __all__ = [
     "scale", "scale_by_schedule", "scale_by_learning_rate", "trace", "add_decayed_weights",
@@ -52,15 +54,11 @@ def scale(step_size: float) -> Transform:
     """``u = step_size * g``."""
     check_range("step_size", step_size)
 
-    def init(params):
-        del params
-        return EmptyState()
-
     def update(grads, state, params=None, **extra):
         del params, extra
         return jax.tree.map(lambda g: jnp.asarray(step_size, g.dtype) * g, grads), state
 
-    return Transform(init, update)
+    return Transform(empty_init, update)
 
 
 def scale_by_schedule(step_size_fn) -> Transform:
@@ -139,8 +137,6 @@ def decayed_weights(weight_decay: ScalarOrSchedule, mask: Any = None) -> Transfo
     tx = Transform(init, update)
     if mask is None:
         return tx
-    from jaxgd.optimizers.combine import masked
-
     return masked(tx, mask)
 
 
@@ -159,23 +155,6 @@ def add_decayed_weights(weight_decay: ScalarOrSchedule = 0.0, mask: Any = None) 
         check_nonnegative("weight_decay", weight_decay,
                           fix="Use 0 for no decay; typical values are 1e-4 to 1e-2, or a schedule.")
     return decayed_weights(weight_decay, mask)
-
-
-def set_to_zero() -> Transform:
-    """``u = 0`` for every leaf: applied updates leave the parameters where they are.
-
-    Used with `masked` (see `freeze`) to hold part of the parameters fixed.
-    """
-
-    def init(params):
-        del params
-        return EmptyState()
-
-    def update(grads, state, params=None, **extra):
-        del params, extra
-        return jax.tree.map(jnp.zeros_like, grads), state
-
-    return Transform(init, update)
 
 
 def ema(decay: float, debias: bool = True, accumulator_dtype: Any = None) -> Transform:

@@ -11,8 +11,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgd.base import Transform, safe_increment, tree_cast, tree_zeros_like
-from jaxgd.errors import ConfigError, check_positive_int, check_transform
+from jaxgd.core.errors import ConfigError, check_positive_int, check_transform
+from jaxgd.core.transform import Transform, safe_increment
+from jaxgd.core.tree import tree_cast, tree_zeros_like
 
 __all__ = [
     "MultiSteps", "inject_hyperparams", "skip_not_finite", "skip_large_updates",

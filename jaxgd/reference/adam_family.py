@@ -13,6 +13,11 @@ from jaxgd import optimizers as hand
 from jaxgd.optimizers.sgd import weights_mask
 from jaxgd.reference.core import Row, twin
 
+__all__ = ["adabelief", "adamax", "adamaxw", "adamw", "adan", "amsgrad", "lamb", "nadam", "nadamw",
+           "novograd", "radam", "scale_by_adamax", "scale_by_adan", "scale_by_amsgrad",
+           "scale_by_belief", "scale_by_novograd", "scale_by_radam", "scale_by_trust_ratio",
+           "scale_by_yogi", "yogi"]
+
 adamw = twin(hand.adamw, optax.adamw)
 nadam = twin(hand.nadam, optax.nadam)
 nadamw = twin(hand.nadamw, optax.nadamw)

@@ -15,6 +15,9 @@ import optax
 
 from jaxgd import optimizers as hand
 
+__all__ = ["Row", "adam", "add_decayed_weights", "chain", "masked", "scale", "scale_by_adam",
+           "scale_by_learning_rate", "seed_momentum", "sgd", "sgd_l2", "trace", "twin"]
+
 
 class Row(NamedTuple):
     """One line of the optimizer table: a hand-written rule and its optax twin.

@@ -9,6 +9,13 @@ from jaxgd.optimizers import adaptive, factored, layerwise, rms, sgd_variants, s
 from jaxgd.optimizers.sgd import weights_mask
 from jaxgd.reference.core import Row, twin
 
+__all__ = ["adadelta", "adafactor", "adagrad", "add_noise", "fromage", "lars", "lion", "noisy_sgd",
+           "optimistic_gradient_descent", "polyak_sgd", "rmsprop", "rprop", "scale_by_adadelta",
+           "scale_by_factored_rms", "scale_by_lion", "scale_by_optimistic_gradient",
+           "scale_by_param_block_rms", "scale_by_polyak", "scale_by_rms", "scale_by_rprop",
+           "scale_by_rss", "scale_by_sign", "scale_by_sm3", "scale_by_stddev", "sign_sgd", "signum",
+           "sm3"]
+
 noisy_sgd = twin(sgd_variants.noisy_sgd, optax.noisy_sgd)
 add_noise = twin(sgd_variants.add_noise, optax.add_noise)
 polyak_sgd = twin(sgd_variants.polyak_sgd, optax.polyak_sgd)

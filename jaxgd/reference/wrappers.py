@@ -17,6 +17,11 @@ from jaxgd import optimizers as hand
 from jaxgd.optimizers.sgd import weights_mask
 from jaxgd.reference.core import Row, twin
 
+__all__ = ["HAND_RECIPES", "MultiSteps", "REF_RECIPES", "apply_if_finite", "clip",
+           "clip_by_block_rms", "clip_by_global_norm", "ema", "freeze", "inject_hyperparams",
+           "multi_transform", "partition", "selective_transform", "set_to_zero",
+           "skip_large_updates", "skip_not_finite"]
+
 clip = twin(hand.clip, optax.clip)
 clip_by_global_norm = twin(hand.clip_by_global_norm, optax.clip_by_global_norm)
 clip_by_block_rms = twin(hand.clip_by_block_rms, optax.clip_by_block_rms)

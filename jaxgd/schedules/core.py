@@ -16,7 +16,7 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgd.errors import ConfigError, check_range, is_concrete
+from jaxgd.core.errors import ConfigError, check_range, is_concrete
 
 
 def check_dtype(dtype: Any) -> Any:

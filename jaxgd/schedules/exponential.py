@@ -12,8 +12,8 @@ from typing import Any
 
 import jax.numpy as jnp
 
-from jaxgd.base import Schedule
-from jaxgd.errors import ConfigError, check_positive
+from jaxgd.core.errors import ConfigError, check_positive
+from jaxgd.core.transform import Schedule
 from jaxgd.schedules.core import check_dtype, check_finite, check_int, float_dtype
 from jaxgd.schedules.join import join_schedules
 from jaxgd.schedules.polynomial import constant_schedule, linear_schedule

@@ -7,8 +7,8 @@ from typing import Any
 
 import jax.numpy as jnp
 
-from jaxgd.base import Schedule
-from jaxgd.errors import ConfigError
+from jaxgd.core.errors import ConfigError
+from jaxgd.core.transform import Schedule
 from jaxgd.schedules.core import check_dtype, check_int, float_dtype
 
 

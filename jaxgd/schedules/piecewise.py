@@ -9,8 +9,8 @@ from typing import Any
 
 import jax.numpy as jnp
 
-from jaxgd.base import Schedule
-from jaxgd.errors import ConfigError, check_choice, check_positive, check_range, is_concrete
+from jaxgd.core.errors import ConfigError, check_choice, check_positive, check_range, is_concrete
+from jaxgd.core.transform import Schedule
 from jaxgd.schedules.core import (
     check_boundaries,
     check_dtype,

@@ -6,8 +6,8 @@ from typing import Any
 
 import jax.numpy as jnp
 
-from jaxgd.base import Schedule
-from jaxgd.errors import check_positive
+from jaxgd.core.errors import check_positive
+from jaxgd.core.transform import Schedule
 from jaxgd.schedules.core import check_dtype, check_finite, check_int, float_dtype
 
 

@@ -1,0 +1,52 @@
+"""Pytree helpers, one copy each: zeros, casts, norms, finiteness, differences.
+
+Norms square and sum in at least float32 whatever the leaves' dtype.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+
+def tree_zeros_like(tree: Any, dtype: Any = None) -> Any:
+    """Zeros with each leaf's shape (and dtype unless ``dtype`` is given)."""
+    return jax.tree.map(lambda x: jnp.zeros(jnp.shape(x), dtype or jnp.result_type(x)), tree)
+
+
+def tree_full_like(tree: Any, value: float, dtype: Any = None) -> Any:
+    """``value`` everywhere, with each leaf's shape (and dtype unless given)."""
+    return jax.tree.map(lambda x: jnp.full(jnp.shape(x), value, dtype or jnp.result_type(x)), tree)
+
+
+def tree_sum_of_squares(tree: Any) -> jax.Array:
+    """``sum_i sum(x_i**2)`` over all leaves (0.0 for an empty tree)."""
+    leaves = jax.tree.leaves(tree)
+    return sum((jnp.sum(jnp.square(x)) for x in leaves), jnp.zeros(()))
+
+
+def tree_l2_norm(tree: Any) -> jax.Array:
+    """Global l2 norm: ``sqrt(sum over leaves of sum(x**2))``."""
+    return jnp.sqrt(tree_sum_of_squares(tree))
+
+
+def tree_all_finite(tree: Any) -> jax.Array:
+    """True when every element of every leaf is finite (a bool scalar)."""
+    leaves = jax.tree.leaves(tree)
+    if not leaves:
+        return jnp.array(True)
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves]))
+
+
+def tree_cast(tree: Any, dtype: Any) -> Any:
+    """Cast every leaf to ``dtype`` (``None`` keeps it)."""
+    return tree if dtype is None else jax.tree.map(lambda x: jnp.asarray(x, dtype), tree)
+
+
+def tree_max_abs_diff(a: Any, b: Any) -> float:
+    """Largest ``|a - b|`` over all leaves, as a Python float (0.0 for empty trees)."""
+    pairs = zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
+    diffs = [float(jnp.max(jnp.abs(jnp.asarray(x) - jnp.asarray(y)))) for x, y in pairs if jnp.size(x)]
+    return max(diffs, default=0.0)

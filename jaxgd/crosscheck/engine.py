@@ -1,0 +1,259 @@
+"""Run two update rules (or two schedules) in lockstep and report where and how far they part.
+
+Either side may be a hand-written `Transform` or an ``optax.GradientTransformation``
+(both are ``(init, update)`` pairs). Both start from the same params and, per step,
+
+* stream mode: receive the SAME gradient (random normal from ``key``, or the user's
+  stacked ``grads``), which isolates the rule from the trajectory; or
+* loss mode: take the gradient of ``loss_fn`` at their OWN params, which shows how
+  a small difference grows along a run.
+
+The whole run is one jitted `lax.scan`; only the per-step statistics (one max
+difference and one magnitude per leaf and step) come back to the host. Updates,
+params and optimizer state are compared leaf by leaf; state leaves are matched by
+key path (see `match_leaves`). The tolerance rule is in `jaxgd.crosscheck.report`:
+
+    differs at step t  <=>  max|a - b| > atol + rtol * max(|a|, |b|)
+    atol = rtol * (the leaf's largest magnitude over the run), unless given
+    rtol by dtype: float64 1e-12, float32 1e-5, float16 1e-3, bfloat16 1e-2;
+    integer and bool leaves (step counts) must be equal.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxgd.core.errors import ConfigError, check_positive_int, check_transform
+from jaxgd.core.transform import apply_updates
+from jaxgd.crosscheck.leaves import Plan, match_leaves, plan_stats
+from jaxgd.crosscheck.report import CrosscheckReport, LeafTrace
+
+__all__ = ["DEFAULT_RTOL", "crosscheck", "crosscheck_schedule", "default_rtol"]
+
+DEFAULT_RTOL = {"float64": 1e-12, "float32": 1e-5, "float16": 1e-3, "bfloat16": 1e-2}
+DEFAULT_STEPS = 200
+
+
+def default_rtol(dtype: Any, rtol: float | dict | None = None) -> float:
+    """The relative tolerance for a leaf of ``dtype``; 0 for integer and bool leaves.
+
+    ``rtol`` overrides: a float for every float dtype, or a dict ``{dtype name: rtol}``.
+    """
+    name = jnp.dtype(dtype).name
+    if not jnp.issubdtype(jnp.dtype(dtype), jnp.inexact):
+        return 0.0
+    if isinstance(rtol, dict):
+        return float(rtol.get(name, DEFAULT_RTOL.get(name, 1e-5)))
+    return float(DEFAULT_RTOL.get(name, 1e-5) if rtol is None else rtol)
+
+
+def _leading(name: str, tree: Any, steps: int | None) -> tuple[Any, int]:
+    """``tree`` cut to its first ``steps`` entries along the stacked axis 0."""
+    leaves = jax.tree.leaves(tree)
+    lengths = {jnp.shape(x)[0] if jnp.ndim(x) else None for x in leaves}
+    if not leaves or len(lengths) != 1 or None in lengths:
+        raise ConfigError(f"{name} must be a pytree of arrays stacked along a leading steps axis "
+                          f"(one length for all leaves); got lengths {sorted(map(str, lengths))}.")
+    n = lengths.pop()
+    if steps is None:
+        return tree, n
+    if steps > n:
+        raise ConfigError(f"steps={steps} but {name} holds only {n} steps. "
+                          f"Pass steps<={n} or a longer {name}.")
+    return jax.tree.map(lambda x: x[:steps], tree), steps
+
+
+def _extras(extra_args: dict | None, grads: Any, params: Any) -> dict:
+    """update()'s extra keyword arguments; a callable value is ``fn(grads, params)``."""
+    return {k: (v(grads, params) if callable(v) else v) for k, v in (extra_args or {}).items()}
+
+
+def _inputs(params, steps, grads, loss_fn, batches) -> tuple[Any, Any, int]:
+    """Checked params, the per-step scan inputs (grads, batches or step indices), steps."""
+    if grads is not None and loss_fn is not None:
+        raise ConfigError("pass either grads= (stream mode) or loss_fn= (loss mode), not both.")
+    if batches is not None and loss_fn is None:
+        raise ConfigError("batches= needs loss_fn=(params, batch) -> scalar.")
+    if steps is not None:
+        steps = check_positive_int("steps", steps, fix="e.g. steps=200.")
+    params = jax.tree.map(jnp.asarray, params)
+    for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
+        if not jnp.issubdtype(leaf.dtype, jnp.floating):
+            raise ConfigError(f"params leaf {jax.tree_util.keystr(path)} has dtype {leaf.dtype}; "
+                              "params must be float arrays (cast them, e.g. x.astype(jnp.float32)).")
+    if grads is not None:
+        grads, steps = _leading("grads", grads, steps)
+        if jax.tree.structure(grads) != jax.tree.structure(params):
+            raise ConfigError(f"grads has structure {jax.tree.structure(grads)} but params have "
+                              f"{jax.tree.structure(params)}; stack one gradient per step.")
+        return params, grads, steps
+    if batches is not None:
+        return (params, *_leading("batches", batches, steps))
+    steps = steps or DEFAULT_STEPS
+    return params, jnp.arange(steps, dtype=jnp.int32), steps
+
+
+def crosscheck(
+    tx_a: Any,
+    tx_b: Any,
+    params: Any,
+    *,
+    steps: int | None = None,
+    grads: Any = None,
+    loss_fn: Callable[..., jax.Array] | None = None,
+    batches: Any = None,
+    key: jax.Array | int | None = None,
+    rtol: float | dict | None = None,
+    atol: float | None = None,
+    extra_args: dict | None = None,
+    names: tuple[str, str] = ("a", "b"),
+    label: str = "",
+) -> CrosscheckReport:
+    """Run ``tx_a`` and ``tx_b`` in lockstep from ``params``; compare every step.
+
+    Args:
+        tx_a, tx_b: update rules with ``init`` and ``update`` (jaxgd or optax).
+        params: the starting params (a pytree of float arrays), shared by both.
+        steps: number of updates (default 200, or the length of ``grads``/``batches``).
+        grads: stream mode with these gradients: params' structure with a leading
+            steps axis. None (and no ``loss_fn``): standard normal gradients drawn
+            per step from ``key``, in each leaf's dtype.
+        loss_fn: loss mode: ``loss_fn(params)`` (or ``loss_fn(params, batch)`` with
+            ``batches``) -> scalar; each side follows the gradient at its own params.
+        batches: a pytree stacked along a leading steps axis, one batch per step.
+        key: PRNG key (or int seed) of the random gradient stream; default 0.
+        rtol: relative tolerance: a float for all float leaves, a dict by dtype name,
+            or None for `DEFAULT_RTOL` by dtype.
+        atol: absolute tolerance for every float leaf; None: ``rtol * S`` with S the
+            leaf's largest magnitude over the run.
+        extra_args: extra keyword arguments of ``update`` (e.g. ``value``); a callable
+            value is called as ``fn(grads, params)`` on each side at each step.
+        names: the two sides' names in the report.
+        label: a title for the report (e.g. the optimizer table's row id).
+
+    Returns:
+        A `CrosscheckReport` (host NumPy arrays only).
+    """
+    check_transform("tx_a", tx_a)
+    check_transform("tx_b", tx_b)
+    params, xs, steps = _inputs(params, steps, grads, loss_fn, batches)
+    key = jax.random.key(0 if key is None else key) if not isinstance(key, jax.Array) else key
+    mode = "loss" if loss_fn is not None else "stream"
+
+    def gradient(p, x):
+        if loss_fn is None:
+            return None, (x if grads is not None else _normal_like(jax.random.fold_in(key, x), p))
+        f = loss_fn if batches is None else (lambda q: loss_fn(q, x))
+        return jax.value_and_grad(f)(p)
+
+    def one_step(tx, p, s, g):
+        u, s = tx.update(g, s, p, **_extras(extra_args, g, p))
+        return u, s, apply_updates(p, u)
+
+    def probe(p):
+        x0 = jax.tree.map(lambda x: x[0], xs)
+        _, g = gradient(p, x0)
+        out = [one_step(tx, p, tx.init(p), g)[:2] for tx in (tx_a, tx_b)]
+        return out, tx_a.init(p), tx_b.init(p)
+
+    (shape_a, shape_b), init_a, init_b = jax.eval_shape(probe, params)
+    for name, (u, _) in zip(names, (shape_a, shape_b), strict=True):
+        if jax.tree.structure(u) != jax.tree.structure(params):
+            raise ConfigError(f"{name}.update returned updates with structure "
+                              f"{jax.tree.structure(u)}; params have {jax.tree.structure(params)}.")
+    plan_u = match_leaves(shape_a[0], shape_b[0], names)
+    plan_p = match_leaves(params, params, names)
+    plan_s = match_leaves(init_a, init_b, names)
+
+    def run(params, xs):
+        def body(carry, x):
+            (pa, sa), (pb, sb) = carry
+            la, ga = gradient(pa, x)
+            lb, gb = gradient(pb, x) if mode == "loss" else (None, ga)
+            ua, sa, pa = one_step(tx_a, pa, sa, ga)
+            ub, sb, pb = one_step(tx_b, pb, sb, gb)
+            out = {"updates": plan_stats(ua, ub, plan_u), "params": plan_stats(pa, pb, plan_p),
+                   "state": plan_stats(sa, sb, plan_s)}
+            if mode == "loss":
+                out["losses"] = jnp.stack([la, lb]).astype(jnp.result_type(float))
+            return ((pa, sa), (pb, sb)), out
+
+        init = ((params, tx_a.init(params)), (params, tx_b.init(params)))
+        return jax.lax.scan(body, init, xs)[1]
+
+    host = jax.device_get(jax.jit(run)(params, xs))
+    leaves = []
+    for kind, plan in (("updates", plan_u), ("params", plan_p), ("state", plan_s)):
+        d, m = (np.asarray(x, np.float64) for x in host[kind])
+        for j, pair in enumerate(plan.pairs):
+            leaves.append(_trace(kind, pair, d[:, j], m[:, j], rtol, atol))
+    return CrosscheckReport(
+        names=tuple(names), mode=mode, steps=int(steps), leaves=tuple(leaves),
+        unmatched=plan_s.unmatched, label=label,
+        losses=np.asarray(host["losses"], np.float64) if mode == "loss" else None,
+        meta={"dtypes": sorted({str(x.dtype) for x in jax.tree.leaves(params)})})
+
+
+def _normal_like(key: jax.Array, params: Any) -> Any:
+    """Standard normal noise shaped and typed like ``params`` (one draw, cut into leaves)."""
+    leaves, treedef = jax.tree.flatten(params)
+    sizes = [x.size for x in leaves]
+    flat = jax.random.normal(key, (sum(sizes),), jnp.result_type(float))
+    cuts = np.cumsum([0, *sizes])
+    return treedef.unflatten([flat[i:j].reshape(x.shape).astype(x.dtype)
+                              for i, j, x in zip(cuts[:-1], cuts[1:], leaves, strict=True)])
+
+
+def _trace(kind, pair, d, m, rtol, atol) -> LeafTrace:
+    r = 0.0 if pair.exact else default_rtol(pair.dtype, rtol)
+    scale = float(np.max(m, initial=0.0))
+    a = 0.0 if pair.exact else (r * scale if atol is None else float(atol))
+    return LeafTrace(kind=kind, path=pair.path_a, dtype=pair.dtype, shape=pair.shape, rtol=r,
+                     atol=a, abs=d, mag=m, path_b="" if pair.path_b == pair.path_a else pair.path_b)
+
+
+def crosscheck_schedule(
+    sched_a: Callable[[jax.Array], Any],
+    sched_b: Callable[[jax.Array], Any],
+    steps: int = DEFAULT_STEPS,
+    *,
+    dtype: Any = None,
+    rtol: float | None = None,
+    atol: float | None = None,
+    names: tuple[str, str] = ("hand", "optax"),
+    label: str = "",
+) -> CrosscheckReport:
+    """Compare two schedules ``step -> value`` at int32 counts ``0 .. steps-1``.
+
+    Each is evaluated at a scalar int32 count, exactly as an optimizer calls it.
+    The tolerance is that of ``dtype`` (default: the default float dtype, float64
+    under x64). A side that returns a less precise dtype than that is NOT excused:
+    the report says so in a note and the differences show its floor (optax's
+    schedules compute some values in float32 even under x64).
+    """
+    steps = check_positive_int("steps", steps)
+    want = jnp.dtype(jnp.result_type(float) if dtype is None else dtype)
+    counts = jnp.arange(steps, dtype=jnp.int32)
+    run = jax.jit(lambda c: tuple(jax.lax.map(lambda t, f=f: jnp.asarray(f(t)), c)
+                                  for f in (sched_a, sched_b)))
+    va, vb = jax.device_get(run(counts))
+    dts = (np.asarray(va).dtype, np.asarray(vb).dtype)
+    x, y = np.asarray(va, np.float64), np.asarray(vb, np.float64)
+    d = np.where(x == y, 0.0, np.abs(x - y))
+    m = np.maximum(np.abs(x), np.abs(y))
+    pair = Plan.Pair(0, 0, "value", "value", want.name, (), False)
+    leaf = _trace("schedule", pair, d, m, rtol, atol)
+    report = CrosscheckReport(names=tuple(names), mode="schedule", steps=steps, leaves=(leaf,),
+                              label=label, meta={"value_dtypes": [str(t) for t in dts]})
+    notes = [f"{name} returns {dt.name} values where {want.name} is expected: agreement is "
+             f"limited to {dt.name} rounding (eps {jnp.finfo(dt).eps:.1e})."
+             for name, dt in zip(names, dts, strict=True)
+             if jnp.issubdtype(dt, jnp.floating) and jnp.finfo(dt).eps > jnp.finfo(want).eps]
+    return dataclasses.replace(report, notes=tuple(notes))
+

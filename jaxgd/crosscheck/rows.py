@@ -1,0 +1,213 @@
+"""Cross-check the rows of the optimizer table (`jaxgd.reference.OPTIMIZERS`).
+
+`crosscheck_row` builds a row's hand-written rule and its optax twin from the same
+keyword arguments and runs `jaxgd.crosscheck.crosscheck` on a small nested pytree
+(with a 0-d and a zero-size leaf). A learning-rate schedule named in `SCHEDULES`
+is built by hand (`jaxgd.schedules`) for the hand side and by optax
+(`jaxgd.reference.schedules`) for the optax side, so the report also shows where
+optax's schedules round in float32 under x64; ``same_schedule=True`` feeds the
+hand schedule to both.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from jaxgd import schedules as hand
+from jaxgd.core.errors import ConfigError, check_choice, check_positive_int
+from jaxgd.crosscheck.engine import DEFAULT_STEPS, crosscheck, crosscheck_schedule
+from jaxgd.crosscheck.report import CrosscheckReport
+from jaxgd.reference import OPTIMIZERS, Row, row
+from jaxgd.reference import schedules as ref
+
+__all__ = ["SCHEDULES", "build_schedules", "crosscheck_row", "example_loss", "example_params",
+           "factory_name", "select_rows"]
+
+# name -> (function in jaxgd.schedules / jaxgd.reference.schedules, kwargs from (lr, steps))
+SCHEDULES: dict[str, tuple[str, Callable[[float, int], dict]]] = {
+    "constant": ("constant_schedule", lambda lr, n: dict(value=lr)),
+    "exponential": ("exponential_decay",
+                    lambda lr, n: dict(init_value=lr, transition_steps=n, decay_rate=0.1)),
+    "staircase": ("exponential_decay", lambda lr, n: dict(
+        init_value=lr, transition_steps=max(1, n // 5), decay_rate=0.5, staircase=True)),
+    "cosine": ("cosine_decay_schedule", lambda lr, n: dict(init_value=lr, decay_steps=n, alpha=0.01)),
+    "warmup_cosine": ("warmup_cosine_decay_schedule", lambda lr, n: dict(
+        init_value=lr / 10, peak_value=lr, warmup_steps=max(1, n // 10), decay_steps=max(2, n),
+        end_value=lr / 100)),
+    "linear": ("linear_schedule",
+               lambda lr, n: dict(init_value=lr, end_value=lr / 100, transition_steps=n)),
+    "polynomial": ("polynomial_schedule", lambda lr, n: dict(
+        init_value=lr, end_value=lr / 100, power=2.0, transition_steps=n)),
+    "piecewise": ("piecewise_constant_schedule", lambda lr, n: dict(
+        init_value=lr, boundaries_and_scales={max(1, n // 3): 0.5, max(2, 2 * n // 3): 0.2})),
+    "onecycle": ("cosine_onecycle_schedule",
+                 lambda lr, n: dict(transition_steps=max(n, 10), peak_value=lr)),
+    "step_decay": ("step_decay", lambda lr, n: dict(init_value=lr, every=max(1, n // 4), factor=0.5)),
+    "seed_step_decay": ("seed_step_decay",
+                        lambda lr, n: dict(init_value=lr, every=max(1, n // 4), factor=0.9)),
+}
+
+
+def build_schedules(name: str, learning_rate: float, steps: int) -> tuple[Callable, Callable]:
+    """The schedule ``name`` (a key of `SCHEDULES`) by hand and with optax, peak ``learning_rate``."""
+
+    fn, make_kwargs = SCHEDULES[check_choice("schedule", name, SCHEDULES)]
+    if callable(learning_rate):
+        raise ConfigError("schedule=... needs a float learning_rate to scale; got a callable. "
+                          "Pass the schedule itself as learning_rate instead.")
+    kwargs = make_kwargs(learning_rate, steps)
+    return getattr(hand, fn)(**kwargs), getattr(ref, fn)(**kwargs)
+
+
+def example_params(dtype: Any = jnp.float32) -> dict:
+    """A small nested pytree: dict, tuple and list nodes, a 0-d and a zero-size leaf."""
+    k = jax.random.split(jax.random.key(0), 3)
+    return {
+        "w": jax.random.normal(k[0], (3, 4), dtype),
+        "nested": (
+            {"b": jax.random.normal(k[1], (4,), dtype)},
+            [jnp.asarray(0.5, dtype), jnp.zeros((0, 3), dtype)],
+        ),
+        "v": jax.random.normal(k[2], (5,), dtype),
+    }
+
+
+def example_loss(params: Any) -> jax.Array:
+    """A smooth non-convex loss: ``sum over entries of (x - 1)**2 / 2 + 0.2 cos(3x)``."""
+    return sum(jnp.sum(0.5 * (x - 1) ** 2 + 0.2 * jnp.cos(3 * x)) for x in jax.tree.leaves(params))
+
+
+def _grad_energy(grads: Any, params: Any) -> jax.Array:
+    """The ``value`` passed in stream mode: ``sum(g**2) / 2``, the same on both sides."""
+    del params
+    return sum(0.5 * jnp.sum(jnp.square(g)) for g in jax.tree.leaves(grads))
+
+
+def factory_name(factory: Any) -> str:
+    """A readable name: ``optax.sgd`` for optax's, ``optax.adam(nesterov=True)`` for a
+    partial, ``module.name`` otherwise (a twin is named after what it wraps)."""
+    while isinstance(getattr(factory, "__wrapped__", None), Callable):
+        factory = factory.__wrapped__
+    if isinstance(factory, functools.partial):
+        args = [repr(a) for a in factory.args] + [f"{k}={v!r}" for k, v in factory.keywords.items()]
+        return f"{factory_name(factory.func)}({', '.join(args)})"
+    module = getattr(factory, "__module__", "") or ""
+    name = getattr(factory, "__qualname__", None) or getattr(factory, "__name__", repr(factory))
+    if "<locals>" in name:
+        name = getattr(factory, "__name__", name)
+    return f"optax.{name}" if module.startswith("optax") else f"{module}.{name}".lstrip(".")
+
+
+def select_rows(spec: str) -> tuple:
+    """Rows for ``spec``: "all", a row id, or a comma list of them.
+
+    A rule name selects all of its rows: "sgd" is sgd, sgd-momentum and sgd-nesterov
+    (ids equal to it or starting with it and "-", or rows whose hand factory has
+    that name); "sgd-momentum" is that row (and any "sgd-momentum-..." variants).
+    """
+
+    ids = [r.id for r in OPTIMIZERS]
+    names = {getattr(r.hand, "__name__", "") for r in OPTIMIZERS}
+    out: list = []
+    for part in (p.strip() for p in str(spec).split(",")):
+        if part == "all":
+            out.extend(OPTIMIZERS)
+            continue
+        found = [r for r in OPTIMIZERS if r.id == part or r.id.startswith(part + "-")
+                 or getattr(r.hand, "__name__", "") == part]
+        if not found:
+            check_choice("optimizer", part, [*ids, *sorted(names - set(ids) - {""}), "all"])
+        out.extend(r for r in found if r not in out)
+    return tuple(out)
+
+
+def crosscheck_row(
+    row_or_id: Any,
+    *,
+    dtype: Any = jnp.float32,
+    steps: int = DEFAULT_STEPS,
+    schedule: str | Callable | tuple[Callable, Callable] | None = None,
+    same_schedule: bool = False,
+    mode: str = "stream",
+    key: jax.Array | int | None = None,
+    rtol: float | dict | None = None,
+    atol: float | None = None,
+    extra_args: dict | None = None,
+    **overrides: Any,
+) -> CrosscheckReport:
+    """Cross-check one row of the optimizer table: hand-written rule vs optax twin.
+
+    Args:
+        row_or_id: a `jaxgd.reference.Row` or its id (e.g. "sgd-momentum").
+        dtype: float dtype of params and gradients; float64 runs with x64 enabled.
+        steps: number of updates.
+        schedule: learning-rate schedule: a name in `SCHEDULES` (built by hand and
+            with optax), a callable (fed to both), or a ``(hand, optax)`` pair.
+        same_schedule: with a named schedule, feed the hand-built one to both sides.
+        mode: "stream" (shared random gradients) or "loss" (each side on
+            `example_loss` at its own params).
+        key: PRNG key or seed of the gradient stream.
+        rtol, atol: tolerances (see `jaxgd.crosscheck.crosscheck`); rtol defaults to
+            the row's ``rtol64`` / ``rtol32`` for float64 / float32 leaves.
+        extra_args: extra update() arguments; by default a row needing ``value`` gets
+            ``sum(g**2)/2`` (stream) or the loss (loss mode).
+        **overrides: keyword arguments of the rule, replacing the row's ``kwargs``.
+
+    Returns:
+        A `CrosscheckReport` labelled with the row id; with a schedule, its
+        ``schedule`` field holds the schedule check (hand vs optax values).
+    """
+
+    r = row_or_id if isinstance(row_or_id, Row) else row(row_or_id)
+    steps = check_positive_int("steps", steps)
+    mode = check_choice("mode", mode, ("stream", "loss"))
+    dtype = jnp.dtype(dtype)
+    if not jnp.issubdtype(dtype, jnp.floating):
+        raise ConfigError(f"dtype={dtype.name!r} is not a float dtype; use float32, float64 "
+                          "or bfloat16.")
+    kwargs = {**r.kwargs, **overrides}
+    x64 = jax.enable_x64(True) if dtype == jnp.float64 else contextlib.nullcontext()
+    with x64:
+        kw_hand, kw_ref, sched_report = dict(kwargs), dict(kwargs), None
+        if schedule is not None:
+            if not r.schedule:
+                raise ConfigError(f"optimizer {r.id!r} takes no learning-rate schedule; "
+                                  "drop schedule=... (--schedule) for it.")
+            if "learning_rate" not in kwargs:
+                raise ConfigError(f"optimizer {r.id!r} has no learning_rate to schedule.")
+            if isinstance(schedule, str):
+                s_hand, s_ref = build_schedules(schedule, kwargs["learning_rate"], steps)
+                s_ref = s_hand if same_schedule else s_ref
+            elif callable(schedule):
+                s_hand = s_ref = schedule
+            else:
+                s_hand, s_ref = schedule
+            kw_hand["learning_rate"], kw_ref["learning_rate"] = s_hand, s_ref
+            sched_report = crosscheck_schedule(s_hand, s_ref, steps, names=("hand", "optax"))
+        extras = dict(extra_args or {})
+        for name in r.extra:
+            if name not in extras and name != "value":
+                raise ConfigError(f"optimizer {r.id!r} needs update(..., {name}=...); pass "
+                                  f"extra_args={{{name!r}: value or fn(grads, params)}}.")
+            if name == "value" and name not in extras:
+                extras["value"] = _grad_energy if mode == "stream" else (lambda g, p: example_loss(p))
+        tx_hand, tx_ref = r.hand(**kw_hand), r.ref(**kw_ref)
+        if rtol is None:
+            rtol = {"float64": r.rtol64, "float32": r.rtol32}
+        report = crosscheck(
+            tx_hand, tx_ref, example_params(dtype), steps=steps, key=key,
+            loss_fn=example_loss if mode == "loss" else None, rtol=rtol, atol=atol,
+            extra_args=extras, names=("hand", "optax"), label=r.id)
+    meta = {**report.meta, "row": r.id, "hand": factory_name(r.hand), "reference": factory_name(r.ref),
+            "kwargs": {k: (v if isinstance(v, int | float | bool | str | None) else repr(v))
+                       for k, v in kwargs.items()},
+            "dtype": dtype.name, "schedule": schedule if isinstance(schedule, str | None) else "custom",
+            "same_schedule": bool(same_schedule)}
+    return dataclasses.replace(report, schedule=sched_report, meta=meta)

@@ -1,0 +1,89 @@
+"""Datasets by name, and minibatches: the entry point to every dataset in jaxgd.
+
+    load_dataset         a validated `Dataset` by name ("moons", "digits", ...) or file path
+    epoch_indices        one shuffled epoch of minibatch indices, (steps, batch)
+    iterate_minibatches  the same as a Python loop of (x_batch, y_batch)
+
+The pieces live in their own modules and are importable from here as well:
+`jaxgd.data.dataset` (the `Dataset` type, `validate_arrays`, `validate_dataset`),
+`jaxgd.data.synthetic` (xor, moons, circles, spirals, sine), `jaxgd.data.real` (digits,
+mnist1d) and `jaxgd.data.files` (``.npz`` and ``.csv`` files).
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import numpy as np
+
+from jaxgd.core.errors import (
+    ConfigError,
+    UnknownNameError,
+    check_choice,
+    check_range,
+)
+from jaxgd.data.dataset import Dataset, validate_dataset
+from jaxgd.data.files import load_file
+from jaxgd.data.real import digits, mnist1d
+from jaxgd.data.splits import train_test_split
+from jaxgd.data.synthetic import circles, moons, sine, spirals, xor
+
+__all__ = ["DATASETS", "FILE_SUFFIXES", "SYNTHETIC", "is_file_name", "load_dataset"]
+
+FILE_SUFFIXES = (".npz", ".csv")
+SYNTHETIC = {"xor": xor, "moons": moons, "circles": circles, "spirals": spirals, "sine": sine}
+DATASETS: dict[str, Callable[..., Dataset]] = {**SYNTHETIC, "digits": digits, "mnist1d": mnist1d}
+
+
+# ----------------------------------------------------------------------------- by name
+
+
+def is_file_name(name: Any) -> bool:
+    """True when ``name`` is a path to a dataset file (ends in .npz or .csv)."""
+    return isinstance(name, str | os.PathLike) and str(name).lower().endswith(FILE_SUFFIXES)
+
+
+def load_dataset(name: str | os.PathLike, key: Any, **kwargs) -> Dataset:
+    """A validated dataset by name ("moons", "digits", ...) or by .npz / .csv path.
+
+    Args:
+      name: a key of `DATASETS` or a path ending in .npz or .csv.
+      key: a PRNG key (or an int seed) for generation and splitting.
+      **kwargs: passed to the generator or loader. For synthetic datasets,
+        ``test_fraction`` (default 0) holds out that share of the rows, stratified
+        by class, with a key derived from ``key`` (so the data equal ``gen(key)``).
+
+    Returns:
+      The dataset, checked by `validate_dataset`.
+    """
+    if isinstance(key, int | np.integer) and not isinstance(key, bool):
+        key = jax.random.PRNGKey(int(key))
+    elif key is None or isinstance(key, bool):
+        raise ConfigError(f"load_dataset: key={key!r} is not a PRNG key; pass "
+                          "jax.random.PRNGKey(seed) or an int seed.")
+    if is_file_name(name):
+        return validate_dataset(load_file(name, key, **kwargs))
+    try:
+        check_choice("dataset", name, DATASETS)
+    except UnknownNameError as err:
+        raise UnknownNameError(f"{err} Or pass a path ending in .npz or .csv.") from None
+    test_fraction = kwargs.pop("test_fraction", 0.0) if name in SYNTHETIC else 0.0
+    check_range("test_fraction", test_fraction, low=0.0, high=1.0, high_open=True,
+                fix="Use e.g. test_fraction=0.2, or 0 for no test set.")
+    fn = DATASETS[name]
+    try:
+        inspect.signature(fn).bind(key, **kwargs)
+    except TypeError:
+        accepted = [p for p in inspect.signature(fn).parameters if p != "key"]
+        raise ConfigError(f"dataset {name!r} got unexpected arguments {sorted(kwargs)}; it "
+                          f"accepts {accepted}.") from None
+    ds = fn(key, **kwargs)
+    if test_fraction > 0:
+        split = train_test_split(jax.random.fold_in(key, 1), ds.x, ds.y, test_fraction,
+                                 stratify=ds.task != "regression")
+        ds = ds._replace(x=split[0], y=split[1], x_test=split[2], y_test=split[3])
+    return validate_dataset(ds)

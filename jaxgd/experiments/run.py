@@ -1,0 +1,181 @@
+"""From a validated `TrainConfig` to a trained model and a run folder.
+
+    config -> dataset -> init_mlp -> update rule(s) (hand and/or optax) -> fit
+           -> run folder: config.json, checkpoint.npz, metrics.csv, params.npz, summary.json
+
+The pieces come from `jaxgd.experiments.build`; the folder, its checkpoints and resuming from
+them from `jaxgd.experiments.runfolder`. With ``devices`` set, or in a multi-process run,
+`fit` runs data-parallel over a mesh (`jaxgd.training.parallel`).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, NamedTuple
+
+import jax
+import numpy as np
+
+from jaxgd.core.errors import ConfigError
+from jaxgd.core.tree import tree_max_abs_diff
+from jaxgd.experiments.build import (
+    Problem,
+    default_loss,
+    make_eval_fn,
+    make_objective,
+    make_problem,
+    make_schedule,
+    make_tx,
+    select_device,
+)
+from jaxgd.experiments.config import TrainConfig, needs_value, validate
+from jaxgd.experiments.runfolder import RunFolder, Snapshot
+from jaxgd.nn.models import init_mlp, mlp
+from jaxgd.training.engine import FitResult, check_int32_steps, fit, init_state
+from jaxgd.training.parallel import make_mesh
+from jaxgd.training.resources import array_bytes, check_memory
+
+__all__ = ["Problem", "TrainOutcome", "default_loss", "make_eval_fn", "make_objective",
+           "make_problem", "make_schedule", "make_tx", "predictions", "select_device",
+           "summarize", "train", "write_run"]
+
+
+class TrainOutcome(NamedTuple):
+    config: TrainConfig
+    problem: Problem
+    results: dict[str, FitResult]  # by side: "hand", "optax"; histories from epoch 1
+    summary: dict[str, Any]
+
+
+def _joined(prior: dict[str, np.ndarray], new: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The history before a resume followed by the epochs run since."""
+    if not prior or not new:
+        return prior or new
+    return {k: np.concatenate([prior[k], v]) for k, v in new.items()}
+
+
+def train(cfg: TrainConfig, progress: bool = False, *, folder: RunFolder | None = None,
+          resume: bool = False) -> TrainOutcome:
+    """Run the configured training, each requested side from the same init and key.
+
+    Args:
+        cfg: the run's configuration.
+        progress: show a progress bar.
+        folder: where checkpoints go every ``cfg.checkpoint_every`` epochs (the caller
+            writes the final results with ``folder.finish``); None: no checkpoints.
+        resume: continue from ``folder``'s checkpoint up to ``cfg.epochs`` in total.
+    """
+    validate(cfg)
+    if resume and folder is None:
+        raise ConfigError("train(resume=True) needs the run folder to resume from: folder=RunFolder(...).")
+    mesh = make_mesh(cfg.devices, cfg.device) if cfg.devices is not None or jax.process_count() > 1 else None
+    with jax.default_device(select_device(cfg.device)):
+        pb = make_problem(cfg)
+        ds = pb.data
+        batch = ds.n if cfg.batch_size is None else cfg.batch_size
+        if batch > ds.n:
+            raise ConfigError(f"batch_size={batch} is larger than the data (n={ds.n}); accepted: "
+                              f"1..{ds.n}. Leave --batch-size out for full-batch descent.")
+        steps_per_epoch = ds.n // batch
+        check_int32_steps(cfg.epochs, steps_per_epoch)
+        sides = ("hand", "optax") if cfg.impl == "both" else (cfg.impl,)
+        txs = {side: make_tx(cfg, side, steps_per_epoch) for side in sides}
+        check_fits(cfg, pb, txs, batch, folder)  # before any large allocation
+        params = init_mlp(jax.random.key(cfg.seed), pb.sizes, cfg.init)
+        loss_fn, vg = make_objective(cfg, pb)
+        eval_fn = make_eval_fn(cfg, pb, loss_fn)
+        key = jax.random.key(cfg.seed + 2)
+        snap = Snapshot(cfg, {s: init_state(params, txs[s], key) for s in sides},
+                        {s: {} for s in sides}, {s: False for s in sides})
+        if resume:
+            snap = folder.load(cfg, snap.states)
+        t0 = time.perf_counter()
+        results = {}
+        for side in sides:
+            prior = snap.history[side]
+
+            def on_checkpoint(state, _epochs, new, side=side, prior=prior, now=snap):
+                folder.save(now._replace(states={**now.states, side: state},
+                                         history={**now.history, side: _joined(prior, new)}))
+
+            if snap.converged[side]:  # stopped by tol before: nothing to continue
+                res = FitResult(snap.states[side], {}, len(prior["loss"]), True, 0.0)
+            else:
+                res = fit(None, None, txs[side], ds.x, ds.y, epochs=cfg.epochs, batch_size=batch,
+                          value_and_grad=vg, tol=cfg.tol, gtol=cfg.gtol, eval_fn=eval_fn,
+                          learning_rate=cfg.learning_rate, progress=progress,
+                          state=snap.states[side], mesh=mesh, pass_value=needs_value(cfg.optimizer),
+                          checkpoint_every=cfg.checkpoint_every if folder else 0,
+                          on_checkpoint=on_checkpoint if folder and cfg.checkpoint_every else None,
+                          prev_loss=float(prior["loss"][-1]) if len(prior.get("loss", ())) else math.inf)
+            results[side] = res._replace(history=_joined(prior, res.history))
+            snap = snap._replace(states={**snap.states, side: res.state},
+                                 history={**snap.history, side: results[side].history},
+                                 converged={**snap.converged, side: res.converged})
+        seconds = time.perf_counter() - t0
+    summary = summarize(cfg, pb, results, seconds)
+    summary.update(devices=mesh.size if mesh is not None else 1, processes=jax.process_count())
+    return TrainOutcome(cfg, pb, results, summary)
+
+
+def check_fits(cfg: TrainConfig, pb: Problem, txs: dict[str, Any], batch: int,
+               folder: RunFolder | None) -> None:
+    """Refuse a run whose arrays cannot fit in memory, or whose folder cannot fit on the disk."""
+    shapes = jax.eval_shape(lambda: init_mlp(jax.random.key(0), pb.sizes, cfg.init))
+    states = [jax.eval_shape(tx.init, shapes) for tx in txs.values()]
+    ds = pb.data
+    data = [a for a in (ds.x, ds.y, ds.x_test, ds.y_test) if a is not None]
+    check_memory(params=shapes, opt_states=states, data=data, batch=batch, widths=pb.sizes,
+                 eval_rows=ds.n, what=f"training a {'-'.join(map(str, pb.sizes))} network")
+    if folder is not None:
+        columns = 2 + (pb.data.task != "regression") + 2 * (pb.data.x_test is not None)
+        history = cfg.epochs * columns * (8 + 24)  # float64 in the checkpoint, ~24 chars in metrics.csv
+        per_side = 2 * array_bytes(shapes) + array_bytes(states[0]) + history
+        folder.check_space(2 * len(txs) * per_side + 2**16)  # x2: a file and its replacement
+
+
+def summarize(cfg: TrainConfig, pb: Problem, results: dict[str, FitResult], seconds: float) -> dict:
+    main = results.get("hand") or results["optax"]
+    h = main.history
+    out: dict[str, Any] = {
+        "final_loss": float(h["loss"][-1]),
+        "epochs": int(main.epochs),
+        "converged": bool(main.converged),
+        "seconds": round(seconds, 4),
+        "dataset": pb.data.name,
+        "optimizer": cfg.optimizer,
+        "impl": cfg.impl,
+    }
+    for k in ("train_accuracy", "test_accuracy", "test_loss"):
+        if k in h:
+            out[k] = float(h[k][-1])
+    if len(results) == 2:
+        out["max_abs_dev_vs_optax"] = tree_max_abs_diff(results["hand"].state.params,
+                                                        results["optax"].state.params)
+        out["optax_final_loss"] = float(results["optax"].history["loss"][-1])
+    return out
+
+
+def predictions(cfg: TrainConfig, outcome: TrainOutcome, limit: int = 8) -> np.ndarray:
+    """Network outputs on the first ``limit`` training inputs (XOR: all 4)."""
+    pb, main = outcome.problem, outcome.results.get("hand") or outcome.results["optax"]
+    return np.asarray(mlp(main.state.params, pb.data.x[:limit], cfg.activation, pb.output_activation))
+
+
+def outcome_snapshot(outcome: TrainOutcome) -> Snapshot:
+    """The final checkpoint of a finished run."""
+    res = outcome.results
+    return Snapshot(outcome.config, {s: r.state for s, r in res.items()},
+                    {s: r.history for s, r in res.items()}, {s: r.converged for s, r in res.items()})
+
+
+def write_run(out_dir, outcome: TrainOutcome, overwrite: bool = False,
+              folder: RunFolder | None = None) -> None:
+    """Write the results into the run folder (created atomically if it is new; an earlier
+    result is replaced only with ``overwrite``); ``folder`` is one claimed before training."""
+    if folder is None:
+        with RunFolder(out_dir, overwrite) as folder:
+            folder.finish(outcome_snapshot(outcome), outcome.results, outcome.summary)
+        return
+    folder.finish(outcome_snapshot(outcome), outcome.results, outcome.summary)

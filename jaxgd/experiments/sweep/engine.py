@@ -1,0 +1,268 @@
+"""Many runs in one program: `jax.vmap` over seeds and hyperparameters.
+
+    grid (runs, hyperparameters) + seeds (runs,)
+      -> vmap(init_one), vmap(run_one): the update rule is built INSIDE the mapped
+         function, so a learning rate or momentum is a tracer there
+      -> the run axis is sharded over a 1-D mesh of devices (padded to a multiple
+         of the device count, the padding dropped after)
+      -> the grid runs in chunks of at most ``max_runs_per_chunk`` runs, sized
+         from an estimate of each run's memory against a budget
+
+A run whose loss, gradient or parameters turn non-finite is marked diverged at
+that epoch and frozen (``jnp.where`` keeps its last finite state) while the others
+carry on; the sweep fails only when every run diverges.
+
+Run ``s`` of a sweep equals ``fit`` from ``init_mlp(key(s))`` with shuffle key
+``key(s + 2)`` (what ``jaxgd train --seed s`` uses); the data are drawn once from
+the base config's seed and shared by every run. Sweeps run every epoch (no
+``tol``/``gtol``).
+
+On a CPU, several devices come from ``XLA_FLAGS=--xla_force_host_platform_device_count=N``
+(or ``jaxgd sweep --cpu-devices N``), set before JAX starts its backend.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from jaxgd.core.errors import ConfigError, DivergenceError, check_choice, check_positive_int
+from jaxgd.core.tree import tree_all_finite
+from jaxgd.experiments.build import (
+    Problem,
+    make_eval_fn,
+    make_objective,
+    make_problem,
+    make_tx,
+    select_device,
+)
+from jaxgd.experiments.config import TrainConfig, validate
+from jaxgd.experiments.sweep.grid import Grid, check_names, point_config, settings
+from jaxgd.experiments.sweep.plan import bytes_per_run, default_memory_budget, epoch_calls, plan_chunks
+from jaxgd.nn.models import init_mlp
+from jaxgd.training.engine import TrainState, init_state, make_epoch, make_step, run_epochs
+
+SIDES = ("hand", "optax")
+
+
+class SweepCarry(NamedTuple):
+    """What one run carries from epoch to epoch."""
+
+    state: TrainState  # the run's TrainState, frozen once it diverged
+    diverged_at: jax.Array  # int32 scalar: first non-finite epoch (1-based), 0 while finite
+    epoch: jax.Array  # int32 scalar: epochs run so far
+
+
+class SweepResult(NamedTuple):
+    """Every run's per-epoch history and final parameters."""
+
+    config: TrainConfig  # the base config (data, model, optimizer)
+    side: str  # "hand" or "optax"
+    grid: Grid  # one row per run
+    history: dict[str, np.ndarray]  # name -> (runs, epochs); NaN after a run diverged
+    diverged_at: np.ndarray  # (runs,) int: first non-finite epoch, 0 = finished finite
+    params: Any  # final params, each leaf with a leading (runs,) axis
+    seconds: float  # wall time of the whole call (data, checks, compiling, running)
+    compile_seconds: float  # compiling the mapped program
+    run_seconds: float  # running it (compilation excluded)
+    devices: int  # devices the run axis was sharded over
+    runs_per_chunk: int  # runs per compiled call (a multiple of `devices`)
+    chunks: int  # number of chunks
+
+
+def make_run_fns(cfg: TrainConfig, pb: Problem, side: str, names: tuple[str, ...], batch: int):
+    """``init_one(values, params, seed) -> SweepCarry``, ``run_one(carry, values, x, y, length)``.
+
+    Both rebuild the update rule from ``values`` (the run's hyperparameters), so
+    under `jax.vmap` they are tracers and one program serves the whole grid.
+    """
+    n = pb.data.n
+    steps_per_epoch = n // batch
+
+    def pieces(values):
+        c = point_config(cfg, names, values)
+        loss_fn, vg = make_objective(c, pb)
+        return make_tx(c, side, steps_per_epoch), vg, make_eval_fn(c, pb, loss_fn)
+
+    def init_one(values, params, seed):
+        state = init_state(params, pieces(values)[0], jax.random.key(seed + 2))
+        return SweepCarry(state, jnp.zeros([], jnp.int32), jnp.zeros([], jnp.int32))
+
+    def run_one(carry, values, x, y, length):
+        tx, vg, eval_fn = pieces(values)
+        epoch = make_epoch(make_step(vg, tx), n, batch, gather_per_epoch=True)
+
+        def guarded(c: SweepCarry, x, y):
+            new, m = epoch(c.state, x, y)
+            row = {"loss": m.loss, "grad_norm": m.grad_norm}
+            if eval_fn is not None:
+                row.update(eval_fn(new.params))
+            row = {k: v.astype(jnp.float32) for k, v in row.items()}
+            finite = jnp.isfinite(m.loss) & jnp.isfinite(m.grad_norm) & tree_all_finite(new.params)
+            was_ok = c.diverged_at == 0
+            keep = was_ok & finite
+            frozen = jax.tree.map(lambda a, b: jnp.where(keep, a, b),
+                                  (new.params, new.opt_state, new.step),
+                                  (c.state.params, c.state.opt_state, c.state.step))
+            state = TrainState(*frozen, new.key)
+            at = jnp.where(was_ok & ~finite, c.epoch + 1, c.diverged_at)
+            row = {k: jnp.where(was_ok, v, jnp.nan) for k, v in row.items()}
+            return SweepCarry(state, at, c.epoch + 1), row
+
+        return run_epochs(guarded, carry, x, y, length)
+
+    return init_one, run_one
+
+
+def sweep(cfg: TrainConfig, grid: Grid, *, side: str = "hand", devices: list | None = None,
+          max_runs_per_chunk: int | None = None, memory_budget: int | None = None,
+          progress: bool = False, label: str = "sweep",
+          raise_if_all_diverged: bool = True) -> SweepResult:
+    """Train every run of ``grid`` on ``cfg``'s problem, many at once.
+
+    Args:
+        cfg: the base config; the grid overrides its hyperparameters, run by run.
+        grid: from `jaxgd.experiments.sweep.grid.make_grid`.
+        side: "hand" (jaxgd.optimizers) or "optax" (jaxgd.reference).
+        devices: devices to shard the run axis over (default: all of ``cfg.device``'s).
+        max_runs_per_chunk: cap on runs per compiled call (rounded down to a multiple
+            of the device count; fewer than the device count uses that many devices).
+        memory_budget: bytes per device for one chunk (default `default_memory_budget`).
+        progress: show a tqdm bar on stderr, described by ``label``.
+        raise_if_all_diverged: raise when every run diverged (else return them marked).
+
+    Returns:
+        SweepResult; diverged runs are marked in ``diverged_at``.
+
+    Raises:
+        ConfigError: a bad grid value or config (checked before compiling).
+        DivergenceError: every run diverged.
+    """
+    t0 = time.perf_counter()
+    validate(cfg)
+    check_choice("impl", side, SIDES)
+    if cfg.tol or cfg.gtol:
+        raise ConfigError(f"tol={cfg.tol}, gtol={cfg.gtol}: a sweep runs a fixed number of epochs "
+                          "for every run; use tol=0 and gtol=0 (leave --tol/--gtol out).")
+    names = check_names(cfg, grid.names)
+    if max_runs_per_chunk is not None:
+        check_positive_int("max_runs_per_chunk", max_runs_per_chunk)
+    devices = list(devices) if devices is not None else jax.devices(select_device(cfg.device).platform)
+    if max_runs_per_chunk is not None and max_runs_per_chunk < len(devices):
+        devices = devices[:max_runs_per_chunk]
+    with jax.default_device(devices[0]):
+        pb = make_problem(cfg)
+        batch = pb.data.n if cfg.batch_size is None else cfg.batch_size
+        if batch > pb.data.n:
+            raise ConfigError(f"batch_size={batch} is larger than the data (n={pb.data.n}); accepted: "
+                              f"1..{pb.data.n}. Leave --batch-size out for full-batch descent.")
+        for values, _ in settings(grid):  # concrete checks: bad values fail before compiling
+            point = validate(point_config(cfg, names, values))
+            make_tx(point, side, pb.data.n // batch)
+        calls = epoch_calls(cfg.epochs)
+        per_run = bytes_per_run(cfg, pb, side, names, grid.values[0], batch, calls[0])
+        budget = memory_budget or default_memory_budget(devices[0])
+        per_chunk, chunks = plan_chunks(grid.runs, len(devices), per_run, budget, max_runs_per_chunk)
+        try:
+            out = _run_chunks(cfg, pb, side, names, batch, grid, devices, per_chunk, chunks, calls,
+                              _bar(progress, chunks * cfg.epochs, label))
+        except (ConfigError, jax.errors.ConcretizationTypeError) as err:
+            raise _untraceable(err, cfg, side, names) from None
+    history, diverged_at, params, compile_s, run_s = out
+    result = SweepResult(cfg, side, grid, history, diverged_at, params, time.perf_counter() - t0,
+                         compile_s, run_s, len(devices), per_chunk, chunks)
+    if raise_if_all_diverged and np.all(diverged_at > 0):
+        first = int(np.argmin(diverged_at))
+        lr = dict(zip(names, grid.values[first], strict=True)).get("learning_rate", cfg.learning_rate)
+        raise DivergenceError(
+            f"every run of the sweep diverged (all {grid.runs}); the first at epoch "
+            f"{int(diverged_at[first])} with learning rate {lr:g}. Lower the learning rates of the "
+            "grid (e.g. divide them by 10) or add gradient clipping.",
+            epoch=int(diverged_at[first]), learning_rate=lr)
+    return result
+
+
+def _untraceable(err: Exception, cfg: TrainConfig, side: str, names: tuple[str, ...]) -> Exception:
+    """A clear error when a factory branches on the value of a swept hyperparameter."""
+    cause = err if isinstance(err, jax.errors.ConcretizationTypeError) else err.__context__
+    if not isinstance(cause, jax.errors.ConcretizationTypeError) or not names:
+        return err
+    swept = ", ".join(names)
+    return ConfigError(
+        f"{cfg.optimizer} ({side}) with schedule={cfg.schedule!r} looks at the value of a swept "
+        f"hyperparameter ({swept}), so it cannot run with one value per run in one program "
+        f"(optax's schedules check their arguments in Python). Sweep the hand-written rule "
+        f"(--impl hand), or use schedule='constant' on the optax side.")
+
+
+def _run_chunks(cfg, pb, side, names, batch, grid, devices, per_chunk, chunks, calls, bar):
+    """Compile once per call length, run chunk by chunk, gather numpy results."""
+    mesh = Mesh(np.array(devices), ("runs",))
+    by_run, replicated = NamedSharding(mesh, PartitionSpec("runs")), NamedSharding(mesh, PartitionSpec())
+    init_one, run_one = make_run_fns(cfg, pb, side, names, batch)
+    init_all = jax.jit(jax.vmap(init_one), in_shardings=(by_run, by_run, by_run), out_shardings=by_run)
+    x, y = jax.device_put(pb.data.x, replicated), jax.device_put(pb.data.y, replicated)
+    total = per_chunk * chunks
+    pad = np.concatenate([np.arange(grid.runs), np.full(total - grid.runs, grid.runs - 1)])
+    values = grid.values[pad].astype(np.float32)
+    seeds = grid.seeds[pad].astype(np.int32)
+    first = initial_params(pb, cfg.init, seeds)
+    compiled: dict[int, Any] = {}
+    compile_s, t_start = 0.0, time.perf_counter()
+    hist, at, params = [], [], []
+    for c in range(chunks):
+        rows = slice(c * per_chunk, (c + 1) * per_chunk)
+        v = jax.device_put(values[rows], by_run)
+        p0 = jax.device_put(jax.tree.map(lambda leaf, r=rows: leaf[r], first), by_run)
+        carry = init_all(v, p0, jax.device_put(seeds[rows], by_run))
+        parts = []
+        for length in calls:
+            if length not in compiled:
+                t = time.perf_counter()
+                fn = jax.jit(jax.vmap(lambda c_, v_, x_, y_, n=length: run_one(c_, v_, x_, y_, n),
+                                      in_axes=(0, 0, None, None)),
+                             in_shardings=(by_run, by_run, replicated, replicated),
+                             out_shardings=(by_run, by_run), donate_argnums=0)
+                compiled[length] = fn.lower(carry, v, x, y).compile()
+                compile_s += time.perf_counter() - t
+            carry, metrics = compiled[length](carry, v, x, y)
+            parts.append(jax.device_get(metrics))  # the host wakes here, once per call
+            if bar is not None:
+                bar.update(length)
+                bar.set_postfix(chunk=f"{c + 1}/{chunks}", diverged=int(np.sum(
+                    jax.device_get(carry.diverged_at) > 0)))
+        hist.append({k: np.concatenate([p[k] for p in parts], axis=1) for k in parts[0]})
+        at.append(np.asarray(jax.device_get(carry.diverged_at)))
+        params.append(jax.device_get(carry.state.params))
+    if bar is not None:
+        bar.close()
+    keep = slice(0, grid.runs)
+    history = {k: np.concatenate([h[k] for h in hist])[keep] for k in hist[0]}
+    params = jax.tree.map(lambda *leaves: np.concatenate(leaves)[keep], *params)
+    run_s = time.perf_counter() - t_start - compile_s
+    return history, np.concatenate(at)[keep].astype(np.int64), params, compile_s, run_s
+
+
+def initial_params(pb: Problem, init: str, seeds: np.ndarray) -> Any:
+    """``init_mlp(key(s))`` for every seed, stacked on a leading axis (numpy leaves).
+
+    Drawn one seed at a time, outside the mapped program, exactly as `fit`'s
+    callers do: a vmapped random draw compiles several times slower on a CPU.
+    """
+    distinct = {int(s): None for s in seeds}
+    for s in distinct:
+        distinct[s] = jax.device_get(init_mlp(jax.random.key(s), pb.sizes, init))
+    return jax.tree.map(lambda *leaves: np.stack(leaves), *[distinct[int(s)] for s in seeds])
+
+
+def _bar(progress: bool, total: int, label: str):
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="epoch", desc=label, leave=False, dynamic_ncols=True)

@@ -1,0 +1,287 @@
+"""The training engine: a step is a scan body, epochs run in compiled chunks.
+
+    step   (TrainState, (x_batch, y_batch)) -> (TrainState, StepMetrics)
+    epoch  lax.scan of `step` over a shuffled (steps, batch) index table
+    chunk  lax.while_loop over up to `chunk` epochs (see `jaxgd.training.chunks`)
+    fit    Python loop over chunks: the host wakes only between chunks (progress
+           bar, divergence check, checkpoints); one compilation for the whole run
+
+With a `mesh` (see `jaxgd.training.parallel`) the same program runs data-parallel: each
+gathered batch is split over the devices, params and optimizer state replicated.
+
+All pieces below `fit` are pure functions of arrays, so `jax.vmap` maps them over
+seeds and hyperparameters (see `jaxgd.experiments.sweep`).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh
+
+from jaxgd.core.errors import (
+    ConfigError,
+    DivergenceError,
+    ResourceError,
+    check_instance,
+    check_nonnegative,
+    check_positive_int,
+    check_transform,
+)
+from jaxgd.core.limits import MAX_INT32
+from jaxgd.core.transform import Transform, apply_updates
+from jaxgd.core.tree import tree_l2_norm
+from jaxgd.data.batching import epoch_indices
+from jaxgd.training.chunks import NON_FINITE, CheckpointFn, EvalFn, make_chunk, progress_bar, run_chunks
+from jaxgd.training.parallel import check_batch_divisible, constrain_batch, replicate, replicated
+
+__all__ = ["FitResult", "StepMetrics", "TrainState", "fit", "init_state", "make_chunk",
+           "make_epoch", "make_step", "run_epochs"]
+
+LossFn = Callable[[Any, jax.Array, jax.Array], jax.Array]  # (params, x, y) -> scalar
+ValueAndGradFn = Callable[[Any, jax.Array, jax.Array], tuple[jax.Array, Any]]
+
+
+class TrainState(NamedTuple):
+    """The carry of every scan: everything a run needs to continue."""
+
+    params: Any  # pytree of float arrays
+    opt_state: Any  # the update rule's state
+    step: jax.Array  # int32 scalar: updates applied so far
+    key: jax.Array  # PRNG key for shuffling (and noisy rules)
+
+
+class StepMetrics(NamedTuple):
+    loss: jax.Array  # scalar: loss at the params before the update
+    grad_norm: jax.Array  # scalar: global l2 norm of the gradient
+
+
+class FitResult(NamedTuple):
+    """What `fit` returns: the final state and one row of metrics per epoch run."""
+
+    state: TrainState
+    history: dict[str, np.ndarray]  # "loss", "grad_norm", and any eval metrics, (epochs,)
+    epochs: int  # epochs actually run
+    converged: bool  # stopped by the tolerance before max epochs
+    seconds: float  # wall time including compilation
+
+
+def init_state(params: Any, tx: Transform, key: jax.Array) -> TrainState:
+    """A fresh TrainState: ``tx.init(params)``, step 0."""
+    return TrainState(params, tx.init(params), jnp.zeros([], jnp.int32), key)
+
+
+def make_step(value_and_grad: ValueAndGradFn, tx: Transform, pass_value: bool = False):
+    """One update: gradients at the current params, then ``params += tx(grads)``.
+
+    Args:
+        value_and_grad: ``(params, x, y) -> (loss, grads)``: ``jax.value_and_grad`` of a
+            loss, or a hand-written backprop such as `jaxgd.nn.backprop.mlp_value_and_grad`.
+        tx: the update rule.
+        pass_value: also give ``value=loss`` to ``tx.update`` (Polyak step sizes).
+    """
+
+    def step(state: TrainState, batch) -> tuple[TrainState, StepMetrics]:
+        x, y = batch
+        loss, grads = value_and_grad(state.params, x, y)
+        extra = {"value": loss} if pass_value else {}
+        updates, opt_state = tx.update(grads, state.opt_state, state.params, **extra)
+        params = apply_updates(state.params, updates)
+        new = TrainState(params, opt_state, state.step + 1, state.key)
+        return new, StepMetrics(loss, tree_l2_norm(grads))
+
+    return step
+
+
+def make_epoch(step, n: int, batch_size: int, mesh: Mesh | None = None,
+               gather_per_epoch: bool = False):
+    """One pass over the data: ``epoch(state, x, y) -> (state, StepMetrics averaged)``.
+
+    Full batch (``batch_size == n``) takes one step on the data in order, as the
+    seed does; otherwise the data is shuffled with a key split from ``state.key``
+    and the last ``n % batch_size`` examples of the permutation are left out.
+    With a ``mesh``, each batch is split by rows over its devices.
+
+    ``gather_per_epoch`` gathers the whole shuffled epoch once (a copy of the data)
+    instead of one batch per step: the same numbers, and much faster under `vmap`,
+    where every run has its own order (sweeps use it).
+    """
+    if batch_size == n:
+
+        def full_batch_epoch(state, x, y):
+            return step(state, constrain_batch((x, y), mesh))
+
+        return full_batch_epoch
+
+    def epoch(state, x, y):
+        key, sub = jax.random.split(state.key)
+        idx = epoch_indices(sub, n, batch_size)  # (steps, batch)
+        if gather_per_epoch:
+            batches = (x[idx], y[idx])  # (steps, batch, ...): one gather for the epoch
+
+            def body(s, b):
+                return step(s, constrain_batch(b, mesh))
+        else:
+            batches = idx
+
+            def body(s, rows):
+                return step(s, constrain_batch((x[rows], y[rows]), mesh))
+
+        state, metrics = jax.lax.scan(body, state._replace(key=key), batches)
+        return state, jax.tree.map(jnp.mean, metrics)
+
+    return epoch
+
+
+def run_epochs(epoch, state: TrainState, x, y, num_epochs: int):
+    """``num_epochs`` epochs in one scan: ``(state, StepMetrics with a leading epochs axis)``.
+
+    Pure and fixed-length: what `jaxgd.experiments.sweep` maps over seeds and hyperparameters.
+    """
+
+    def body(s, _):
+        return epoch(s, x, y)
+
+    return jax.lax.scan(body, state, None, length=num_epochs)
+
+
+def _validate(epochs, batch_size, n, tol, gtol, chunk):
+    check_positive_int("epochs", epochs, fix="Train for at least one epoch, e.g. epochs=1000.")
+    check_positive_int("batch_size", batch_size)
+    if batch_size > n:
+        raise ConfigError(f"batch_size={batch_size} is larger than the data (n={n}); "
+                          f"accepted: 1..{n}. Use batch_size={n} for full-batch gradient descent.")
+    check_int32_steps(epochs, n // batch_size)
+    check_nonnegative("tol", tol, fix="Use 0 to always run all epochs.")
+    check_nonnegative("gtol", gtol, fix="Use 0 to ignore the gradient norm.")
+    if chunk is not None:
+        check_positive_int("chunk", chunk)
+
+
+def check_int32_steps(epochs: int, steps_per_epoch: int) -> None:
+    """Refuse a run whose epoch or update count would overflow the device's int32 counters."""
+    if epochs * steps_per_epoch > MAX_INT32:
+        raise ResourceError(
+            f"epochs={epochs} x {steps_per_epoch} update(s) per epoch = {epochs * steps_per_epoch:,} "
+            f"updates, more than the int32 step counter holds ({MAX_INT32:,}); accepted: epochs <= "
+            f"{MAX_INT32 // steps_per_epoch:,} at this batch size.")
+
+
+def fit(
+    loss_fn: LossFn | None,
+    params: Any,
+    tx: Transform,
+    x: Any,
+    y: Any,
+    *,
+    epochs: int = 1000,
+    batch_size: int | None = None,
+    key: jax.Array | None = None,
+    value_and_grad: ValueAndGradFn | None = None,
+    tol: float = 0.0,
+    gtol: float = 0.0,
+    eval_fn: EvalFn | None = None,
+    chunk: int | None = None,
+    state: TrainState | None = None,
+    pass_value: bool = False,
+    learning_rate: Any = None,
+    progress: bool | Callable[[int, dict[str, float]], None] = False,
+    mesh: Mesh | None = None,
+    checkpoint_every: int = 0,
+    on_checkpoint: CheckpointFn | None = None,
+    prev_loss: float = math.inf,
+) -> FitResult:
+    """Train until ``epochs`` run out or the loss stops changing ("while not converged").
+
+    Args:
+        loss_fn: ``(params, x, y) -> scalar``; differentiated with `jax.value_and_grad`
+            unless ``value_and_grad`` is given (e.g. hand-written backprop).
+        params: initial parameters (ignored when ``state`` is given).
+        tx: the update rule, hand-written or optax.
+        x, y: training data, first axis = examples.
+        epochs: maximum number of epochs (total, counting a resumed ``state``'s).
+        batch_size: examples per update; None = full batch (the seed's GD);
+            1 = online SGD.
+        key: PRNG key for shuffling; defaults to ``jax.random.key(0)``.
+        tol: stop when ``|loss_e - loss_{e-1}| < tol`` (0 disables).
+        gtol: stop when the epoch's mean gradient norm is below ``gtol`` (0 disables).
+        eval_fn: ``params -> {name: scalar}`` evaluated after every epoch inside the
+            compiled loop (accuracy, test loss, ...); the names become history columns.
+        chunk: epochs per compiled chunk (the host wakes between chunks); default
+            about 1/20 of the run.
+        state: continue from this TrainState (resume); its ``step`` counts updates.
+        pass_value: give ``value=loss`` to ``tx.update``.
+        learning_rate: only used to name the learning rate in a divergence error.
+        progress: False, True (a tqdm bar) or a callback ``(epochs_done, last_row)``.
+        mesh: run data-parallel over this 1-D mesh (`jaxgd.training.parallel.make_mesh`): each
+            batch split over its devices, the state replicated. ``batch_size`` must
+            be a multiple of the device count. None: the default device.
+        checkpoint_every: end a chunk at every multiple of this many epochs (0: never).
+        on_checkpoint: ``(state, epochs_done, history_so_far)`` called at those epochs
+            and at the end, never after a non-finite epoch (see `jaxgd.training.chunks`).
+        prev_loss: the loss of the epoch before ``state`` (for ``tol`` on resume).
+
+    Returns:
+        FitResult with the final state and the per-epoch history as numpy arrays.
+
+    Raises:
+        DivergenceError: a non-finite loss, gradient or parameter; names the epoch.
+    """
+    t0 = time.perf_counter()
+    check_transform("tx", tx)
+    if state is not None:
+        check_instance("state", state, TrainState, "the TrainState of an earlier fit "
+                       "(FitResult.state) or jaxgd.init_state(params, tx, key), or leave it out")
+    if mesh is not None:
+        check_instance("mesh", mesh, Mesh, "jaxgd.make_mesh(n), or leave it out")
+    if loss_fn is not None and not callable(loss_fn):
+        raise ConfigError(f"loss_fn={loss_fn!r} is not callable; pass a function (params, x, y) -> "
+                          "scalar loss.")
+    x, y = jnp.asarray(x), jnp.asarray(y)
+    n = int(x.shape[0])
+    batch_size = n if batch_size is None else batch_size
+    _validate(epochs, batch_size, n, tol, gtol, chunk)
+    if value_and_grad is None:
+        if loss_fn is None:
+            raise ConfigError("fit needs loss_fn or value_and_grad; pass loss_fn(params, x, y).")
+        value_and_grad = jax.value_and_grad(loss_fn)
+    if state is None:
+        state = init_state(params, tx, jax.random.key(0) if key is None else key)
+    steps_per_epoch = n // batch_size
+    epoch0 = int(state.step) // steps_per_epoch
+    remaining = max(epochs - epoch0, 0)
+    chunk = chunk or max(1, math.ceil(max(remaining, 1) / 20))
+    if checkpoint_every:
+        check_positive_int("checkpoint_every", checkpoint_every)
+        chunk = min(chunk, checkpoint_every)
+    eval_names = tuple(jax.eval_shape(eval_fn, state.params)) if eval_fn else ()
+
+    jit_kwargs: dict[str, Any] = {}
+    if mesh is not None:
+        check_batch_divisible(batch_size, mesh.size, n)
+        state, x, y = replicate((state, x, y), mesh)  # fresh arrays: safe to donate
+        jit_kwargs = {"in_shardings": replicated(mesh), "out_shardings": replicated(mesh)}
+    else:
+        state = jax.tree.map(jnp.copy, state)  # chunks donate their input; keep the caller's arrays
+    epoch = make_epoch(make_step(value_and_grad, tx, pass_value), n, batch_size, mesh)
+    run_chunk = jax.jit(make_chunk(epoch, chunk, tol, gtol, eval_fn, eval_names),
+                        donate_argnums=0, **jit_kwargs)
+
+    state, history, done, stop = run_chunks(
+        run_chunk, state, x, y, epoch0=epoch0, epochs=epochs, names=("loss", "grad_norm", *eval_names),
+        prev_loss=prev_loss, checkpoint_every=checkpoint_every, on_checkpoint=on_checkpoint,
+        bar=progress_bar(progress, remaining))
+    if stop == NON_FINITE:
+        lr = f" with learning rate {learning_rate}" if learning_rate is not None else ""
+        raise DivergenceError(
+            f"training diverged at epoch {done} of {epochs}{lr}: the loss, gradient or parameters "
+            f"became non-finite (last loss {history['loss'][-1]}). Lower the learning rate "
+            f"(e.g. divide it by 10) or add gradient clipping.",
+            epoch=done, learning_rate=learning_rate)
+    return FitResult(state, history, done, stop == 1, time.perf_counter() - t0)
