@@ -9,6 +9,7 @@ rest, in layers (docs/architecture.md): `jaxgd.core` (types, errors) ->
 """
 
 from jaxgd import _compat, optimizers, reference, schedules
+from jaxgd._version import __version__
 from jaxgd.core.errors import (
     CheckpointError,
     ConfigError,
@@ -40,7 +41,5 @@ from jaxgd.training.checkpoint import load_checkpoint, save_checkpoint
 from jaxgd.training.engine import FitResult, TrainState, fit, init_state, make_epoch, make_step
 from jaxgd.training.parallel import make_mesh
 from jaxgd.training.problems import minimize, parabola, rosenbrock
-
-__version__ = "0.1.0"
 
 _compat.install()  # the module paths of jaxgd 0.1, with a DeprecationWarning

@@ -17,6 +17,7 @@ import numpy as np
 from jaxgd import optimizers, reference, schedules
 from jaxgd.core.errors import ConfigError
 from jaxgd.data import Dataset, load_dataset
+from jaxgd.data.real import standardize
 from jaxgd.experiments.config import TrainConfig
 from jaxgd.nn.backprop import mlp_value_and_grad, seed_backprop
 from jaxgd.nn.losses import accuracy, check_targets, make_loss_fn
@@ -52,8 +53,6 @@ def make_problem(cfg: TrainConfig) -> Problem:
         kwargs["label_column"] = cfg.label_column
     ds = load_dataset(cfg.dataset, jax.random.key(cfg.seed + 1), **kwargs)
     if cfg.standardize:
-        from jaxgd.data.real import standardize
-
         if ds.x_test is not None:
             x, x_test, _ = standardize(ds.x, ds.x_test)
             ds = ds._replace(x=x, x_test=x_test)

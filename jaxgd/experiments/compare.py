@@ -21,6 +21,7 @@ import numpy as np
 
 from jaxgd.core.errors import ConfigError, DivergenceError, check_choice
 from jaxgd.experiments.config import TrainConfig, optimizer_names, parse_value
+from jaxgd.experiments.outdir import write_result_folder
 from jaxgd.experiments.sweep.engine import SIDES, SweepResult, sweep
 from jaxgd.experiments.sweep.grid import make_grid
 from jaxgd.experiments.sweep.report import EVAL_COLUMNS
@@ -181,8 +182,6 @@ def write_compare(out_dir, result: CompareResult, summary: dict, overwrite: bool
                   plot: bool = False) -> list[Path]:
     """The run folder (config.json, compare.csv, summary.json, and compare.png with ``plot``);
     ``out_dir`` is a path or an `OutputDir` claimed before the runs."""
-    from jaxgd.experiments.outdir import write_result_folder
-
     return write_result_folder(out_dir, "compare", {
         "config.json": lambda p: p.write_text(result.results[0].config.to_json() + "\n"),
         "compare.csv": lambda p: write_csv(p, result),

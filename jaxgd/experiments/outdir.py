@@ -31,6 +31,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from jaxgd._version import __version__
 from jaxgd.core.errors import OutputExistsError, ResourceError
 from jaxgd.core.io import write_text, writing
 from jaxgd.experiments.lock import RunLock
@@ -71,8 +72,6 @@ def foreign_entries(folder: Path) -> list[str]:
 
 
 def _version() -> str:
-    from jaxgd import __version__
-
     return __version__
 
 

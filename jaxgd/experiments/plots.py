@@ -25,6 +25,11 @@ from typing import Any
 import numpy as np
 
 from jaxgd.core.errors import ConfigError, MissingDependencyError
+from jaxgd.experiments.build import make_problem
+from jaxgd.experiments.config import TrainConfig
+from jaxgd.experiments.outdir import read_marker, record_files
+from jaxgd.experiments.records import load_params, read_metrics_csv
+from jaxgd.nn.models import init_mlp, mlp
 
 
 def require_matplotlib():
@@ -100,11 +105,6 @@ def boundary_data(run_dir, resolution: int = 150) -> dict[str, Any]:
         dataset is a 2-D classification problem.
     """
     import jax
-
-    from jaxgd.experiments.build import make_problem
-    from jaxgd.experiments.config import TrainConfig
-    from jaxgd.experiments.records import load_params
-    from jaxgd.nn.models import init_mlp, mlp
 
     d = Path(run_dir)
     cfg = TrainConfig.from_dict(json.loads((d / "config.json").read_text()))
@@ -237,8 +237,6 @@ def plot_run(run_dir) -> list[Path]:
         parameter file (named).
     """
     paths = _plot_run(run_dir)
-    from jaxgd.experiments.outdir import read_marker, record_files
-
     if read_marker(run_dir) is not None:
         record_files(run_dir, [p.name for p in paths])
     return paths
@@ -248,8 +246,6 @@ def _plot_run(run_dir) -> list[Path]:
     d = Path(run_dir)
     kind = run_kind(d)
     if kind == "train":
-        from jaxgd.experiments.records import read_metrics_csv
-
         paths = [_save(loss_figure(read_metrics_csv(d / "metrics.csv")), d / "loss.png")]
         if (d / "params.npz").is_file() and (d / "config.json").is_file():
             try:

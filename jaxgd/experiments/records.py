@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from jaxgd.core.errors import CheckpointError, DataError
+
 
 def write_metrics_csv(path: Path, columns: Mapping[str, np.ndarray]) -> None:
     """One row per epoch: ``epoch`` (1-based) then each column."""
@@ -29,8 +31,6 @@ def read_metrics_csv(path: str | os.PathLike) -> dict[str, np.ndarray]:
     Raises:
         DataError: the file is missing, empty, ragged or holds a cell that is not a number.
     """
-    from jaxgd.core.errors import DataError
-
     try:
         with open(path, newline="") as f:
             rows = list(csv.reader(f))
@@ -79,8 +79,6 @@ def load_params(path: str | os.PathLike, like: Any) -> Any:
     import zipfile
 
     import jax
-
-    from jaxgd.core.errors import CheckpointError
 
     try:
         with np.load(path, allow_pickle=False) as z:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from jaxgd.core.errors import ConfigError, check_decay, check_learning_rate
+from jaxgd.core.errors import ConfigError, check_decay, check_learning_rate, check_nonnegative
 from jaxgd.core.transform import ScalarOrSchedule, Transform, identity
 from jaxgd.optimizers.combine import chain
-from jaxgd.optimizers.transforms import scale_by_learning_rate, trace
+from jaxgd.optimizers.transforms import add_decayed_weights, scale_by_learning_rate, trace
 
 __all__ = ["sgd", "seed_momentum", "sgd_l2", "weights_mask"]
 
@@ -66,8 +66,5 @@ def sgd_l2(learning_rate: ScalarOrSchedule, l2: float = 0.0, momentum: float | N
         d_t = g_t + 2 * l2 * W        (weights only, decay first in the chain)
         u_t = sgd(lr, momentum)(d_t)
     """
-    from jaxgd.core.errors import check_nonnegative
-    from jaxgd.optimizers.transforms import add_decayed_weights
-
     check_nonnegative("l2", l2, fix="Use 0 for no regularisation; the seed uses 0.01.")
     return chain(add_decayed_weights(2 * l2, mask=weights_mask), sgd(learning_rate, momentum))

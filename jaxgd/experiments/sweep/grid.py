@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from jaxgd import optimizers
 from jaxgd.core.errors import ConfigError, check_choice
 from jaxgd.experiments.config import TrainConfig
 
@@ -140,8 +141,6 @@ def make_grid(axes: Mapping[str, Sequence[float]], seeds: Sequence[int]) -> Grid
 
 def factory_parameters(cfg: TrainConfig) -> dict[str, inspect.Parameter]:
     """The keyword parameters of the hand-written factory ``cfg.optimizer``."""
-    from jaxgd import optimizers
-
     return dict(inspect.signature(getattr(optimizers, cfg.optimizer)).parameters)
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from jaxgd.experiments.outdir import write_result_folder
 from jaxgd.experiments.sweep.engine import SweepResult
 from jaxgd.experiments.sweep.grid import settings
 
@@ -109,8 +110,6 @@ def write_sweep(out_dir, result: SweepResult, summary: dict[str, Any], overwrite
                 plot: bool = False) -> list[Path]:
     """Write the run folder (a path, or an `OutputDir` claimed before the sweep) once
     everything is ready; with ``plot``, its figures too. Returns the PNG paths."""
-    from jaxgd.experiments.outdir import write_result_folder
-
     return write_result_folder(out_dir, "sweep", {
         "config.json": lambda p: p.write_text(result.config.to_json() + "\n"),
         "sweep.csv": lambda p: write_csv(p, result),
