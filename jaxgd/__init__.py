@@ -27,7 +27,7 @@ from jaxgd.crosscheck.rows import crosscheck_row
 from jaxgd.data import Dataset, load_dataset
 from jaxgd.data.batching import epoch_indices, iterate_minibatches
 from jaxgd.experiments.config import TrainConfig
-from jaxgd.nn.backprop import mlp_value_and_grad, seed_backprop
+from jaxgd.nn.backprop import mlp_value_and_grad, seed_backprop, tutorial_backprop
 from jaxgd.nn.losses import (
     accuracy,
     binary_cross_entropy,

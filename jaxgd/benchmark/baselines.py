@@ -3,7 +3,7 @@
 - bare JAX: the smallest `lax.scan` training loop one can write (the practical limit);
 - Python loop: a jitted optax step called from a Python loop (the common way);
   (the optax transformations come from `jaxgd.reference`, jaxgd's only optax user)
-- NumPy: the seed tutorial's code (slides 4-8, 11, 12) generalised to any depth;
+- NumPy: the tutorial's code (slides 4-8, 11, 12) generalised to any depth;
 - PyTorch eager: the same loop with torch.optim, when torch is importable.
 
 All train a ReLU/sigmoid MLP of tuples ``(w, b)`` per layer on (x, y), with the
@@ -31,7 +31,7 @@ def _forward(params, x, act):
 
 
 def bare_loss(kind: str, act):
-    """MSE on sigmoid outputs (the seed) or softmax cross-entropy with int labels."""
+    """MSE on sigmoid outputs (the tutorial) or softmax cross-entropy with int labels."""
 
     def mse(params, x, y):
         return jnp.mean((jax.nn.sigmoid(_forward(params, x, act)) - y) ** 2)
@@ -101,7 +101,7 @@ def python_loop(loss, tx, params, x, y, idx):
     return run
 
 
-# ------------------------------------------------------------------ NumPy (the seed's way)
+# ------------------------------------------------------------------ NumPy (the tutorial's way)
 
 
 def _np_sigmoid(z):
@@ -109,7 +109,7 @@ def _np_sigmoid(z):
 
 
 def numpy_loop(kind: str, act: str, opt: dict, params, x, y, idx):
-    """The seed's hand-written backprop and updates in NumPy, float32."""
+    """The tutorial's hand-written backprop and updates in NumPy, float32."""
     p0 = [(np.array(w), np.array(b)) for w, b in params]
     x, y, idx = np.asarray(x), np.asarray(y), np.asarray(idx)
     f = np.float32

@@ -1,6 +1,6 @@
 """`jaxgd train` as a user runs it: wall time and peak memory of a fresh process.
 
-The reference is a bare JAX script doing the same work (the seed's network on
+The reference is a bare JAX script doing the same work (the tutorial's network on
 XOR, 10,000 full-batch epochs, once with a hand-written update and once with
 optax, as the default `jaxgd train` does), also in a fresh process.
 """

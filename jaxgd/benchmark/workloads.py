@@ -1,6 +1,6 @@
 """The benchmark's workloads, each run by every implementation on the same data.
 
-W1  the seed: 2-3-1 sigmoid MLP, XOR, full-batch GD, lr 0.5, 10,000 epochs
+W1  the tutorial: 2-3-1 sigmoid MLP, XOR, full-batch GD, lr 0.5, 10,000 epochs
 W2  minibatch: digits 64-128-128-10 ReLU, softmax CE, Adam lr 1e-3, batch 32, 20 epochs
 W3  compute-bound: 1024-2048-2048-10 ReLU, batch 1024, SGD momentum 0.9
 W4  sweep: W2 with 32 learning rates, one vmapped program vs 32 sequential runs
@@ -81,7 +81,7 @@ def mlp_impls(kind, act, sizes, init, opt, x, y, batch, epochs, seed=0, numpy=Tr
         Impl("Python loop + jit step", lambda: B.python_loop(blos, twin, tuples, x, y, idx)),
     ]
     if numpy:
-        impls.append(Impl("NumPy (the seed's way)",
+        impls.append(Impl("NumPy (the tutorial's way)",
                           lambda: B.numpy_loop(kind, act, opt, tuples, x, y, idx)))
     if B.torch_available():
         impls.append(Impl("PyTorch eager", lambda: B.torch_loop(kind, act, opt, tuples, x, y, idx)))

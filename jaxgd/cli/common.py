@@ -14,7 +14,7 @@ def add_data_flags(group) -> None:
     group.add_argument("--activation", default=d.activation)
     group.add_argument("--output-activation", default=None, help="default: by loss")
     group.add_argument("--loss", default=None, help="mse, bce or softmax_ce (default: by dataset)")
-    group.add_argument("--init", default=d.init, help="normal (the seed's randn), glorot, he, lecun")
+    group.add_argument("--init", default=d.init, help="normal (the tutorial's randn), glorot, he, lecun")
     group.add_argument("--n-samples", type=int, default=None, help="size of a synthetic dataset")
     group.add_argument("--test-fraction", type=float, default=d.test_fraction)
     group.add_argument("--label-column", default=None, help="label column of a .csv file")

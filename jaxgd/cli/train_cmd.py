@@ -1,4 +1,4 @@
-"""`jaxgd train`: train an MLP; by default the seed's 2-3-1 sigmoid net on XOR.
+"""`jaxgd train`: train an MLP; by default the tutorial's 2-3-1 sigmoid net on XOR.
 
 Data-parallel over devices with --devices, over processes with --coordinator,
 --num-processes and --process-id; checkpoints every --checkpoint-every epochs
@@ -34,7 +34,7 @@ HYPER_FLAGS = ("momentum", "b1", "b2", "eps", "weight_decay")
 
 
 def register(sub) -> None:
-    p = sub.add_parser("train", help="train a network (default: the seed's XOR network)",
+    p = sub.add_parser("train", help="train a network (default: the tutorial's XOR network)",
                        description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     d = TrainConfig()
     g = p.add_argument_group("problem")
@@ -50,12 +50,12 @@ def register(sub) -> None:
     g.add_argument("--impl", choices=IMPLS, default=d.impl,
                    help="hand-written rule, its optax twin, or both side by side")
     g.add_argument("--grad", choices=GRADS, default=d.grad,
-                   help="hand-written backprop, jax.grad, or the seed's slide-7 formula")
+                   help="hand-written backprop, jax.grad, or the tutorial's slide-7 formula")
     g.add_argument("--schedule", choices=SCHEDULES, default=d.schedule)
     g.add_argument("--decay-rate", type=float, default=d.decay_rate)
     g.add_argument("--decay-every", type=int, default=d.decay_every, help="epochs")
     g.add_argument("--warmup-epochs", type=int, default=d.warmup_epochs)
-    g.add_argument("--l2", type=float, default=d.l2, help="the seed's lambda*sum(W**2) in the loss")
+    g.add_argument("--l2", type=float, default=d.l2, help="the tutorial's lambda*sum(W**2) in the loss")
     g = p.add_argument_group("run")
     g.add_argument("--batch-size", type=int, default=None, help="default: full batch")
     g.add_argument("--epochs", type=int, default=d.epochs)

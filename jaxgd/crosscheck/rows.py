@@ -50,7 +50,7 @@ SCHEDULES: dict[str, tuple[str, Callable[[float, int], dict]]] = {
     "onecycle": ("cosine_onecycle_schedule",
                  lambda lr, n: dict(transition_steps=max(n, 10), peak_value=lr)),
     "step_decay": ("step_decay", lambda lr, n: dict(init_value=lr, every=max(1, n // 4), factor=0.5)),
-    "seed_step_decay": ("seed_step_decay",
+    "tutorial_step_decay": ("tutorial_step_decay",
                         lambda lr, n: dict(init_value=lr, every=max(1, n // 4), factor=0.9)),
 }
 

@@ -34,7 +34,7 @@ def epoch_indices(key, n: int, batch: int) -> jax.Array:
 
 
 def iterate_minibatches(key, x, y, batch: int) -> Iterator[tuple[Any, Any]]:
-    """Yield (x_batch, y_batch) for one shuffled epoch: the seed's ``data_loader``.
+    """Yield (x_batch, y_batch) for one shuffled epoch: the tutorial's ``data_loader``.
 
     A Python loop for reading and teaching; the training engine gathers the
     same `epoch_indices` inside a compiled scan instead.

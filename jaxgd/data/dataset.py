@@ -2,7 +2,7 @@
 
 Labels by task:
   regression  y float (n, k)
-  binary      y float (n, 1) of 0/1 (the seed's XOR trains on these with MSE)
+  binary      y float (n, 1) of 0/1 (the tutorial's XOR trains on these with MSE)
   multiclass  y int32 (n,) in [0, n_classes)
 """
 

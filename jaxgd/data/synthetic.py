@@ -36,7 +36,7 @@ def _static(fn):
 
 
 def xor(key: Any = None, *, dtype=jnp.float32) -> Dataset:
-    """The seed's XOR problem: the 4 corners of the unit square, y = x1 XOR x2.
+    """The tutorial's XOR problem: the 4 corners of the unit square, y = x1 XOR x2.
 
     Args:
       key: unused (the data are fixed); accepted so every generator is called alike.

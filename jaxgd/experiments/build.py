@@ -3,7 +3,7 @@
     make_problem    dataset + layer sizes + loss + output activation
     make_schedule   the learning rate (constant or a schedule of the update count)
     make_tx         the update rule, written by hand or with optax
-    make_objective  ``(loss_fn, value_and_grad)`` from backprop, jax.grad or the seed
+    make_objective  ``(loss_fn, value_and_grad)`` from backprop, jax.grad or the tutorial
     make_eval_fn    per-epoch accuracy / test metrics, computed inside the compiled loop
 """
 
@@ -19,7 +19,7 @@ from jaxgd.core.errors import ConfigError
 from jaxgd.data import Dataset, load_dataset
 from jaxgd.data.real import standardize
 from jaxgd.experiments.config import TrainConfig
-from jaxgd.nn.backprop import mlp_value_and_grad, seed_backprop
+from jaxgd.nn.backprop import mlp_value_and_grad, tutorial_backprop
 from jaxgd.nn.losses import accuracy, check_targets, make_loss_fn
 from jaxgd.nn.models import mlp
 from jaxgd.reference import schedules as ref_schedules
@@ -39,7 +39,7 @@ def default_loss(ds: Dataset) -> str:
         return "softmax_ce"
     if ds.task == "binary" and ds.name != "xor":
         return "bce"
-    return "mse"  # the seed's XOR, and regression
+    return "mse"  # the tutorial's XOR, and regression
 
 
 def make_problem(cfg: TrainConfig) -> Problem:
@@ -80,8 +80,8 @@ def make_schedule(cfg: TrainConfig, steps_per_epoch: int, side: str):
         return mod.exponential_decay(lr, every, cfg.decay_rate)
     if cfg.schedule == "step":
         return mod.step_decay(lr, cfg.decay_every, cfg.decay_rate, steps_per_epoch)
-    if cfg.schedule == "seed_step":
-        return mod.seed_step_decay(lr, cfg.decay_every, cfg.decay_rate, steps_per_epoch)
+    if cfg.schedule == "tutorial_step":
+        return mod.tutorial_step_decay(lr, cfg.decay_every, cfg.decay_rate, steps_per_epoch)
     if cfg.schedule == "cosine":
         return mod.cosine_decay_schedule(lr, total)
     warm = max(cfg.warmup_epochs * steps_per_epoch, 1)
@@ -104,15 +104,15 @@ def make_objective(cfg: TrainConfig, pb: Problem):
     loss_fn = make_loss_fn(pb.loss, cfg.activation, pb.output_activation, cfg.l2)
     if cfg.grad == "autodiff":
         return loss_fn, jax.value_and_grad(loss_fn)
-    if cfg.grad == "seed":
+    if cfg.grad == "tutorial":
         if pb.loss != "mse" or pb.output_activation != "sigmoid" or cfg.l2:
-            raise ConfigError("grad='seed' is the seed's formula for MSE on a sigmoid output "
+            raise ConfigError("grad='tutorial' is the tutorial's formula for MSE on a sigmoid output "
                               "without l2; use --grad backprop.")
 
-        def seed_vg(params, x, y):
-            return loss_fn(params, x, y), seed_backprop(params, x, y)
+        def tutorial_vg(params, x, y):
+            return loss_fn(params, x, y), tutorial_backprop(params, x, y)
 
-        return loss_fn, seed_vg
+        return loss_fn, tutorial_vg
 
     def hand_vg(params, x, y):
         return mlp_value_and_grad(params, x, y, activation=cfg.activation,

@@ -10,6 +10,7 @@ import dataclasses
 import json
 from typing import Any
 
+from jaxgd.core.deprecation import renamed_value
 from jaxgd.core.errors import (
     ConfigError,
     check_choice,
@@ -20,16 +21,19 @@ from jaxgd.core.errors import (
 )
 from jaxgd.core.limits import MAX_INT32
 
+# values renamed in 0.2 (the tutorial deck was called "the seed"): old -> new
+RENAMED_VALUES = {"grad": {"seed": "tutorial"}, "schedule": {"seed_step": "tutorial_step"},
+                  "optimizer": {"seed_momentum": "tutorial_momentum"}}
 IMPLS = ("hand", "optax", "both")
-GRADS = ("backprop", "autodiff", "seed")
-SCHEDULES = ("constant", "exponential", "step", "seed_step", "cosine", "warmup_cosine")
+GRADS = ("backprop", "autodiff", "tutorial")
+SCHEDULES = ("constant", "exponential", "step", "tutorial_step", "cosine", "warmup_cosine")
 DEVICES = ("cpu", "gpu")
 
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """Everything that defines a run. Defaults = the seed: 2-3-1 sigmoid net, XOR, full-batch GD."""
+    """Everything that defines a run. Defaults = the tutorial: 2-3-1 sigmoid net, XOR, full-batch GD."""
 
     dataset: str = "xor"
     hidden: tuple[int, ...] = (3,)
@@ -59,6 +63,10 @@ class TrainConfig:
     device: str = "cpu"
     devices: int | str | None = None  # data-parallel mesh: None = one device, N, or "all"
     checkpoint_every: int = 0  # epochs between checkpoints (0: only at the end)
+
+    def __post_init__(self) -> None:
+        for name, renames in RENAMED_VALUES.items():  # old spellings, with a DeprecationWarning
+            object.__setattr__(self, name, renamed_value(name, getattr(self, name), renames))
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True, default=str)
@@ -182,7 +190,7 @@ def validate(cfg: TrainConfig) -> TrainConfig:
                           "size. Leave --n-samples out.")
     check_nonnegative("tol", cfg.tol)
     check_nonnegative("gtol", cfg.gtol)
-    check_nonnegative("l2", cfg.l2, fix="Use 0 for no regularisation; the seed uses 0.01.")
+    check_nonnegative("l2", cfg.l2, fix="Use 0 for no regularisation; the tutorial uses 0.01.")
     if cfg.n_samples is not None:
         check_positive_int("n_samples", cfg.n_samples)
     check_range("test_fraction", cfg.test_fraction, low=0.0, high=1.0, high_open=True)
@@ -194,8 +202,8 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     if int(cfg.checkpoint_every) != cfg.checkpoint_every:
         raise ConfigError(f"checkpoint_every={cfg.checkpoint_every!r}: expected a whole number "
                           "of epochs, e.g. --checkpoint-every 100.")
-    if cfg.grad == "seed" and (cfg.hidden and len(cfg.hidden) != 1 or cfg.activation != "sigmoid"):
-        raise ConfigError("grad='seed' is the seed's slide-7 formula for one sigmoid hidden layer; "
+    if cfg.grad == "tutorial" and (cfg.hidden and len(cfg.hidden) != 1 or cfg.activation != "sigmoid"):
+        raise ConfigError("grad='tutorial' is the tutorial's slide-7 formula for one sigmoid hidden layer; "
                           "use --grad backprop for other networks.")
     return cfg
 

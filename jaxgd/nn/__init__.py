@@ -5,7 +5,7 @@
     backprop  `mlp_value_and_grad` (the chain rule by hand) and the tutorial's slide-7 formula
 """
 
-from jaxgd.nn.backprop import mlp_value_and_grad, seed_backprop
+from jaxgd.nn.backprop import mlp_value_and_grad, seed_backprop, tutorial_backprop
 from jaxgd.nn.losses import (
     LOSSES,
     accuracy,
@@ -19,4 +19,4 @@ from jaxgd.nn.models import ACTIVATIONS, INITS, Dense, init_mlp, mlp
 
 __all__ = ["ACTIVATIONS", "INITS", "LOSSES", "Dense", "accuracy", "binary_cross_entropy", "init_mlp",
            "l2_penalty", "make_loss_fn", "mlp", "mlp_value_and_grad", "mse", "softmax_cross_entropy",
-           "seed_backprop"]
+           "tutorial_backprop"]

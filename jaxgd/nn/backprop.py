@@ -21,6 +21,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from jaxgd.core.deprecation import deprecated_alias
 from jaxgd.core.errors import ConfigError, DataError
 from jaxgd.nn.losses import (
     check_labels,
@@ -117,8 +118,8 @@ def mlp_value_and_grad(params: list[Dense], x: jax.Array, y: jax.Array, *,
     return value, grads
 
 
-def seed_backprop(params: list[Dense], x: jax.Array, y: jax.Array) -> list[Dense]:
-    """The seed tutorial's slide 7, line by line, for its 2-layer sigmoid network.
+def tutorial_backprop(params: list[Dense], x: jax.Array, y: jax.Array) -> list[Dense]:
+    """The tutorial's slide 7, line by line, for its 2-layer sigmoid network.
 
     ::
 
@@ -130,9 +131,9 @@ def seed_backprop(params: list[Dense], x: jax.Array, y: jax.Array) -> list[Dense
         dW1 = x^T @ delta_h;  db1 = sum_n delta_h
 
     This is the gradient of ``0.5 * sum((o - y)**2)`` (summed over examples and
-    outputs), NOT of the MSE ``mean((o - y)**2)`` the seed reports as its cost:
+    outputs), NOT of the MSE ``mean((o - y)**2)`` the tutorial reports as its cost:
     the two gradients differ by the factor ``2 / (N * K)``. With a fixed learning
-    rate the seed's steps are therefore N*K/2 times larger than steps on its MSE.
+    rate the tutorial's steps are therefore N*K/2 times larger than steps on its MSE.
 
     Args:
       params: ``[Dense(W1, b1), Dense(W2, b2)]``.
@@ -144,7 +145,7 @@ def seed_backprop(params: list[Dense], x: jax.Array, y: jax.Array) -> list[Dense
     """
     if len(params) != 2:
         raise ConfigError(
-            f"seed_backprop is the seed's 2-layer network; got {len(params)} layers. "
+            f"tutorial_backprop is the tutorial's 2-layer network; got {len(params)} layers. "
             "Use mlp_value_and_grad(params, x, y, activation='sigmoid', "
             "output_activation='sigmoid', loss='mse') for other depths."
         )
@@ -152,9 +153,12 @@ def seed_backprop(params: list[Dense], x: jax.Array, y: jax.Array) -> list[Dense
     x_NxD = jnp.asarray(x)
     h_NxH = jax.nn.sigmoid(x_NxD @ w1_DxH + b1_H)
     o_NxK = jax.nn.sigmoid(h_NxH @ w2_HxK + b2_K)
-    y_NxK = match_targets(o_NxK, y, "seed_backprop")
+    y_NxK = match_targets(o_NxK, y, "tutorial_backprop")
     delta_o_NxK = (o_NxK - y_NxK) * o_NxK * (1 - o_NxK)
     delta_h_NxH = (delta_o_NxK @ w2_HxK.T) * h_NxH * (1 - h_NxH)
     dw2_HxK, db2_K = h_NxH.T @ delta_o_NxK, jnp.sum(delta_o_NxK, axis=0)
     dw1_DxH, db1_H = x_NxD.T @ delta_h_NxH, jnp.sum(delta_h_NxH, axis=0)
     return [Dense(dw1_DxH, db1_H), Dense(dw2_HxK, db2_K)]
+
+
+seed_backprop = deprecated_alias(tutorial_backprop, "jaxgd.seed_backprop", "jaxgd.tutorial_backprop")

@@ -2,7 +2,7 @@
 
 Every loss in `LOSSES` returns one number per example, shape (batch,); a training
 objective is their mean over the batch (`make_loss_fn`). Nothing is averaged over
-classes. The one exception is stated by the seed itself: `mse` averages the
+classes. The one exception is stated by the tutorial itself: `mse` averages the
 squared error over the outputs of an example, so that its batch mean equals the
 seed's ``np.mean((y_pred - y) ** 2)`` (slide 6) exactly.
 
@@ -87,7 +87,7 @@ def mse(y_pred: jax.Array, y: jax.Array) -> jax.Array:
     """Squared error, averaged over the outputs of each example.
 
     ``loss_n = (1/K) sum_k (y_pred[n, k] - y[n, k])^2``, so
-    ``mean_n(loss_n) = np.mean((y_pred - y)**2)`` (the seed's cost, slide 6).
+    ``mean_n(loss_n) = np.mean((y_pred - y)**2)`` (the tutorial's cost, slide 6).
 
     Args:
       y_pred: predictions, (batch, K) or (batch,).
@@ -166,7 +166,7 @@ def get_loss(name: str) -> Callable[[jax.Array, jax.Array], jax.Array]:
 
 
 def l2_penalty(params: Any, lam: Any) -> jax.Array:
-    """The seed's L2 term (slide 13): ``lam * sum_W sum(W**2)`` over the WEIGHTS only.
+    """The tutorial's L2 term (slide 13): ``lam * sum_W sum(W**2)`` over the WEIGHTS only.
 
     Weights are the leaves with ``ndim >= 2`` (matrices); biases (vectors) and
     scalars are not penalised. Its gradient is ``2 * lam * W``.

@@ -1,6 +1,6 @@
 """Multi-layer perceptrons as plain pytrees: a list of `Dense(w, b)` layers.
 
-The network of the seed tutorial (slides 4-5) is ``sizes=(2, 3, 1)`` with
+The network of the tutorial (slides 4-5) is ``sizes=(2, 3, 1)`` with
 ``activation="sigmoid"`` and ``output_activation="sigmoid"``::
 
     h = sigmoid(x @ W1 + b1)
@@ -36,7 +36,7 @@ class Activation(NamedTuple):
 
     ``grad(z, a)`` returns ``f'(z)`` given the pre-activation ``z`` and the output
     ``a = f(z)``; each derivative uses whichever of the two is cheaper (the
-    sigmoid's is ``a * (1 - a)``, as on the seed's slide 7).
+    sigmoid's is ``a * (1 - a)``, as on the tutorial's slide 7).
     """
 
     fn: Callable[[jax.Array], jax.Array]  # z -> a, same shape and dtype
@@ -95,7 +95,7 @@ def get_activation(name: str | Activation) -> Activation:
 
 
 def _init_normal(key, fan_in, fan_out, dtype):
-    """w ~ N(0, 1): the seed's ``np.random.randn(fan_in, fan_out)``."""
+    """w ~ N(0, 1): the tutorial's ``np.random.randn(fan_in, fan_out)``."""
     return jax.random.normal(key, (fan_in, fan_out), dtype)
 
 
@@ -134,7 +134,7 @@ def _check_sizes(sizes: Any) -> tuple[int, ...]:
     if len(sizes) < 2:
         raise ConfigError(
             f"sizes={sizes!r} needs at least 2 entries (inputs and outputs); "
-            "e.g. sizes=(2, 3, 1) for the seed's 2-3-1 network."
+            "e.g. sizes=(2, 3, 1) for the tutorial's 2-3-1 network."
         )
     for i, s in enumerate(sizes):
         role = "input size" if i == 0 else "output size" if i == len(sizes) - 1 else "hidden size"
@@ -149,8 +149,8 @@ def init_mlp(key: jax.Array, sizes: Sequence[int], init: str = "normal",
 
     Args:
       key: a JAX PRNG key (``jax.random.key(0)``); one subkey per layer.
-      sizes: ``(inputs, hidden..., outputs)``, e.g. ``(2, 3, 1)`` for the seed.
-      init: weight initialiser, one of `INITS`: ``"normal"`` (N(0, 1), the seed's
+      sizes: ``(inputs, hidden..., outputs)``, e.g. ``(2, 3, 1)`` for the tutorial.
+      init: weight initialiser, one of `INITS`: ``"normal"`` (N(0, 1), the tutorial's
         ``np.random.randn``), ``"glorot"`` (uniform), ``"he"``, ``"lecun"``.
       dtype: a floating dtype for every leaf.
 

@@ -13,6 +13,7 @@ from jaxgd.optimizers.factored import *  # noqa: F403
 from jaxgd.optimizers.layerwise import *  # noqa: F403
 from jaxgd.optimizers.rms import *  # noqa: F403
 from jaxgd.optimizers.sgd import *  # noqa: F403
+from jaxgd.optimizers.sgd import seed_momentum  # deprecated name of tutorial_momentum
 from jaxgd.optimizers.sgd_variants import *  # noqa: F403
 from jaxgd.optimizers.sign_methods import *  # noqa: F403
 from jaxgd.optimizers.transforms import *  # noqa: F403

@@ -143,7 +143,7 @@ def decayed_weights(weight_decay: ScalarOrSchedule, mask: Any = None) -> Transfo
 def add_decayed_weights(weight_decay: ScalarOrSchedule = 0.0, mask: Any = None) -> Transform:
     """Coupled L2 / weight decay on the gradient: ``u = g + weight_decay * p``.
 
-    With ``weight_decay = 2 * lambda`` this is the gradient of the seed's penalty
+    With ``weight_decay = 2 * lambda`` this is the gradient of the tutorial's penalty
     ``lambda * sum(W**2)`` when the mask selects the weights only.
 
     Args:

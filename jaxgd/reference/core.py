@@ -14,9 +14,10 @@ from typing import Any, NamedTuple
 import optax
 
 from jaxgd import optimizers as hand
+from jaxgd.core.deprecation import deprecated_alias
 
 __all__ = ["Row", "adam", "add_decayed_weights", "chain", "masked", "scale", "scale_by_adam",
-           "scale_by_learning_rate", "seed_momentum", "sgd", "sgd_l2", "trace", "twin"]
+           "scale_by_learning_rate", "tutorial_momentum", "sgd", "sgd_l2", "trace", "twin"]
 
 
 class Row(NamedTuple):
@@ -79,14 +80,14 @@ chain = optax.chain
 masked = optax.masked
 
 
-def seed_momentum(learning_rate, momentum=0.9):
-    """The seed's ``v = mu*v + lr*g; w -= v`` with optax: lr first, then trace."""
-    hand.seed_momentum(learning_rate, momentum)
+def tutorial_momentum(learning_rate, momentum=0.9):
+    """The tutorial's ``v = mu*v + lr*g; w -= v`` with optax: lr first, then trace."""
+    hand.tutorial_momentum(learning_rate, momentum)
     return optax.chain(optax.scale_by_learning_rate(learning_rate), optax.trace(momentum))
 
 
 def sgd_l2(learning_rate, l2=0.0, momentum=None):
-    """The seed's L2 term ``l2*sum(W**2)`` as decay before SGD (wd = 2*l2, weights only)."""
+    """The tutorial's L2 term ``l2*sum(W**2)`` as decay before SGD (wd = 2*l2, weights only)."""
     hand.sgd_l2(learning_rate, l2, momentum)
     return optax.chain(
         optax.add_decayed_weights(2 * l2, mask=hand.weights_mask),
@@ -108,14 +109,14 @@ ROWS = (
     Row("sgd-nesterov", hand.sgd, sgd, {"learning_rate": 0.05, "momentum": 0.9, "nesterov": True},
         ranges={"momentum": (0.0, 0.99)}, invalid=_BAD_MOMENTUM,
         minimize={"learning_rate": 0.0005, "momentum": 0.9, "nesterov": True}, steps=3000),
-    Row("seed_momentum", hand.seed_momentum, seed_momentum,
+    Row("tutorial_momentum", hand.tutorial_momentum, tutorial_momentum,
         {"learning_rate": 0.05, "momentum": 0.9}, ranges={"momentum": (0.0, 0.99)},
         invalid=_BAD_MOMENTUM, minimize={"learning_rate": 0.0005, "momentum": 0.9}, steps=3000,
         note="lr inside the velocity: equals sgd(lr, momentum) only for a constant lr"),
     Row("sgd_l2", hand.sgd_l2, sgd_l2, {"learning_rate": 0.05, "l2": 0.01},
         ranges={"l2": (0.0, 0.1)}, invalid=_BAD_LR + (({"l2": -1.0}, "l2"),),
         zero_grad_fixed=False,
-        note="the seed's L2 term lambda*sum(W**2) is decay wd = 2*lambda on weights only"),
+        note="the tutorial's L2 term lambda*sum(W**2) is decay wd = 2*lambda on weights only"),
     Row("adam", hand.adam, adam, {"learning_rate": 0.01},
         ranges={"b1": (0.0, 0.99), "b2": (0.5, 0.9999), "eps": (1e-8, 1e-3)}, invalid=_BAD_ADAM,
         minimize={"learning_rate": 0.02}, steps=2000, rosen_tol=0.1),
@@ -125,3 +126,7 @@ ROWS = (
     Row("adam-eps_root", hand.adam, adam, {"learning_rate": 0.01, "eps_root": 1e-8},
         ranges={"eps_root": (0.0, 1e-3)}, invalid=_BAD_ADAM),
 )
+
+
+seed_momentum = deprecated_alias(tutorial_momentum, "jaxgd.reference.seed_momentum",
+                                 "jaxgd.reference.tutorial_momentum")

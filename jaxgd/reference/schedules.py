@@ -15,6 +15,7 @@ from typing import Any
 import optax
 
 from jaxgd import schedules as hand
+from jaxgd.core.deprecation import deprecated_alias
 
 EXAMPLE_STEPS = 128
 
@@ -39,9 +40,9 @@ def step_decay(init_value: Any, every: int, factor: Any, steps_per_epoch: int = 
     return optax.exponential_decay(init_value, every * steps_per_epoch, factor, staircase=True)
 
 
-def seed_step_decay(init_value: Any, every: int = 100, factor: Any = 0.9,
+def tutorial_step_decay(init_value: Any, every: int = 100, factor: Any = 0.9,
                     steps_per_epoch: int = 1):
-    """The seed's step decay with optax: one factor already applied at epoch 0."""
+    """The tutorial's step decay with optax: one factor already applied at epoch 0."""
     return optax.exponential_decay(init_value * factor, every * steps_per_epoch, factor,
                                    staircase=True)
 
@@ -84,10 +85,14 @@ _EXAMPLES: dict[str, dict[str, Any]] = {
     "cosine_onecycle_schedule": dict(transition_steps=100, peak_value=0.1, pct_start=0.25,
                                      div_factor=25.0, final_div_factor=1e4),
     "join_schedules": dict(schedules=(ramp, geometric), boundaries=(40,)),
-    "seed_step_decay": dict(init_value=0.1, every=10, factor=0.9, steps_per_epoch=3),
+    "tutorial_step_decay": dict(init_value=0.1, every=10, factor=0.9, steps_per_epoch=3),
     "step_decay": dict(init_value=0.1, every=10, factor=0.5, steps_per_epoch=2),
 }
 
 SCHEDULES: dict[str, tuple[Any, Any, dict[str, Any]]] = {
     name: (getattr(hand, name), globals()[name], kwargs) for name, kwargs in _EXAMPLES.items()
 }
+
+
+seed_step_decay = deprecated_alias(tutorial_step_decay, "jaxgd.reference.schedules.seed_step_decay",
+                                   "jaxgd.reference.schedules.tutorial_step_decay")

@@ -2,8 +2,8 @@
 
 Each takes the same arguments as its optax namesake plus a keyword ``dtype``
 (None: the default float dtype at call time, float64 under x64), so one kwargs
-dict builds both. `seed_step_decay` and `step_decay` are the epoch-based step
-decays of the seed tutorial and of PyTorch; `epochs_to_steps` converts lengths.
+dict builds both. `tutorial_step_decay` and `step_decay` are the epoch-based step
+decays of the tutorial and of PyTorch; `epochs_to_steps` converts lengths.
 """
 
 from jaxgd.schedules.core import epochs_to_steps
@@ -16,6 +16,7 @@ from jaxgd.schedules.exponential import (
     exponential_decay,
     seed_step_decay,
     step_decay,
+    tutorial_step_decay,
     warmup_exponential_decay_schedule,
 )
 from jaxgd.schedules.join import join_schedules
@@ -44,7 +45,7 @@ __all__ = [
     "piecewise_constant_schedule",
     "piecewise_interpolate_schedule",
     "polynomial_schedule",
-    "seed_step_decay",
+    "tutorial_step_decay",
     "sgdr_schedule",
     "step_decay",
     "warmup_constant_schedule",

@@ -91,7 +91,7 @@ def check_boundaries(
 def epochs_to_steps(epochs: int, steps_per_epoch: int) -> int:
     """Convert a length in epochs into a length in update steps.
 
-    An epoch-based schedule (the seed tutorial's unit, PyTorch's ``scheduler.step()``
+    An epoch-based schedule (the tutorial's unit, PyTorch's ``scheduler.step()``
     once per epoch) becomes a step-based one (optax's unit, the update count) by
     multiplying every length by the number of updates per epoch:
 

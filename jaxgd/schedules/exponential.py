@@ -1,8 +1,8 @@
 """Exponential schedules: smooth or staircase decay by a constant factor per period.
 
-Also the epoch-based step decays. The seed tutorial decays BEFORE the update of
+Also the epoch-based step decays. The tutorial decays BEFORE the update of
 an epoch whose index is a multiple of the period, so it decays at epoch 0
-already: `seed_step_decay` is one period ahead of `step_decay` (PyTorch's StepLR)
+already: `tutorial_step_decay` is one period ahead of `step_decay` (PyTorch's StepLR)
 and of ``optax.exponential_decay(..., staircase=True)``.
 """
 
@@ -12,6 +12,7 @@ from typing import Any
 
 import jax.numpy as jnp
 
+from jaxgd.core.deprecation import deprecated_alias
 from jaxgd.core.errors import ConfigError, check_positive
 from jaxgd.core.transform import Schedule
 from jaxgd.schedules.core import check_dtype, check_finite, check_int, float_dtype
@@ -162,7 +163,7 @@ def step_decay(
     return _epoch_step_decay(init_value, every, factor, steps_per_epoch, dtype, periods_ahead=0)
 
 
-def seed_step_decay(
+def tutorial_step_decay(
     init_value: Any,
     every: int = 100,
     factor: Any = 0.9,
@@ -170,7 +171,7 @@ def seed_step_decay(
     *,
     dtype: Any = None,
 ) -> Schedule:
-    """The seed tutorial's step decay, which already decays at epoch 0.
+    """The tutorial's step decay, which already decays at epoch 0.
 
     The tutorial runs ``if epoch % every == 0: lr *= factor`` BEFORE each epoch's
     update, so epoch 0 trains with ``I * factor``:
@@ -194,3 +195,7 @@ def seed_step_decay(
         ``schedule(step)`` with the step's shape.
     """
     return _epoch_step_decay(init_value, every, factor, steps_per_epoch, dtype, periods_ahead=1)
+
+
+seed_step_decay = deprecated_alias(tutorial_step_decay, "jaxgd.schedules.seed_step_decay",
+                                   "jaxgd.schedules.tutorial_step_decay")

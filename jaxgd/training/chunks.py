@@ -1,7 +1,7 @@
 """Epochs in compiled chunks: the device runs many epochs, the host wakes in between.
 
     chunk  up to ``chunk`` epochs on the device, stopping early when converged or
-           non-finite ("while not converged", slide 3 of the seed): a `lax.while_loop`
+           non-finite ("while not converged", slide 3 of the tutorial): a `lax.while_loop`
            over blocks of epochs, each block a `lax.scan`, metrics into fixed buffers
     loop   Python over chunks: progress, the divergence check and checkpoints happen
            here, once per chunk; each chunk ends at the next checkpoint epoch at the

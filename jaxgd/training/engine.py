@@ -206,7 +206,7 @@ def fit(
         tx: the update rule, hand-written or optax.
         x, y: training data, first axis = examples.
         epochs: maximum number of epochs (total, counting a resumed ``state``'s).
-        batch_size: examples per update; None = full batch (the seed's GD);
+        batch_size: examples per update; None = full batch (the tutorial's GD);
             1 = online SGD.
         key: PRNG key for shuffling; defaults to ``jax.random.key(0)``.
         tol: stop when ``|loss_e - loss_{e-1}| < tol`` (0 disables).

@@ -68,7 +68,7 @@ def test_seed_momentum_parts_from_optax_sgd_under_decay_exactly_where_tolerance_
     lr = 0.1 * 0.9999 ** np.arange(steps)
     sched = lambda count: 0.1 * 0.9999**count
     params = {"b": jnp.asarray(0.3), "w": jnp.ones(3)}
-    report = crosscheck(hand.seed_momentum(sched, mu), optax.sgd(sched, mu), params,
+    report = crosscheck(hand.tutorial_momentum(sched, mu), optax.sgd(sched, mu), params,
                         grads=jax.tree.map(jnp.asarray, g), rtol=rtol)
 
     ratios = {}

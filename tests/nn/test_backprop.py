@@ -1,4 +1,4 @@
-"""Hand-written backprop against jax.value_and_grad, and the seed's slide 7 formula."""
+"""Hand-written backprop against jax.value_and_grad, and the tutorial's slide 7 formula."""
 
 import ast
 import inspect
@@ -10,7 +10,7 @@ import pytest
 
 import jaxgd.nn.backprop
 from jaxgd.core.errors import ConfigError, DataError
-from jaxgd.nn.backprop import mlp_value_and_grad, seed_backprop
+from jaxgd.nn.backprop import mlp_value_and_grad, tutorial_backprop
 from jaxgd.nn.losses import make_loss_fn
 from jaxgd.nn.models import ACTIVATIONS, Dense, init_mlp, mlp
 
@@ -123,11 +123,11 @@ def test_no_autodiff_in_backprop_module():
     assert not (jax_attrs | from_jax) & banned
 
 
-# ---------------------------------------------------------------- the seed's slide 7
+# ---------------------------------------------------------------- the tutorial's slide 7
 
 
 def numpy_seed_backpropagation(w1, b1, w2, b2, x, y):
-    """The seed's slide 7 in plain numpy, as printed there."""
+    """The tutorial's slide 7 in plain numpy, as printed there."""
 
     def sigmoid(v):
         return 1 / (1 + np.exp(-v))
@@ -144,7 +144,7 @@ def numpy_seed_backpropagation(w1, b1, w2, b2, x, y):
     return w1_grad, b1_grad, w2_grad, b2_grad
 
 
-def seed_problem(n_out):
+def tutorial_problem(n_out):
     params = init_mlp(jax.random.key(11), (2, 3, n_out), dtype=jnp.float64)
     params = [Dense(layer.w, layer.b + 0.2) for layer in params]
     x = jnp.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]], jnp.float64)
@@ -154,11 +154,11 @@ def seed_problem(n_out):
 
 @pytest.mark.parametrize("n_out", [1, 2])
 def test_seed_backprop_is_slide_7(x64, n_out):
-    params, x, y = seed_problem(n_out)
+    params, x, y = tutorial_problem(n_out)
     (w1, b1), (w2, b2) = [(np.asarray(w), np.asarray(b)[None]) for w, b in params]
     w1_g, b1_g, w2_g, b2_g = numpy_seed_backpropagation(w1, b1, w2, b2, np.asarray(x),
                                                         np.asarray(y))
-    grads = seed_backprop(params, x, y)
+    grads = tutorial_backprop(params, x, y)
     for got, expected in [(grads[0].w, w1_g), (grads[0].b, b1_g[0]), (grads[1].w, w2_g),
                           (grads[1].b, b2_g[0])]:
         np.testing.assert_allclose(got, expected, rtol=1e-13)
@@ -166,15 +166,15 @@ def test_seed_backprop_is_slide_7(x64, n_out):
 
 @pytest.mark.parametrize("n_out", [1, 2])
 def test_seed_backprop_is_grad_of_half_sum_of_squares_not_of_mse(x64, n_out):
-    params, x, y = seed_problem(n_out)
+    params, x, y = tutorial_problem(n_out)
     n, k = y.shape
-    grads = seed_backprop(params, x, y)
+    grads = tutorial_backprop(params, x, y)
 
     def half_sse(p):
         return 0.5 * jnp.sum((mlp(p, x, "sigmoid", "sigmoid") - y) ** 2)
 
     assert max_rel_dev(grads, jax.grad(half_sse)(params)) < 1e-12
-    # the MSE the seed reports has a gradient 2 / (N K) times as large
+    # the MSE the tutorial reports has a gradient 2 / (N K) times as large
     _, mse_grads = mlp_value_and_grad(params, x, y, activation="sigmoid",
                                       output_activation="sigmoid", loss="mse")
     scaled = jax.tree.map(lambda g: g * 2 / (n * k), grads)
@@ -185,4 +185,4 @@ def test_seed_backprop_is_grad_of_half_sum_of_squares_not_of_mse(x64, n_out):
 def test_seed_backprop_needs_two_layers():
     params = init_mlp(jax.random.key(0), (2, 3, 3, 1))
     with pytest.raises(ConfigError, match="got 3 layers.*mlp_value_and_grad"):
-        seed_backprop(params, jnp.ones((4, 2)), jnp.ones((4, 1)))
+        tutorial_backprop(params, jnp.ones((4, 2)), jnp.ones((4, 1)))

@@ -22,7 +22,7 @@ from jaxgd.nn.models import (
 
 
 def numpy_seed_forward(w1, b1, w2, b2, x):
-    """The seed's slide 5 in plain numpy (biases as (1, H) rows, as in the seed)."""
+    """The tutorial's slide 5 in plain numpy (biases as (1, H) rows, as in the tutorial)."""
 
     def sigmoid(v):
         return 1 / (1 + np.exp(-v))

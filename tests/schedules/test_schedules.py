@@ -150,7 +150,7 @@ CLOSED_FORMS = {
     "linear_onecycle_schedule": np_linear_onecycle,
     "cosine_onecycle_schedule": np_cosine_onecycle,
     "join_schedules": np_join,
-    "seed_step_decay": np_seed_step_decay,
+    "tutorial_step_decay": np_seed_step_decay,
     "step_decay": np_step_decay,
 }
 
@@ -225,17 +225,17 @@ def seed_loop_learning_rates(lr0, num_epochs):
 @pytest.mark.parametrize("steps_per_epoch", [1, 4])
 def test_seed_step_decay_equals_the_seed_loop(steps_per_epoch, x64):
     expected = seed_loop_learning_rates(0.1, 350)
-    sched = schedules.seed_step_decay(0.1, steps_per_epoch=steps_per_epoch)
+    sched = schedules.tutorial_step_decay(0.1, steps_per_epoch=steps_per_epoch)
     steps = jnp.arange(350 * steps_per_epoch, dtype=jnp.int32)
     got = np.asarray(sched(steps))
     np.testing.assert_allclose(got, np.repeat(expected, steps_per_epoch), rtol=1e-12)
-    got32 = np.asarray(schedules.seed_step_decay(0.1, steps_per_epoch=steps_per_epoch,
+    got32 = np.asarray(schedules.tutorial_step_decay(0.1, steps_per_epoch=steps_per_epoch,
                                                  dtype=jnp.float32)(steps))
     np.testing.assert_allclose(got32, np.repeat(expected, steps_per_epoch), rtol=1e-6)
 
 
 def test_seed_step_decay_is_one_period_ahead_of_optax_staircase(x64):
-    seed = np.asarray(schedules.seed_step_decay(0.1)(jnp.arange(350, dtype=jnp.int32)))
+    seed = np.asarray(schedules.tutorial_step_decay(0.1)(jnp.arange(350, dtype=jnp.int32)))
     staircase = optax.exponential_decay(0.1, 100, 0.9, staircase=True)
     later = np.asarray(jax.vmap(staircase)(jnp.arange(100, 450, dtype=jnp.int32)))
     same = np.asarray(jax.vmap(staircase)(jnp.arange(350, dtype=jnp.int32)))
@@ -355,8 +355,8 @@ BAD = [
      r"cosine_kwargs\[0\]=.*decay_steps=5 is below the accepted minimum 6"),
     ("sgdr_schedule", dict(cosine_kwargs=[dict(peak_value=0.1, decay_steps=5)]),
      r"cosine_kwargs\[0\]=.*missing"),
-    ("seed_step_decay", dict(init_value=0.1, every=0), r"every=0 is below the accepted minimum 1"),
-    ("seed_step_decay", dict(init_value=0.1, factor=0.0), r"factor=0.0 is outside"),
+    ("tutorial_step_decay", dict(init_value=0.1, every=0), r"every=0 is below the accepted minimum 1"),
+    ("tutorial_step_decay", dict(init_value=0.1, factor=0.0), r"factor=0.0 is outside"),
     ("step_decay", dict(init_value=0.1, every=10, factor=0.5, steps_per_epoch=0),
      r"steps_per_epoch=0 is below the accepted minimum 1"),
 ]

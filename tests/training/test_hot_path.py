@@ -54,7 +54,7 @@ def test_chunk_donates_the_state():
 
 
 def test_seed_momentum_equals_optax_sgd_for_constant_lr_only():
-    """The seed's v = mu*v + lr*g is optax's sgd(lr, mu) for a constant lr; under a decaying
+    """The tutorial's v = mu*v + lr*g is optax's sgd(lr, mu) for a constant lr; under a decaying
     schedule it is chain(scale_by_learning_rate(sched), trace(mu)) instead."""
     p = {"w": jnp.linspace(-1.0, 1.0, 6)}
     grads = jax.random.normal(jax.random.key(0), (60, 6))
@@ -67,9 +67,9 @@ def test_seed_momentum_equals_optax_sgd_for_constant_lr_only():
             out.append(u["w"])
         return np.stack(out)
 
-    np.testing.assert_allclose(run(O.seed_momentum(0.1, 0.9)), run(optax.sgd(0.1, 0.9)),
+    np.testing.assert_allclose(run(O.tutorial_momentum(0.1, 0.9)), run(optax.sgd(0.1, 0.9)),
                                rtol=1e-5, atol=1e-7)
-    seed = run(O.seed_momentum(sched, 0.9))
+    seed = run(O.tutorial_momentum(sched, 0.9))
     np.testing.assert_allclose(
         seed, run(optax.chain(optax.scale_by_learning_rate(sched), optax.trace(0.9))),
         rtol=1e-5, atol=1e-7)

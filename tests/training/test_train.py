@@ -1,4 +1,4 @@
-"""The training engine against independent references: the seed's numpy loop, manual loops."""
+"""The training engine against independent references: the tutorial's numpy loop, manual loops."""
 
 from __future__ import annotations
 
@@ -12,16 +12,16 @@ from jaxgd.core.errors import DivergenceError
 from jaxgd.core.transform import apply_updates
 from jaxgd.data import sine, xor
 from jaxgd.data.batching import epoch_indices
-from jaxgd.nn.backprop import seed_backprop
+from jaxgd.nn.backprop import tutorial_backprop
 from jaxgd.nn.losses import make_loss_fn
 from jaxgd.nn.models import init_mlp
 from jaxgd.training.engine import fit, init_state
 
-SEED_LOSS = make_loss_fn("mse", "sigmoid", "sigmoid")
+TUTORIAL_LOSS = make_loss_fn("mse", "sigmoid", "sigmoid")
 
 
 def numpy_seed_run(params, x, y, lr, epochs):
-    """Slides 4-8 of the seed, transcribed in numpy: full-batch GD with its backprop."""
+    """Slides 4-8 of the tutorial, transcribed in numpy: full-batch GD with its backprop."""
     (w1, b1), (w2, b2) = [(np.array(p.w, np.float64), np.array(p.b, np.float64)) for p in params]
     x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
     sig = lambda z: 1 / (1 + np.exp(-z))
@@ -41,10 +41,10 @@ def test_full_batch_fit_reproduces_the_seed_loop():
     ds = xor()
     params = init_mlp(jax.random.key(3), (2, 3, 1))
 
-    def seed_vg(p, x, y):
-        return SEED_LOSS(p, x, y), seed_backprop(p, x, y)
+    def tutorial_vg(p, x, y):
+        return TUTORIAL_LOSS(p, x, y), tutorial_backprop(p, x, y)
 
-    res = fit(None, params, O.sgd(0.1), ds.x, ds.y, epochs=300, value_and_grad=seed_vg)
+    res = fit(None, params, O.sgd(0.1), ds.x, ds.y, epochs=300, value_and_grad=tutorial_vg)
     (w1, b1, w2, b2), costs = numpy_seed_run(params, ds.x, ds.y, 0.1, 300)
     np.testing.assert_allclose(res.history["loss"], costs, rtol=2e-5)
     np.testing.assert_allclose(res.state.params[0].w, w1, rtol=1e-4, atol=1e-5)
@@ -78,15 +78,15 @@ def test_minibatch_fit_equals_a_manual_loop_over_epoch_indices():
 def test_online_sgd_takes_one_step_per_example():
     ds = xor()
     params = init_mlp(jax.random.key(0), (2, 3, 1))
-    res = fit(SEED_LOSS, params, O.sgd(0.5), ds.x, ds.y, epochs=3, batch_size=1)
+    res = fit(TUTORIAL_LOSS, params, O.sgd(0.5), ds.x, ds.y, epochs=3, batch_size=1)
     assert int(res.state.step) == 12
 
 
 def test_chunk_size_does_not_change_the_result():
     ds = xor()
     params = init_mlp(jax.random.key(0), (2, 3, 1))
-    a = fit(SEED_LOSS, params, O.adam(0.05), ds.x, ds.y, epochs=50, chunk=7)
-    b = fit(SEED_LOSS, params, O.adam(0.05), ds.x, ds.y, epochs=50, chunk=50)
+    a = fit(TUTORIAL_LOSS, params, O.adam(0.05), ds.x, ds.y, epochs=50, chunk=7)
+    b = fit(TUTORIAL_LOSS, params, O.adam(0.05), ds.x, ds.y, epochs=50, chunk=50)
     np.testing.assert_array_equal(a.history["loss"], b.history["loss"])
     np.testing.assert_array_equal(a.state.params[0].w, b.state.params[0].w)
 
@@ -94,7 +94,7 @@ def test_chunk_size_does_not_change_the_result():
 def test_tolerance_stops_when_the_loss_stops_changing():
     ds = xor()
     params = init_mlp(jax.random.key(0), (2, 3, 1))
-    res = fit(SEED_LOSS, params, O.sgd(0.5), ds.x, ds.y, epochs=20000, tol=1e-7, chunk=500)
+    res = fit(TUTORIAL_LOSS, params, O.sgd(0.5), ds.x, ds.y, epochs=20000, tol=1e-7, chunk=500)
     assert res.converged and res.epochs < 20000
     h = res.history["loss"]
     assert abs(h[-1] - h[-2]) < 1e-7 and np.all(np.abs(np.diff(h[:-1])) >= 1e-7)
@@ -103,7 +103,7 @@ def test_tolerance_stops_when_the_loss_stops_changing():
 def test_gradient_norm_tolerance():
     ds = xor()
     params = init_mlp(jax.random.key(0), (2, 3, 1))
-    res = fit(SEED_LOSS, params, O.sgd(0.5), ds.x, ds.y, epochs=20000, gtol=1e-2)
+    res = fit(TUTORIAL_LOSS, params, O.sgd(0.5), ds.x, ds.y, epochs=20000, gtol=1e-2)
     assert res.converged and res.history["grad_norm"][-1] < 1e-2 <= res.history["grad_norm"][-2]
 
 
@@ -137,7 +137,7 @@ def test_traces_once_for_many_chunks_and_keeps_caller_params():
 
     def loss(p, x, y):
         traces.append(1)
-        return SEED_LOSS(p, x, y)
+        return TUTORIAL_LOSS(p, x, y)
 
     res = fit(loss, params, O.sgd(0.5), ds.x, ds.y, epochs=100, chunk=10)
     assert res.epochs == 100 and len(traces) == 1
@@ -149,9 +149,9 @@ def test_eval_metrics_recorded_per_epoch():
     params = init_mlp(jax.random.key(0), (2, 3, 1))
 
     def eval_fn(p):
-        return {"double_loss": 2 * SEED_LOSS(p, ds.x, ds.y)}
+        return {"double_loss": 2 * TUTORIAL_LOSS(p, ds.x, ds.y)}
 
-    res = fit(SEED_LOSS, params, O.sgd(0.5), ds.x, ds.y, epochs=10, eval_fn=eval_fn)
+    res = fit(TUTORIAL_LOSS, params, O.sgd(0.5), ds.x, ds.y, epochs=10, eval_fn=eval_fn)
     # eval runs after each epoch's update: it equals the next epoch's pre-update loss
     np.testing.assert_allclose(res.history["double_loss"][:-1], 2 * res.history["loss"][1:], rtol=1e-6)
 
