@@ -27,6 +27,7 @@ from jaxgd.nn.losses import (
     check_labels,
     check_loss_config,
     get_loss,
+    is_static_zero,
     l2_penalty,
     match_targets,
 )
@@ -101,7 +102,10 @@ def mlp_value_and_grad(params: list[Dense], x: jax.Array, y: jax.Array, *,
     if loss == "softmax_ce":
         check_labels(y, zs[-1].shape[1])
     logits_or_outputs = zs[-1] if loss in ("bce", "softmax_ce") else acts[-1]
-    value = jnp.mean(get_loss(loss)(logits_or_outputs, y)) + l2_penalty(params, l2)
+    value = jnp.mean(get_loss(loss)(logits_or_outputs, y))
+    use_l2 = not is_static_zero(l2)  # no pass over the weights for a penalty of 0
+    if use_l2:
+        value = value + l2_penalty(params, l2)
 
     hidden = get_activation(activation)
     delta_BxH = output_delta(loss, zs[-1], acts[-1], y, out)
@@ -109,7 +113,9 @@ def mlp_value_and_grad(params: list[Dense], x: jax.Array, y: jax.Array, *,
     for i in reversed(range(len(params))):
         w_DxH = params[i].w
         a_prev_BxD = acts[i]
-        dw_DxH = a_prev_BxD.T @ delta_BxH + 2 * l2 * w_DxH
+        dw_DxH = a_prev_BxD.T @ delta_BxH
+        if use_l2:
+            dw_DxH = dw_DxH + 2 * l2 * w_DxH
         db_H = jnp.sum(delta_BxH, axis=0)
         grads[i] = Dense(dw_DxH, db_H)
         if i > 0:  # the layer below: its fan-out H is this layer's fan-in D

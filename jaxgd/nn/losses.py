@@ -165,6 +165,21 @@ def get_loss(name: str) -> Callable[[jax.Array, jax.Array], jax.Array]:
     return LOSSES[check_choice("loss", name, LOSSES)]
 
 
+def is_static_zero(value: Any) -> bool:
+    """True when ``value`` is a concrete 0 (not a tracer): a term it scales can be left out.
+
+    XLA does not fold ``x * 0.0`` for floats (it would change NaN and inf), so a
+    penalty with a coefficient of 0 still costs a pass over the weights unless the
+    code leaves it out. A swept coefficient is a tracer and keeps the term.
+    """
+    if not is_concrete(value) or callable(value):
+        return False
+    try:
+        return bool(np.ndim(value) == 0 and np.asarray(value) == 0)
+    except (TypeError, ValueError):
+        return False
+
+
 def l2_penalty(params: Any, lam: Any) -> jax.Array:
     """The tutorial's L2 term (slide 13): ``lam * sum_W sum(W**2)`` over the WEIGHTS only.
 
@@ -240,9 +255,11 @@ def make_loss_fn(loss: str = "mse", activation: str = "sigmoid",
     """
     check_loss_config(loss, activation, output_activation, l2)
     per_example = LOSSES[loss]
+    skip_l2 = is_static_zero(l2)
 
     def loss_fn(params, x, y):
         outputs = mlp(params, x, activation, output_activation)  # (batch, K)
-        return jnp.mean(per_example(outputs, y)) + l2_penalty(params, l2)
+        value = jnp.mean(per_example(outputs, y))
+        return value if skip_l2 else value + l2_penalty(params, l2)
 
     return loss_fn

@@ -186,3 +186,19 @@ def test_seed_backprop_needs_two_layers():
     params = init_mlp(jax.random.key(0), (2, 3, 3, 1))
     with pytest.raises(ConfigError, match="got 3 layers.*mlp_value_and_grad"):
         tutorial_backprop(params, jnp.ones((4, 2)), jnp.ones((4, 1)))
+
+
+def test_static_zero_l2_adds_no_pass_over_the_weights():
+    """l2=0 leaves the penalty out of the program (XLA does not fold x*0.0); a traced l2 keeps it."""
+    params = init_mlp(jax.random.key(0), (2, 8, 3))
+    x, y = jnp.ones((5, 2)), jnp.array([0, 1, 2, 0, 1])
+
+    def eqns(l2):
+        fn = lambda p: mlp_value_and_grad(p, x, y, activation="relu", loss="softmax_ce", l2=l2)
+        return len(jax.make_jaxpr(fn)(params).eqns)
+
+    assert eqns(0.0) < eqns(1e-3)
+    traced = jax.grad(lambda lam: mlp_value_and_grad(params, x, y, activation="relu", loss="softmax_ce",
+                                                     l2=lam)[0])(0.0)
+    weights_sq = sum(float(jnp.sum(d.w ** 2)) for d in params)
+    np.testing.assert_allclose(traced, weights_sq, rtol=1e-5)  # d(value)/d(l2) at l2=0 is sum W^2
