@@ -17,7 +17,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgd.core.errors import ConfigError, MissingDependencyError, check_positive_int
+from jaxgd.core.cache import cache_dir, cache_key
+from jaxgd.core.errors import ConfigError, JaxgdError, MissingDependencyError, check_positive_int
+from jaxgd.core.io import replace_file
 from jaxgd.data.dataset import Dataset
 from jaxgd.data.files import load_csv, load_file, load_npz
 from jaxgd.data.splits import (
@@ -41,6 +43,47 @@ def _require(module: str, package: str, what: str):
         raise MissingDependencyError(
             f"{what} needs the {package!r} package, which is not installed. Install jaxgd's "
             f"data extra: pip install -e \".[data]\"") from err
+
+
+def _generated(name: str, make, args) -> dict[str, Any]:
+    """``make(args)`` (x, y, x_test, y_test, templates' y), cached on disk by its arguments.
+
+    The cache (`jaxgd.core.cache`, "datasets") is keyed by the dataset, the generator
+    package's version and every argument; generation reseeds numpy's and Python's
+    global RNGs, so both are restored afterwards.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        package = version(name)
+    except PackageNotFoundError:
+        package = "unknown"
+    path = cache_dir("datasets") / f"{name}-{cache_key(name=name, package=package, args=vars(args))}.npz"
+    keys = ("x", "y", "x_test", "y_test", "classes")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in keys}
+    except (OSError, ValueError, KeyError, EOFError):
+        pass  # not cached yet, or a damaged entry: generate it again
+    np_state, py_state = np.random.get_state(), random.getstate()
+    try:
+        raw = make(args)
+    finally:
+        np.random.set_state(np_state)
+        random.setstate(py_state)
+    out = {"x": np.asarray(raw["x"]), "y": np.asarray(raw["y"]), "x_test": np.asarray(raw["x_test"]),
+           "y_test": np.asarray(raw["y_test"]), "classes": np.asarray(raw["templates"]["y"])}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        replace_file(path, lambda tmp: _save(tmp, out))
+    except (OSError, JaxgdError):
+        pass  # an unwritable cache only costs the next run the generation time
+    return out
+
+
+def _save(tmp, arrays) -> None:
+    with open(tmp, "wb") as f:
+        np.savez(f, **arrays)
 
 
 def digits(key, test_fraction: float = 0.2, *, dtype=jnp.float32) -> Dataset:
@@ -81,13 +124,8 @@ def mnist1d(key: Any = None, *, num_samples: int = 5000, test_fraction: float = 
         seed = int(jax.random.randint(key, (), 0, 2**31 - 1))
     args = data.get_dataset_args()
     args.num_samples, args.train_split, args.seed = num_samples, 1.0 - test_fraction, seed
-    np_state, py_state = np.random.get_state(), random.getstate()
-    try:
-        raw = data.make_dataset(args)
-    finally:
-        np.random.set_state(np_state)
-        random.setstate(py_state)
+    raw = _generated("mnist1d", data.make_dataset, args)
     has_test = len(raw["y_test"]) > 0
     return finish_dataset(None, "mnist1d", raw["x"], raw["y"], raw["x_test"] if has_test else None,
                    raw["y_test"] if has_test else None, "multiclass",
-                   len(raw["templates"]["y"]), 0.0, dtype)
+                   len(raw["classes"]), 0.0, dtype)

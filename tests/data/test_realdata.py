@@ -222,3 +222,26 @@ def test_stratify_on_distinct_values_is_random_not_the_smallest_rows():
     stratified = train_test_split(KEY, x, x, 0.2, stratify=True)[2]
     np.testing.assert_array_equal(stratified, train_test_split(KEY, x, x, 0.2)[2])
     assert stratified[:, 0].tolist() != [0.0, 1.0, 2.0, 3.0]
+
+
+def test_generated_datasets_are_cached_by_their_arguments(tmp_path, monkeypatch):
+    pytest.importorskip("mnist1d")
+    import mnist1d.data
+
+    from jaxgd.data import real
+
+    monkeypatch.setenv("JAXGD_CACHE_DIR", str(tmp_path))
+    calls = []
+    make = mnist1d.data.make_dataset
+    monkeypatch.setattr(mnist1d.data, "make_dataset", lambda args: calls.append(args.seed) or make(args))
+    first = real.mnist1d(num_samples=200, seed=3)
+    again = real.mnist1d(num_samples=200, seed=3)
+    other = real.mnist1d(num_samples=200, seed=4)
+    assert calls == [3, 4]  # the second call of seed 3 came from the cache
+    np.testing.assert_array_equal(first.x, again.x)
+    np.testing.assert_array_equal(first.y_test, again.y_test)
+    assert not np.array_equal(first.x, other.x)
+    for entry in (tmp_path / "datasets").iterdir():
+        entry.write_bytes(b"damaged")  # a damaged entry is generated again, not an error
+    np.testing.assert_array_equal(real.mnist1d(num_samples=200, seed=3).x, first.x)
+    assert calls == [3, 4, 3]
