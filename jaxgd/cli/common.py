@@ -83,13 +83,8 @@ def add_config_flags(group, names: Iterable[str], *, overrides: Mapping[str, Map
             else:
                 group.add_argument(sc.flag, dest=name, action="append", type=lambda s, k=sc.key: (k, s),
                                    default=argparse.SUPPRESS, metavar="X", help=flag_help(sc.help))
-    group.set_defaults(config_defaults={**_get(group, "config_defaults"), **parser_defaults},
-                       config_fields=(*_get(group, "config_fields"), *names))
-
-
-def _get(group, key: str) -> Any:
-    value = group.get_default(key)
-    return value if value is not None else ({} if key == "config_defaults" else ())
+    group.set_defaults(config_defaults={**(group.get_default("config_defaults") or {}), **parser_defaults},
+                       config_fields=(*(group.get_default("config_fields") or ()), *names))
 
 
 def _shown(opt, default: Any) -> str | None:
@@ -113,8 +108,7 @@ def given_fields(a: argparse.Namespace) -> dict[str, Any]:
     for name in a.config_fields:
         if name not in vars(a):
             continue
-        default, opt = FIELDS[name]
-        text = getattr(a, name)
+        opt, text = FIELDS[name][1], getattr(a, name)
         if opt.switch:
             given[name] = bool(text)
         elif opt.repeat:  # --set KEY=VALUE texts and shortcuts' (key, text), in command-line order
@@ -147,9 +141,9 @@ def _shortcut(opt, key: str, text: Any) -> tuple[str, Any]:
         raise ConfigError(f"{sc.flag} {text!r}: expected a number, e.g. {sc.flag} 0.9.") from None
 
 
-def config_from_args(a: argparse.Namespace, **fixed: Any) -> TrainConfig:
-    """The validated config: this subcommand's defaults, the given flags, then ``fixed``."""
-    return validate(TrainConfig(**{**a.config_defaults, **given_fields(a), **fixed}))
+def config_from_args(a: argparse.Namespace) -> TrainConfig:
+    """The validated config: the given flags over this subcommand's defaults."""
+    return validate(TrainConfig(**{**a.config_defaults, **given_fields(a)}))
 
 
 def config_argv(cfg: TrainConfig, names: Iterable[str], defaults: Mapping[str, Any] | None = None
