@@ -146,3 +146,13 @@ def test_old_schedule_spellings_warn_and_name_the_new_one(old, new):
         assert schedule_name(old) == new
     with pytest.warns(DeprecationWarning, match=f"'{new}'"):
         assert TrainConfig(schedule=old).schedule == new
+
+
+def test_compare_set_fills_in_what_an_optimizer_does_not_set_itself():
+    from jaxgd.experiments.compare import parse_optimizer, spec_config
+
+    cfg = TrainConfig(hyper=(("momentum", 0.5), ("nesterov", True)))
+    c = spec_config(cfg, parse_optimizer("sgd:optax:momentum=0.9"))
+    assert (c.hyper, c.impl, c.optimizer) == ((("momentum", 0.9), ("nesterov", True)), "optax", "sgd")
+    with pytest.warns(DeprecationWarning, match="'tutorial_momentum'"):
+        assert parse_optimizer("seed_momentum:hand").name == "tutorial_momentum"
