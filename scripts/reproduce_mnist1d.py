@@ -95,8 +95,8 @@ def run_seeds(cfg: TrainConfig, seeds: int) -> list[float]:
     from jaxgd.experiments.sweep.engine import sweep
     from jaxgd.experiments.sweep.grid import make_grid
 
-    side = "optax" if cfg.impl == "optax" else "hand"
-    result = sweep(cfg, make_grid({}, np.arange(cfg.seed, cfg.seed + seeds)), side=side)
+    impl = "optax" if cfg.impl == "optax" else "hand"
+    result = sweep(cfg, make_grid({}, np.arange(cfg.seed, cfg.seed + seeds)), impl=impl)
     return [float(a) for a in result.history["test_accuracy"][:, -1]]
 
 
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         check_positive_int("seeds", args.seeds, fix="e.g. --seeds 8.")
         if args.seeds > 1 and args.impl == "both":
             raise ConfigError(f"--seeds {args.seeds} with --impl both: a vmapped sweep runs one "
-                              "side; use --impl hand or --impl optax, or --seeds 1.")
+                              "impl; use --impl hand or --impl optax, or --seeds 1.")
         cfg = make_config(args.steps, args.batch_size, args.learning_rate, args.seed, args.impl)
         print(describe(cfg), flush=True)
         if args.seeds == 1:

@@ -14,13 +14,17 @@ Every failure ends in one line on stderr, never a traceback (``--debug`` shows i
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import re
 import sys
 import traceback
+import warnings
 
 from jaxgd.core.errors import JaxgdError, TrainingInterrupted, WriteError
 
 COMMANDS = ("train", "crosscheck", "sweep", "compare", "plot", "bench")
+RENAMED = re.compile(r".* is renamed .*; the old name is kept")  # jaxgd.core.deprecation's words
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,11 +50,33 @@ def main(argv: list[str] | None = None) -> int:
         argv = ["train", *argv]  # `jaxgd` alone (or with train flags) runs the default job
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        with renamed_once_on_stderr(args.command):
+            return int(args.func(args) or 0)
     except BaseException as err:  # noqa: BLE001 - every failure becomes one clear line
         if isinstance(err, SystemExit):
             raise
         return report(args.command, err, debug)
+
+
+@contextlib.contextmanager
+def renamed_once_on_stderr(command: str):
+    """An old name or value (e.g. ``--grad seed``) works; its `DeprecationWarning`, naming the
+    new one, is printed once as one line on stderr (Python hides those by default)."""
+    seen: set[str] = set()
+    show = warnings.showwarning
+
+    def show_once(message, category, filename, lineno, file=None, line=None):
+        text = str(message)
+        if not (issubclass(category, DeprecationWarning) and RENAMED.match(text)):
+            return show(message, category, filename, lineno, file, line)
+        if text not in seen:
+            seen.add(text)
+            print(f"jaxgd {command}: warning: {text}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("always", message=RENAMED.pattern, category=DeprecationWarning)
+        warnings.showwarning = show_once
+        yield
 
 
 def report(command: str, err: BaseException, debug: bool = False) -> int:

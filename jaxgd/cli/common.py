@@ -1,21 +1,165 @@
-"""Flags shared by several subcommands."""
+"""Flags derived from `TrainConfig`'s field declarations, and the help every flag shares.
+
+Each subcommand picks the fields it exposes (`add_config_flags`); their flags have
+no argparse default (``argparse.SUPPRESS``), so the namespace holds exactly the
+fields the user gave, and `config_from_args` builds the config from those over the
+defaults. `config_argv` writes a config back as the flags that rebuild it.
+"""
 
 from __future__ import annotations
 
-from jaxgd.experiments.config import TrainConfig
+import argparse
+import dataclasses
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from jaxgd.core.errors import ConfigError
+from jaxgd.experiments.config import FIELDS, TrainConfig, validate
+from jaxgd.experiments.fields import choices_of, flags_of
+
+# the problem: dataset, network shape, loss, init, splits (train, sweep, compare)
+DATA_FIELDS = ("dataset", "hidden", "activation", "output_activation", "loss", "init", "n_samples",
+               "test_fraction", "label_column", "standardize")
 
 
-def add_data_flags(group) -> None:
-    """The problem: dataset, network shape, loss, init, splits (train, sweep, compare)."""
-    d = TrainConfig()
-    group.add_argument("--dataset", default=d.dataset,
-                       help="xor, moons, circles, spirals, sine, digits, mnist1d, or a .npz/.csv path")
-    group.add_argument("--hidden", default=",".join(map(str, d.hidden)), help="hidden sizes, e.g. 64,64")
-    group.add_argument("--activation", default=d.activation)
-    group.add_argument("--output-activation", default=None, help="default: by loss")
-    group.add_argument("--loss", default=None, help="mse, bce or softmax_ce (default: by dataset)")
-    group.add_argument("--init", default=d.init, help="normal (the tutorial's randn), glorot, he, lecun")
-    group.add_argument("--n-samples", type=int, default=None, help="size of a synthetic dataset")
-    group.add_argument("--test-fraction", type=float, default=d.test_fraction)
-    group.add_argument("--label-column", default=None, help="label column of a .csv file")
-    group.add_argument("--standardize", action="store_true", help="standardise x with train stats")
+def flag_help(text: str, *, default: Any = None, choices: Iterable[str] | None = None) -> str:
+    """``text (choices: a, b; default: x)``, escaped for argparse; the one place both are shown."""
+    notes = []
+    if choices is not None:
+        notes.append("choices: " + ", ".join(map(str, choices)))
+    if default is not None:
+        notes.append(f"default: {default}")
+    full = f"{text} ({'; '.join(notes)})" if notes else text
+    return full.replace("%", "%%")
+
+
+def add_flag(group, *flags: str, help: str, default: Any = None, choices: Iterable[str] | None = None,
+             show_default: Any = None, **kwargs: Any) -> argparse.Action:
+    """A flag that is not a config field, with its default and choices in its help.
+
+    ``choices`` are only listed: the command checks them (`check_choice`, with a
+    suggestion), as `validate` checks a config field's.
+    """
+    if kwargs.get("action") == "store_true":
+        return group.add_argument(*flags, help=flag_help(help), **kwargs)
+    shown = show_default if show_default is not None else default
+    return group.add_argument(*flags, default=default,
+                              help=flag_help(help, default=shown, choices=choices), **kwargs)
+
+
+def add_config_flags(group, names: Iterable[str], *, overrides: Mapping[str, Mapping] | None = None,
+                     shortcuts: Iterable[str] | None = None) -> None:
+    """The flags of the `TrainConfig` fields ``names`` (and their shortcut flags).
+
+    Args:
+        group: a parser or argument group.
+        names: the fields, in the order their flags are listed.
+        overrides: per field, a ``default``, ``choices`` or ``help`` of this subcommand.
+        shortcuts: the keys whose shortcut flags are added (e.g. ``("nesterov",)``); None: all.
+    """
+    overrides = overrides or {}
+    parser_defaults = {}
+    for name in names:
+        default, opt = FIELDS[name]
+        own = overrides.get(name, {})
+        default = own.get("default", default)
+        if "default" in own:
+            parser_defaults[name] = default
+        choices = own.get("choices") or choices_of(opt)
+        text = flag_help(own.get("help", opt.help), default=_shown(opt, default), choices=choices)
+        if opt.switch:
+            group.add_argument(*flags_of(name, opt), dest=name, action="store_true",
+                               default=argparse.SUPPRESS, help=text)
+            continue
+        group.add_argument(*flags_of(name, opt), dest=name, action="append" if opt.repeat else "store",
+                           default=argparse.SUPPRESS, metavar=opt.metavar or _metavar(name, choices),
+                           help=text)
+        for sc in opt.shortcuts:  # each appends (key, text) to the same field
+            if shortcuts is not None and sc.key not in shortcuts:
+                continue
+            if sc.parse is None:
+                group.add_argument(sc.flag, dest=name, action="append_const", const=(sc.key, True),
+                                   default=argparse.SUPPRESS, help=flag_help(sc.help))
+            else:
+                group.add_argument(sc.flag, dest=name, action="append", type=lambda s, k=sc.key: (k, s),
+                                   default=argparse.SUPPRESS, metavar="X", help=flag_help(sc.help))
+    group.set_defaults(config_defaults={**(group.get_default("config_defaults") or {}), **parser_defaults},
+                       config_fields=(*(group.get_default("config_fields") or ()), *names))
+
+
+def _shown(opt, default: Any) -> str | None:
+    """The default as --help shows it."""
+    if opt.switch:
+        return None
+    if opt.repeat:
+        return " ".join(opt.show(default)) or opt.unset
+    if default is None:
+        return opt.unset
+    return opt.show(default) or "''"
+
+
+def _metavar(name: str, choices: tuple[str, ...] | None) -> str:
+    return "NAME" if choices is not None else name.upper()
+
+
+def given_fields(a: argparse.Namespace) -> dict[str, Any]:
+    """The config fields given on the command line, parsed: ``{name: value}``."""
+    given = {}
+    for name in a.config_fields:
+        if name not in vars(a):
+            continue
+        opt, text = FIELDS[name][1], getattr(a, name)
+        if opt.switch:
+            given[name] = bool(text)
+        elif opt.repeat:  # --set KEY=VALUE texts and shortcuts' (key, text), in command-line order
+            pairs = dict(_parse(name, opt, t) if isinstance(t, str) else _shortcut(opt, *t) for t in text)
+            given[name] = tuple(sorted(pairs.items()))
+        else:
+            given[name] = _parse(name, opt, text)
+    return given
+
+
+def _parse(name: str, opt, text: str) -> Any:
+    try:
+        return opt.parse(text)
+    except ConfigError:
+        raise
+    except ValueError:
+        kind = {int: "an integer", float: "a number"}.get(opt.parse, "a value")
+        flag = flags_of(name, opt)[0]
+        raise ConfigError(f"{flag} {text!r}: expected {kind}, e.g. {flag} "
+                          f"{opt.show(FIELDS[name][0]) if FIELDS[name][0] is not None else 1}.") from None
+
+
+def _shortcut(opt, key: str, text: Any) -> tuple[str, Any]:
+    sc = next(sc for sc in opt.shortcuts if sc.key == key)
+    if sc.parse is None:
+        return key, text
+    try:
+        return key, sc.parse(text)
+    except ValueError:
+        raise ConfigError(f"{sc.flag} {text!r}: expected a number, e.g. {sc.flag} 0.9.") from None
+
+
+def config_from_args(a: argparse.Namespace) -> TrainConfig:
+    """The validated config: the given flags over this subcommand's defaults."""
+    return validate(TrainConfig(**{**a.config_defaults, **given_fields(a)}))
+
+
+def config_argv(cfg: TrainConfig, names: Iterable[str], defaults: Mapping[str, Any] | None = None
+                ) -> list[str]:
+    """The flags that rebuild ``cfg`` from the defaults (fields ``names`` only, those that differ)."""
+    base = dataclasses.replace(TrainConfig(), **(defaults or {}))
+    argv: list[str] = []
+    for name in names:
+        value, opt = getattr(cfg, name), FIELDS[name][1]
+        if value == getattr(base, name):
+            continue
+        flag = flags_of(name, opt)[0]
+        if opt.switch:
+            argv += [flag] if value else []
+        elif opt.repeat:
+            argv += [x for item in opt.show(value) for x in (flag, item)]
+        else:
+            argv += [flag, opt.show(value)]
+    return argv

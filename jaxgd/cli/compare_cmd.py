@@ -3,8 +3,8 @@
     jaxgd compare --dataset moons --optimizers sgd:hand sgd:optax \\
         adam:hand:learning_rate=0.01 --seeds 8 --epochs 200 --target 0.1 --plot
 
-An optimizer is NAME[:hand|optax][:KEY=VALUE,...]; --lr sets the learning rate of
-those that do not name their own.
+An optimizer is NAME[:hand|optax][:KEY=VALUE,...]; --lr and --set set the learning rate
+and arguments of those that do not name their own.
 """
 
 from __future__ import annotations
@@ -12,21 +12,25 @@ from __future__ import annotations
 import argparse
 import json
 
-from jaxgd.cli.sweep_cmd import add_problem_flags, base_config, prepare
+from jaxgd.cli.common import add_config_flags, add_flag, config_from_args
+from jaxgd.cli.sweep_cmd import add_problem_flags, prepare
 
 
 def register(sub) -> None:
     p = sub.add_parser("compare", help="compare optimizers (hand-written and optax) over seeds",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_problem_flags(p)
+    add_problem_flags(p, "compare")
     g = p.add_argument_group("optimizers")
-    g.add_argument("--optimizers", nargs="+", required=True, metavar="NAME[:SIDE][:K=V,...]",
-                   help="e.g. sgd:hand adam:optax adam:hand:learning_rate=0.01")
-    g.add_argument("--learning-rate", "--lr", dest="learning_rate", type=float, default=None,
-                   help="learning rate of optimizers that do not set their own")
-    g.add_argument("--target", type=float, default=None, help="report the first epoch with loss <= target")
-    g.add_argument("--band", choices=("minmax", "std"), default="minmax",
-                   help="band of the loss plot over seeds: min-max or mean ± std")
+    add_flag(g, "--optimizers", nargs="+", required=True, metavar="NAME[:IMPL][:K=V,...]",
+             help="e.g. sgd:hand adam:optax adam:hand:learning_rate=0.01 (IMPL: hand or optax; "
+                  "default: hand)")
+    add_config_flags(g, ("learning_rate", "hyper", "l2", "decay_rate"), shortcuts=(), overrides={
+        "learning_rate": {"help": "learning rate of the optimizers that do not set their own"},
+        "hyper": {"help": "an optimizer argument for every optimizer that does not set its own, "
+                          "repeatable"}})
+    add_flag(g, "--target", type=float, help="report the first epoch with loss <= target")
+    add_flag(g, "--band", choices=("minmax", "std"), default="minmax",
+             help="band of the loss plot over seeds: min-max or mean ± std")
     p.set_defaults(func=run)
 
 
@@ -34,10 +38,9 @@ def run(a: argparse.Namespace) -> int:
     from jaxgd.experiments.compare import compare, format_table, summarize, write_compare
     from jaxgd.experiments.sweep.grid import parse_seeds
 
-    hyper = {} if a.learning_rate is None else {"learning_rate": a.learning_rate}
-    cfg = base_config(a, "sgd", hyper)
-    seeds = parse_seeds(a.seeds, a.seed)
-    claim, show = prepare(a, "compare")
+    cfg = config_from_args(a)
+    seeds = parse_seeds(a.seeds, cfg.seed)
+    claim, show = prepare(a, "compare", cfg)
     with claim:
         result = compare(cfg, a.optimizers, seeds, progress=show)
         summary = summarize(result, a.target, a.band)

@@ -14,7 +14,6 @@ Exit status: 0 when every pair agrees, 1 when any pair differs beyond tolerance,
 from __future__ import annotations
 
 import argparse
-import ast
 import difflib
 import importlib
 import inspect
@@ -23,7 +22,9 @@ import os
 import sys
 from typing import Any
 
+from jaxgd.cli.common import add_flag
 from jaxgd.core.errors import ConfigError, UnknownNameError, check_choice, check_positive_int
+from jaxgd.experiments.fields import parse_assignments
 
 DTYPES = ("float32", "float64", "bfloat16")
 FLAGS = {"learning_rate": "--learning-rate", "momentum": "--momentum", "b1": "--b1", "b2": "--b2",
@@ -31,7 +32,7 @@ FLAGS = {"learning_rate": "--learning-rate", "momentum": "--momentum", "b1": "--
 
 
 def register(subparsers: Any) -> None:
-    from jaxgd.crosscheck.rows import SCHEDULES
+    from jaxgd.schedules.table import SCHEDULES
 
     p = subparsers.add_parser(
         "crosscheck", help="run hand-written rules and their optax twins in lockstep",
@@ -39,52 +40,43 @@ def register(subparsers: Any) -> None:
                     "per optimizer: deviation, first divergent step and leaf, verdict.",
         epilog=__doc__.split("\n\n", 1)[1].replace("Examples::", "examples:"),
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--optimizer", metavar="NAME|ID|all",
-                   help="a row id or rule name (sgd = sgd, sgd-momentum, sgd-nesterov), all, or a comma list")
-    for flag in FLAGS.values():
-        p.add_argument(flag, type=float, default=None, help="hyperparameter for every rule that takes it")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="any other keyword argument (a Python literal), repeatable")
-    p.add_argument("--steps", type=int, default=200, help="updates per check (default 200)")
-    p.add_argument("--dtype", default="float32", help="float32 | float64 (enables x64) | bfloat16")
-    p.add_argument("--schedule", default=None,
-                   help="learning-rate schedule built by hand and with optax (default: constant "
-                        "lr): " + " | ".join(SCHEDULES))
-    p.add_argument("--same-schedule", action="store_true",
-                   help="feed the hand-built schedule to both sides")
-    p.add_argument("--mode", default="stream",
-                   help="stream: shared random gradients; loss: each side on its own loss gradients")
-    p.add_argument("--seed", type=int, default=0, help="seed of the gradient stream")
-    p.add_argument("--rtol", type=float, default=None, help="relative tolerance (default by dtype)")
-    p.add_argument("--atol", type=float, default=None,
-                   help="absolute tolerance (default: rtol times the leaf's largest magnitude)")
-    p.add_argument("--json", action="store_true", help="print one JSON document")
-    p.add_argument("--per-step", action="store_true",
-                   help="print each report's per-step table (with --json: per-step numbers)")
-    p.add_argument("--hand", metavar="MODULE:FACTORY",
-                   help="your own rule factory, checked against --reference with the same kwargs. "
-                   "jaxgd imports and runs MODULE (from the current folder or sys.path): pass only "
-                   "code you trust")
-    p.add_argument("--reference", metavar="NAME", help="the optax twin (row id or twin name) for --hand")
+    add_flag(p, "--optimizer", metavar="NAME|ID|all",
+             help="a row id or rule name (sgd = sgd, sgd-momentum, sgd-nesterov), all, or a comma list")
+    for name, flag in FLAGS.items():
+        add_flag(p, flag, *(["--lr"] if name == "learning_rate" else []), dest=name, type=float,
+                 metavar="X", help="hyperparameter for every rule that takes it",
+                 show_default="the row's own")
+    add_flag(p, "--set", action="append", default=[], metavar="KEY=VALUE",
+             show_default="the row's own",
+             help="any other keyword argument, repeatable (true, none, 1e-3, (0.9, 0.99), 'text')")
+    add_flag(p, "--steps", type=int, default=200, help="updates per check")
+    add_flag(p, "--dtype", default="float32", choices=DTYPES, metavar="DTYPE",
+             help="float dtype of params and gradients (float64 enables x64)")
+    add_flag(p, "--schedule", metavar="NAME", choices=tuple(SCHEDULES),
+             help="learning-rate schedule built by hand and with optax (jaxgd.schedules.table)",
+             show_default="a constant learning rate")
+    add_flag(p, "--same-schedule", action="store_true", help="feed the hand-built schedule to both sides")
+    add_flag(p, "--mode", default="stream", choices=("stream", "loss"), metavar="MODE",
+             help="stream: shared random gradients; loss: each side on its own loss gradients")
+    add_flag(p, "--seed", type=int, default=0, help="seed of the gradient stream")
+    add_flag(p, "--rtol", type=float, help="relative tolerance", show_default="by dtype")
+    add_flag(p, "--atol", type=float, help="absolute tolerance",
+             show_default="rtol times the leaf's largest magnitude")
+    add_flag(p, "--json", action="store_true", help="print one JSON document")
+    add_flag(p, "--per-step", action="store_true",
+             help="print each report's per-step table (with --json: per-step numbers)")
+    add_flag(p, "--hand", metavar="MODULE:FACTORY",
+             help="your own rule factory, checked against --reference with the same kwargs. "
+             "jaxgd imports and runs MODULE (from the current folder or sys.path): pass only "
+             "code you trust")
+    add_flag(p, "--reference", metavar="NAME", help="the optax twin (row id or twin name) for --hand")
     p.set_defaults(func=run)
-
-
-def _literal(text: str) -> Any:
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return text
 
 
 def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
     """Keyword arguments given on the command line: the named flags, then ``--set``."""
     out = {name: getattr(args, name) for name in FLAGS if getattr(args, name) is not None}
-    for item in args.set:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip().isidentifier():
-            raise ConfigError(f"--set {item!r}: expected KEY=VALUE with a Python name as KEY, "
-                              "e.g. --set nesterov=True.")
-        out[key.strip()] = _literal(value.strip())
+    out.update(parse_assignments(args.set))
     return out
 
 
@@ -163,14 +155,14 @@ def _summary(report: Any) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from jaxgd.crosscheck.rows import SCHEDULES, crosscheck_row, select_rows
+    from jaxgd.crosscheck.rows import crosscheck_row, select_rows
+    from jaxgd.schedules.table import schedule_name
 
     steps = check_positive_int("--steps", args.steps, fix="e.g. --steps 200.")
     dtype = check_choice("dtype", args.dtype, DTYPES)
     mode = check_choice("mode", args.mode, ("stream", "loss"))
-    if args.schedule is not None:
-        check_choice("schedule", args.schedule, SCHEDULES)
-    if args.same_schedule and args.schedule is None:
+    schedule = None if args.schedule is None else schedule_name(args.schedule)  # old: renamed
+    if args.same_schedule and schedule is None:
         raise ConfigError("--same-schedule needs --schedule NAME (e.g. --schedule exponential).")
     overrides = overrides_from(args)
     if args.hand:
@@ -183,10 +175,10 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("pass --optimizer NAME|ID|all (e.g. --optimizer adam), or --hand "
                           "MODULE:FACTORY with --reference NAME.")
     scheduled = [r.schedule and "learning_rate" in {**r.kwargs, **overrides} for r in rows]
-    if args.schedule is not None and not any(scheduled):
-        raise ConfigError(f"--schedule {args.schedule}: none of {', '.join(r.id for r in rows)} "
+    if schedule is not None and not any(scheduled):
+        raise ConfigError(f"--schedule {schedule}: none of {', '.join(r.id for r in rows)} "
                           "takes a learning-rate schedule.")
-    settings = {"steps": steps, "dtype": dtype, "mode": mode, "schedule": args.schedule,
+    settings = {"steps": steps, "dtype": dtype, "mode": mode, "schedule": schedule,
                 "same_schedule": args.same_schedule, "seed": args.seed, "overrides": overrides,
                 "rtol": args.rtol, "atol": args.atol}
     per_row = _row_kwargs(rows, overrides, bool(args.hand))
@@ -196,7 +188,7 @@ def run(args: argparse.Namespace) -> int:
     reports = []
     for r, kw, sched in zip(rows, per_row, scheduled, strict=True):
         reports.append(crosscheck_row(
-            r, dtype=dtype, steps=steps, schedule=args.schedule if sched else None,
+            r, dtype=dtype, steps=steps, schedule=schedule if sched else None,
             same_schedule=args.same_schedule, mode=mode, key=args.seed, rtol=args.rtol,
             atol=args.atol, **kw))
         if not args.json:

@@ -15,69 +15,52 @@ import sys
 import time
 from pathlib import Path
 
-from jaxgd.cli.common import add_data_flags
+from jaxgd.cli.common import DATA_FIELDS, add_config_flags, add_flag, config_from_args
 from jaxgd.core.errors import ConfigError
-from jaxgd.experiments.config import GRADS, SCHEDULES, TrainConfig, parse_assignments, parse_hidden, validate
+from jaxgd.experiments.config import SINGLE_IMPLS, TrainConfig
 
 GRID_FLAGS = ("learning_rate", "momentum", "b1", "b2", "eps", "weight_decay", "l2", "decay_rate")
+PROBLEM_FIELDS = (*DATA_FIELDS, "grad", "schedule", "decay_every", "warmup_epochs")
+RUN_FIELDS = ("batch_size", "epochs", "seed", "device")
+SEED_HELP = "data seed, and the first run seed"
 
 
-def add_problem_flags(p: argparse.ArgumentParser) -> None:
+def add_problem_flags(p: argparse.ArgumentParser, command: str) -> None:
     """Flags shared by `sweep` and `compare`: data, network, epochs, batch, seeds, output."""
-    d = TrainConfig()
-    g = p.add_argument_group("problem")
-    add_data_flags(g)
-    g.add_argument("--grad", choices=GRADS, default=d.grad)
-    g.add_argument("--schedule", choices=SCHEDULES, default=d.schedule)
-    g.add_argument("--decay-every", type=int, default=d.decay_every, help="epochs")
-    g.add_argument("--warmup-epochs", type=int, default=d.warmup_epochs)
+    add_config_flags(p.add_argument_group("problem"), PROBLEM_FIELDS)
     g = p.add_argument_group("run")
-    g.add_argument("--batch-size", type=int, default=None, help="default: full batch")
-    g.add_argument("--epochs", type=int, default=d.epochs)
-    g.add_argument("--seed", type=int, default=d.seed, help="data seed, and the first run seed")
-    g.add_argument("--seeds", default="1", help="run seeds: a count N (seed..seed+N-1) or a list 0,3,7")
-    g.add_argument("--device", choices=("cpu", "gpu"), default=d.device)
-    g.add_argument("--cpu-devices", type=int, default=None, metavar="N",
-                   help="split the CPU into N devices (only before JAX starts; see XLA_FLAGS)")
-    g.add_argument("--out", default=None, help="run folder (default: runs/<command>-<dataset>-<time>)")
-    g.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
-    g.add_argument("--plot", action="store_true", help="also write PNG figures (needs matplotlib)")
-    g.add_argument("--json", action="store_true", help="print one JSON summary line on stdout")
-    g.add_argument("--quiet", action="store_true", help="no progress bar or table")
+    add_config_flags(g, RUN_FIELDS, overrides={"seed": {"help": SEED_HELP}})
+    add_flag(g, "--seeds", default="1", help="run seeds: a count N (seed..seed+N-1) or a list 0,3,7")
+    add_flag(g, "--cpu-devices", type=int, metavar="N",
+             help="split the CPU into N devices (only before JAX starts; see XLA_FLAGS)")
+    add_flag(g, "--out", help="run folder", show_default=f"runs/{command}-<dataset>-<time>")
+    add_flag(g, "--overwrite", action="store_true", help="replace an existing run folder")
+    add_flag(g, "--plot", action="store_true", help="also write PNG figures (needs matplotlib)")
+    add_flag(g, "--json", action="store_true", help="print one JSON summary line on stdout")
+    add_flag(g, "--quiet", action="store_true", help="no progress bar or table")
 
 
 def register(sub) -> None:
     p = sub.add_parser("sweep", help="train a grid of runs at once (vmap over seeds and hyperparameters)",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_problem_flags(p)
+    add_problem_flags(p, "sweep")
     g = p.add_argument_group("optimizer and grid (SPEC: START:STOP:NUM:log|lin or a,b,c)")
-    g.add_argument("--optimizer", default=TrainConfig().optimizer)
-    g.add_argument("--impl", choices=("hand", "optax"), default="hand")
-    g.add_argument("--learning-rate", "--lr", dest="learning_rate", metavar="SPEC")
+    add_config_flags(g, ("optimizer", "impl", "hyper"), shortcuts=("nesterov",), overrides={
+        "impl": {"default": "hand", "choices": SINGLE_IMPLS,
+                 "help": "the hand-written rule or its optax twin"},
+        "hyper": {"help": "a fixed optimizer argument, repeatable"}})
+    add_flag(g, "--learning-rate", "--lr", dest="grid_learning_rate", metavar="SPEC",
+             help="learning rates", show_default=TrainConfig().learning_rate)
     for name in GRID_FLAGS[1:]:
-        g.add_argument(f"--{name.replace('_', '-')}", metavar="SPEC")
-    g.add_argument("--grid", action="append", metavar="KEY=SPEC", help="any float hyperparameter")
-    g.add_argument("--nesterov", action="store_true")
-    g.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="a fixed optimizer argument, repeatable")
-    g.add_argument("--max-runs-per-chunk", type=int, default=None,
-                   help="runs per compiled call (default: from a memory estimate)")
-    g.add_argument("--memory-budget-mb", type=float, default=None,
-                   help="device memory per device for one chunk (default: half a GPU or a share of RAM)")
+        add_flag(g, f"--{name.replace('_', '-')}", dest=f"grid_{name}", metavar="SPEC",
+                 help=f"values of {name}", show_default="the optimizer's own"
+                 if name not in ("l2", "decay_rate") else getattr(TrainConfig(), name))
+    add_flag(g, "--grid", action="append", metavar="KEY=SPEC", help="any float hyperparameter")
+    add_flag(g, "--max-runs-per-chunk", type=int, help="runs per compiled call",
+             show_default="from a memory estimate")
+    add_flag(g, "--memory-budget-mb", type=float, help="device memory per device for one chunk",
+             show_default="half a GPU or a share of RAM")
     p.set_defaults(func=run)
-
-
-def base_config(a: argparse.Namespace, optimizer: str, hyper: dict) -> TrainConfig:
-    """The TrainConfig of the shared flags (learning rate and hyperparameters fixed by the caller)."""
-    lr = hyper.pop("learning_rate", TrainConfig().learning_rate)
-    return validate(TrainConfig(
-        dataset=a.dataset, hidden=parse_hidden(a.hidden), activation=a.activation,
-        output_activation=a.output_activation, loss=a.loss, init=a.init, optimizer=optimizer,
-        learning_rate=lr, hyper=tuple(sorted(hyper.items())), impl="hand", grad=a.grad,
-        schedule=a.schedule, decay_every=a.decay_every, warmup_epochs=a.warmup_epochs,
-        batch_size=a.batch_size, epochs=a.epochs, seed=a.seed, n_samples=a.n_samples,
-        test_fraction=a.test_fraction, label_column=a.label_column, standardize=a.standardize,
-        device=a.device))
 
 
 def grid_axes(a: argparse.Namespace) -> dict:
@@ -86,7 +69,7 @@ def grid_axes(a: argparse.Namespace) -> dict:
 
     axes = {}
     for name in GRID_FLAGS:
-        spec = getattr(a, name)
+        spec = getattr(a, f"grid_{name}")
         if spec is not None:
             flag = "--lr" if name == "learning_rate" else f"--{name.replace('_', '-')}"
             axes[name] = parse_spec(flag, spec)
@@ -101,7 +84,7 @@ def grid_axes(a: argparse.Namespace) -> dict:
     return axes
 
 
-def prepare(a: argparse.Namespace, command: str):
+def prepare(a: argparse.Namespace, command: str, cfg: TrainConfig):
     """Common start of sweep/compare: CPU devices, matplotlib check, and the output folder
     claimed (checked, locked, staged) before any work. Returns ``(OutputDir, show_progress)``;
     the caller closes the claim (`write_sweep`/`write_compare` do, or a ``with`` block)."""
@@ -116,7 +99,7 @@ def prepare(a: argparse.Namespace, command: str):
         from jaxgd.experiments.plots import require_matplotlib
 
         require_matplotlib()
-    out = Path(a.out or f"runs/{command}-{Path(a.dataset).stem}-{time.strftime('%Y%m%d-%H%M%S')}")
+    out = Path(a.out or f"runs/{command}-{Path(cfg.dataset).stem}-{time.strftime('%Y%m%d-%H%M%S')}")
     claim = OutputDir(out, a.overwrite, kind=command)  # fail before training, not after
     return claim, not a.quiet and not a.json and sys.stderr.isatty()
 
@@ -126,16 +109,13 @@ def run(a: argparse.Namespace) -> int:
     from jaxgd.experiments.sweep.grid import make_grid, parse_seeds
     from jaxgd.experiments.sweep.report import format_table, summarize, write_sweep
 
-    hyper = dict(parse_assignments(a.set))
-    if a.nesterov:
-        hyper["nesterov"] = True
     axes = grid_axes(a)
-    cfg = base_config(a, a.optimizer, hyper)
-    grid = make_grid(axes, parse_seeds(a.seeds, a.seed))
+    cfg = config_from_args(a)
+    grid = make_grid(axes, parse_seeds(a.seeds, cfg.seed))
     budget = None if a.memory_budget_mb is None else int(a.memory_budget_mb * 2**20)
-    claim, show = prepare(a, "sweep")
+    claim, show = prepare(a, "sweep", cfg)
     with claim:
-        result = sweep(cfg, grid, side=a.impl, max_runs_per_chunk=a.max_runs_per_chunk,
+        result = sweep(cfg, grid, impl=cfg.impl, max_runs_per_chunk=a.max_runs_per_chunk,
                        memory_budget=budget, progress=show)
         summary = summarize(result)
         pngs = write_sweep(claim, result, summary, plot=a.plot)
@@ -147,7 +127,7 @@ def run(a: argparse.Namespace) -> int:
         return 0
     if a.quiet:
         return 0
-    print(f"jaxgd sweep: {cfg.dataset}, {cfg.optimizer} ({a.impl}), {grid.runs} runs "
+    print(f"jaxgd sweep: {cfg.dataset}, {cfg.optimizer} ({cfg.impl}), {grid.runs} runs "
           f"({len(grid.values) // len(set(grid.seeds.tolist()))} settings x "
           f"{len(set(grid.seeds.tolist()))} seeds), {cfg.epochs} epochs, {result.devices} device(s), "
           f"{result.chunks} chunk(s) of {result.runs_per_chunk}")

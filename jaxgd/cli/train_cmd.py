@@ -8,7 +8,6 @@ into the run folder, and --resume RUN_DIR continues such a run.
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import sys
 import time
@@ -16,120 +15,42 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxgd.cli.common import add_data_flags
+from jaxgd.cli.common import DATA_FIELDS, add_config_flags, add_flag, config_from_args, given_fields
 from jaxgd.core.errors import ConfigError, TrainingInterrupted
 from jaxgd.core.limits import DEFAULT_INIT_TIMEOUT
-from jaxgd.experiments.config import (
-    GRADS,
-    IMPLS,
-    SCHEDULES,
-    TrainConfig,
-    parse_assignments,
-    parse_hidden,
-    resume_config,
-    validate,
-)
+from jaxgd.experiments.config import FIELDS, RESUMABLE, TrainConfig, resume_config
+from jaxgd.experiments.fields import flags_of
 
-HYPER_FLAGS = ("momentum", "b1", "b2", "eps", "weight_decay")
+OPTIMIZER_FIELDS = ("optimizer", "learning_rate", "hyper", "impl", "grad", "schedule", "decay_rate",
+                    "decay_every", "warmup_epochs", "l2")
+RUN_FIELDS = ("batch_size", "epochs", "tol", "gtol", "seed", "device", "checkpoint_every")
+TRAIN_FIELDS = (*DATA_FIELDS, *OPTIMIZER_FIELDS, *RUN_FIELDS, "devices")  # every TrainConfig field
 
 
 def register(sub) -> None:
     p = sub.add_parser("train", help="train a network (default: the tutorial's XOR network)",
-                       description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    d = TrainConfig()
-    g = p.add_argument_group("problem")
-    add_data_flags(g)
-    g = p.add_argument_group("optimizer")
-    g.add_argument("--optimizer", default=d.optimizer)
-    g.add_argument("--learning-rate", "--lr", type=float, default=d.learning_rate)
-    for name in HYPER_FLAGS:
-        g.add_argument(f"--{name.replace('_', '-')}", type=float, default=None)
-    g.add_argument("--nesterov", action="store_true")
-    g.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="any other optimizer argument, repeatable")
-    g.add_argument("--impl", choices=IMPLS, default=d.impl,
-                   help="hand-written rule, its optax twin, or both side by side")
-    g.add_argument("--grad", choices=GRADS, default=d.grad,
-                   help="hand-written backprop, jax.grad, or the tutorial's slide-7 formula")
-    g.add_argument("--schedule", choices=SCHEDULES, default=d.schedule)
-    g.add_argument("--decay-rate", type=float, default=d.decay_rate)
-    g.add_argument("--decay-every", type=int, default=d.decay_every, help="epochs")
-    g.add_argument("--warmup-epochs", type=int, default=d.warmup_epochs)
-    g.add_argument("--l2", type=float, default=d.l2, help="the tutorial's lambda*sum(W**2) in the loss")
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_config_flags(p.add_argument_group("problem"), DATA_FIELDS)
+    add_config_flags(p.add_argument_group("optimizer"), OPTIMIZER_FIELDS)
     g = p.add_argument_group("run")
-    g.add_argument("--batch-size", type=int, default=None, help="default: full batch")
-    g.add_argument("--epochs", type=int, default=d.epochs)
-    g.add_argument("--tol", type=float, default=d.tol, help="stop when |loss change| < tol")
-    g.add_argument("--gtol", type=float, default=d.gtol, help="stop when gradient norm < gtol")
-    g.add_argument("--seed", type=int, default=d.seed)
-    g.add_argument("--device", choices=("cpu", "gpu"), default=d.device)
-    g.add_argument("--out", default=None, help="run folder (default: runs/<dataset>-<optimizer>-<time>)")
-    g.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
-    g.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every, metavar="EPOCHS",
-                   help="save a checkpoint into the run folder every EPOCHS epochs (0: at the end)")
-    g.add_argument("--resume", default=None, metavar="RUN_DIR",
-                   help="continue the run in RUN_DIR up to --epochs in total (default: its own)")
-    g.add_argument("--json", action="store_true", help="print one JSON summary line on stdout")
-    g.add_argument("--plot", action="store_true",
-                   help="also write loss.png (and boundary.png for 2-D data) into the run folder")
-    g.add_argument("--quiet", action="store_true", help="no progress bar or report")
+    add_config_flags(g, RUN_FIELDS)
+    add_flag(g, "--out", help="run folder", show_default="runs/<dataset>-<optimizer>-<time>")
+    add_flag(g, "--overwrite", action="store_true", help="replace an existing run folder")
+    add_flag(g, "--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR up to --epochs in "
+             "total; it may change " + ", ".join(flags_of(n, FIELDS[n][1])[0] for n in RESUMABLE)
+             + ", the other config flags must be left out or equal the run's")
+    add_flag(g, "--json", action="store_true", help="print one JSON summary line on stdout")
+    add_flag(g, "--plot", action="store_true",
+             help="also write loss.png (and boundary.png for 2-D data) into the run folder")
+    add_flag(g, "--quiet", action="store_true", help="no progress bar or report")
     g = p.add_argument_group("parallel")
-    g.add_argument("--devices", default=None, metavar="N|all",
-                   help="split each batch over N devices (params replicated); default one device")
-    g.add_argument("--coordinator", default=None, metavar="HOST:PORT",
-                   help="address of process 0 of a multi-process run")
-    g.add_argument("--num-processes", type=int, default=None, help="processes in the run")
-    g.add_argument("--process-id", type=int, default=None, help="this process, 0..N-1")
-    g.add_argument("--init-timeout", type=float, default=DEFAULT_INIT_TIMEOUT, metavar="SECONDS",
-                   help="how long the processes of a multi-process run wait for each other")
-    p.set_defaults(func=run, given_flags=frozenset())
-    for action in p._actions:
-        if action.option_strings and action.dest != "help":
-            action.__class__ = _recording(type(action))
-
-
-@functools.cache
-def _recording(base: type) -> type:
-    """``base`` that also adds its dest to ``namespace.given_flags`` (what --resume may not change)."""
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        namespace.given_flags = frozenset(namespace.given_flags) | {self.dest}
-        base.__call__(self, parser, namespace, values, option_string)
-
-    return type(f"Recording{base.__name__}", (base,), {"__call__": __call__})
-
-
-def given_fields(a: argparse.Namespace) -> set[str]:
-    """TrainConfig fields set by a flag on the command line (hyper flags count as ``hyper``)."""
-    extra = {"set", "nesterov", *HYPER_FLAGS}
-    return {"hyper" if d in extra else d for d in a.given_flags}
-
-
-def parse_devices(text: str | None) -> int | str | None:
-    """--devices: None, 'all' or a positive int."""
-    if text is None or text == "all":
-        return text
-    try:
-        return int(text)
-    except ValueError:
-        raise ConfigError(f"--devices {text!r}: expected a positive int or 'all', e.g. "
-                          "--devices 8.") from None
-
-
-def config_from_args(a: argparse.Namespace) -> TrainConfig:
-    hyper = {k: getattr(a, k) for k in HYPER_FLAGS if getattr(a, k) is not None}
-    if a.nesterov:
-        hyper["nesterov"] = True
-    hyper.update(dict(parse_assignments(a.set)))
-    return validate(TrainConfig(
-        dataset=a.dataset, hidden=parse_hidden(a.hidden), activation=a.activation,
-        output_activation=a.output_activation, loss=a.loss, init=a.init, optimizer=a.optimizer,
-        learning_rate=a.learning_rate, hyper=tuple(sorted(hyper.items())), impl=a.impl,
-        grad=a.grad, schedule=a.schedule, decay_rate=a.decay_rate, decay_every=a.decay_every,
-        warmup_epochs=a.warmup_epochs, batch_size=a.batch_size, epochs=a.epochs, tol=a.tol,
-        gtol=a.gtol, l2=a.l2, seed=a.seed, n_samples=a.n_samples, test_fraction=a.test_fraction,
-        label_column=a.label_column, standardize=a.standardize, device=a.device,
-        devices=parse_devices(a.devices), checkpoint_every=a.checkpoint_every))
+    add_config_flags(g, ("devices",))
+    add_flag(g, "--coordinator", metavar="HOST:PORT", help="address of process 0 of a multi-process run")
+    add_flag(g, "--num-processes", type=int, help="processes in the run")
+    add_flag(g, "--process-id", type=int, help="this process, 0..N-1")
+    add_flag(g, "--init-timeout", type=float, default=DEFAULT_INIT_TIMEOUT, metavar="SECONDS",
+             help="how long the processes of a multi-process run wait for each other")
+    p.set_defaults(func=run)
 
 
 def interrupted_message(epoch: int | None, folder, cfg: TrainConfig) -> str:
@@ -158,19 +79,18 @@ def run(a: argparse.Namespace) -> int:
     from jaxgd.experiments.runfolder import RunFolder
 
     t0 = time.perf_counter()
-    given = config_from_args(a)
     if a.resume is not None:
         if a.out is not None and Path(a.out).resolve() != Path(a.resume).resolve():
             raise ConfigError(f"--out {a.out!r} with --resume {a.resume!r}: a resumed run writes "
                               "into its own folder; leave --out out.")
         folder = RunFolder(a.resume, resume=True)
         try:
-            cfg = resume_config(folder.stored_config(), given, folder.epochs_done(), given_fields(a))
+            cfg = resume_config(folder.stored_config(), given_fields(a), folder.epochs_done())
         except BaseException:
             folder.close()
             raise
     else:
-        cfg = given
+        cfg = config_from_args(a)
         name = Path(cfg.dataset).stem
         out = a.out or f"runs/{name}-{cfg.optimizer}-{time.strftime('%Y%m%d-%H%M%S')}"
         folder = RunFolder(out, a.overwrite)  # fails before training if out holds results

@@ -26,44 +26,22 @@ from jaxgd.crosscheck.engine import DEFAULT_STEPS, crosscheck, crosscheck_schedu
 from jaxgd.crosscheck.report import CrosscheckReport
 from jaxgd.reference import OPTIMIZERS, Row, row
 from jaxgd.reference import schedules as ref
+from jaxgd.schedules.table import SCHEDULES, build_schedule, schedule_name, settings_for_steps
 
 __all__ = ["SCHEDULES", "build_schedules", "crosscheck_row", "example_loss", "example_params",
            "factory_name", "select_rows"]
 
-# name -> (function in jaxgd.schedules / jaxgd.reference.schedules, kwargs from (lr, steps))
-SCHEDULES: dict[str, tuple[str, Callable[[float, int], dict]]] = {
-    "constant": ("constant_schedule", lambda lr, n: dict(value=lr)),
-    "exponential": ("exponential_decay",
-                    lambda lr, n: dict(init_value=lr, transition_steps=n, decay_rate=0.1)),
-    "staircase": ("exponential_decay", lambda lr, n: dict(
-        init_value=lr, transition_steps=max(1, n // 5), decay_rate=0.5, staircase=True)),
-    "cosine": ("cosine_decay_schedule", lambda lr, n: dict(init_value=lr, decay_steps=n, alpha=0.01)),
-    "warmup_cosine": ("warmup_cosine_decay_schedule", lambda lr, n: dict(
-        init_value=lr / 10, peak_value=lr, warmup_steps=max(1, n // 10), decay_steps=max(2, n),
-        end_value=lr / 100)),
-    "linear": ("linear_schedule",
-               lambda lr, n: dict(init_value=lr, end_value=lr / 100, transition_steps=n)),
-    "polynomial": ("polynomial_schedule", lambda lr, n: dict(
-        init_value=lr, end_value=lr / 100, power=2.0, transition_steps=n)),
-    "piecewise": ("piecewise_constant_schedule", lambda lr, n: dict(
-        init_value=lr, boundaries_and_scales={max(1, n // 3): 0.5, max(2, 2 * n // 3): 0.2})),
-    "onecycle": ("cosine_onecycle_schedule",
-                 lambda lr, n: dict(transition_steps=max(n, 10), peak_value=lr)),
-    "step_decay": ("step_decay", lambda lr, n: dict(init_value=lr, every=max(1, n // 4), factor=0.5)),
-    "tutorial_step_decay": ("tutorial_step_decay",
-                        lambda lr, n: dict(init_value=lr, every=max(1, n // 4), factor=0.9)),
-}
-
 
 def build_schedules(name: str, learning_rate: float, steps: int) -> tuple[Callable, Callable]:
-    """The schedule ``name`` (a key of `SCHEDULES`) by hand and with optax, peak ``learning_rate``."""
+    """The schedule ``name`` (a key of `SCHEDULES`, the table every subcommand shares) by hand
+    and with optax, peak ``learning_rate``, over ``steps`` updates (`settings_for_steps`)."""
 
-    fn, make_kwargs = SCHEDULES[check_choice("schedule", name, SCHEDULES)]
+    name = schedule_name(name)
     if callable(learning_rate):
         raise ConfigError("schedule=... needs a float learning_rate to scale; got a callable. "
                           "Pass the schedule itself as learning_rate instead.")
-    kwargs = make_kwargs(learning_rate, steps)
-    return getattr(hand, fn)(**kwargs), getattr(ref, fn)(**kwargs)
+    settings = settings_for_steps(learning_rate, steps)
+    return build_schedule(name, settings, hand), build_schedule(name, settings, ref)
 
 
 def example_params(dtype: Any = jnp.float32) -> dict:
@@ -183,6 +161,7 @@ def crosscheck_row(
             if "learning_rate" not in kwargs:
                 raise ConfigError(f"optimizer {r.id!r} has no learning_rate to schedule.")
             if isinstance(schedule, str):
+                schedule = schedule_name(schedule)  # an old spelling: the new one, warned
                 s_hand, s_ref = build_schedules(schedule, kwargs["learning_rate"], steps)
                 s_ref = s_hand if same_schedule else s_ref
             elif callable(schedule):

@@ -1,8 +1,9 @@
 """Layer 3: runs as a researcher sets them up: configured, run, written, compared, drawn.
 
     config     `TrainConfig`, its validation and the resume rules
+    fields     how a field is declared once (flag, help, default, choices, check), flag parsers
     build      config -> dataset, network, loss, update rule, metrics
-    run        `train`: a configured run, both sides, with checkpoints; `write_run`
+    run        `train`: a configured run, each impl (hand, optax), with checkpoints; `write_run`
     runfolder  a train run's folder: checkpoints while it trains, results at the end
     outdir     output folders jaxgd owns: claimed, staged, published after success
     lock       one run per output folder

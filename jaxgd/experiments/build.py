@@ -23,6 +23,7 @@ from jaxgd.nn.backprop import mlp_value_and_grad, tutorial_backprop
 from jaxgd.nn.losses import accuracy, check_targets, make_loss_fn
 from jaxgd.nn.models import mlp
 from jaxgd.reference import schedules as ref_schedules
+from jaxgd.schedules.table import ScheduleSettings, build_schedule
 
 
 class Problem(NamedTuple):
@@ -69,31 +70,22 @@ def make_problem(cfg: TrainConfig) -> Problem:
     return Problem(ds, (ds.n_features, *cfg.hidden, k), loss, out_act)
 
 
-def make_schedule(cfg: TrainConfig, steps_per_epoch: int, side: str):
-    """The learning rate (a float or a schedule of the update count) for one side."""
-    mod = schedules if side == "hand" else ref_schedules
-    lr, every = cfg.learning_rate, cfg.decay_every * steps_per_epoch
-    total = cfg.epochs * steps_per_epoch
+def make_schedule(cfg: TrainConfig, steps_per_epoch: int, impl: str):
+    """The learning rate for one impl ("hand" or "optax"): the float itself for a constant
+    rate, else the schedule `cfg.schedule` of `jaxgd.schedules.table` over the update count."""
     if cfg.schedule == "constant":
-        return lr
-    if cfg.schedule == "exponential":
-        return mod.exponential_decay(lr, every, cfg.decay_rate)
-    if cfg.schedule == "step":
-        return mod.step_decay(lr, cfg.decay_every, cfg.decay_rate, steps_per_epoch)
-    if cfg.schedule == "tutorial_step":
-        return mod.tutorial_step_decay(lr, cfg.decay_every, cfg.decay_rate, steps_per_epoch)
-    if cfg.schedule == "cosine":
-        return mod.cosine_decay_schedule(lr, total)
-    warm = max(cfg.warmup_epochs * steps_per_epoch, 1)
-    return mod.warmup_cosine_decay_schedule(0.0, lr, warm, max(total, warm + 1))
+        return cfg.learning_rate
+    settings = ScheduleSettings(cfg.learning_rate, steps_per_epoch, cfg.epochs * steps_per_epoch,
+                                cfg.decay_rate, cfg.decay_every, cfg.warmup_epochs)
+    return build_schedule(cfg.schedule, settings, schedules if impl == "hand" else ref_schedules)
 
 
-def make_tx(cfg: TrainConfig, side: str, steps_per_epoch: int):
-    """The update rule `cfg.optimizer` written by hand ("hand") or with optax ("optax")."""
-    factory = getattr(optimizers if side == "hand" else reference, cfg.optimizer)
+def make_tx(cfg: TrainConfig, impl: str, steps_per_epoch: int):
+    """The update rule `cfg.optimizer` written by hand (impl "hand") or with optax ("optax")."""
+    factory = getattr(optimizers if impl == "hand" else reference, cfg.optimizer)
     kwargs = dict(cfg.hyper)
     try:
-        return factory(learning_rate=make_schedule(cfg, steps_per_epoch, side), **kwargs)
+        return factory(learning_rate=make_schedule(cfg, steps_per_epoch, impl), **kwargs)
     except TypeError as err:
         raise ConfigError(f"optimizer {cfg.optimizer!r} does not take {sorted(kwargs)}: {err}. "
                           f"See `jaxgd crosscheck --optimizer {cfg.optimizer}` for its arguments.") from None

@@ -19,10 +19,12 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from jaxgd.core.deprecation import renamed_value, warn_renamed
 from jaxgd.core.errors import ConfigError, DivergenceError, check_choice
-from jaxgd.experiments.config import TrainConfig, optimizer_names, parse_value
+from jaxgd.experiments.config import RENAMED_VALUES, SINGLE_IMPLS, TrainConfig, optimizer_names
+from jaxgd.experiments.fields import parse_value
 from jaxgd.experiments.outdir import write_result_folder
-from jaxgd.experiments.sweep.engine import SIDES, SweepResult, sweep
+from jaxgd.experiments.sweep.engine import SweepResult, sweep
 from jaxgd.experiments.sweep.grid import make_grid
 from jaxgd.experiments.sweep.report import EVAL_COLUMNS
 
@@ -30,45 +32,52 @@ BANDS = ("minmax", "std")
 
 
 class OptimizerSpec(NamedTuple):
-    """One contender: a factory name, a side, and its own hyperparameters."""
+    """One contender: a factory name, an impl, and its own hyperparameters."""
 
     name: str  # a factory in jaxgd.optimizers / jaxgd.reference
-    side: str  # "hand" or "optax"
+    impl: str  # "hand" or "optax"
     kwargs: tuple[tuple[str, Any], ...]  # its own hyperparameters, learning_rate included
 
     @property
     def label(self) -> str:
         extra = ",".join(f"{k}={v}" for k, v in self.kwargs)
-        return f"{self.name}:{self.side}" + (f":{extra}" if extra else "")
+        return f"{self.name}:{self.impl}" + (f":{extra}" if extra else "")
+
+    @property
+    def side(self) -> str:
+        """Deprecated: the old name of `impl`."""
+        warn_renamed("OptimizerSpec.side", "OptimizerSpec.impl")
+        return self.impl
 
 
 def parse_optimizer(text: str) -> OptimizerSpec:
-    """``"adam:hand:learning_rate=0.01,b1=0.8"`` -> OptimizerSpec (side defaults to hand)."""
+    """``"adam:hand:learning_rate=0.01,b1=0.8"`` -> OptimizerSpec (impl defaults to hand)."""
     parts = [p.strip() for p in str(text).split(":")]
-    name, side, kv = parts[0], "hand", parts[1:]
+    name, impl, kv = parts[0], "hand", parts[1:]
     if kv and "=" not in kv[0]:
-        side, kv = kv[0], kv[1:]
+        impl, kv = kv[0], kv[1:]
+    name = renamed_value("optimizer", name, RENAMED_VALUES["optimizer"])
     check_choice("optimizer", name, optimizer_names())
-    if side not in SIDES:
-        raise ConfigError(f"--optimizers {text!r}: side {side!r} is not one of {list(SIDES)}; write "
-                          f"{name}:hand or {name}:optax.")
+    if impl not in SINGLE_IMPLS:
+        raise ConfigError(f"--optimizers {text!r}: impl {impl!r} is not one of {list(SINGLE_IMPLS)}; "
+                          f"write {name}:hand or {name}:optax.")
     kwargs = {}
     for item in (i.strip() for group in kv for i in group.split(",")):
         if "=" not in item or not item.split("=", 1)[0].strip():
             raise ConfigError(f"--optimizers {text!r}: {item!r} is not KEY=VALUE; write e.g. "
-                              f"{name}:{side}:learning_rate=0.01,b1=0.8.")
+                              f"{name}:{impl}:learning_rate=0.01,b1=0.8.")
         k, v = (s.strip() for s in item.split("=", 1))
         kwargs[k.replace("-", "_")] = parse_value(v)
-    return OptimizerSpec(name, side, tuple(kwargs.items()))
+    return OptimizerSpec(name, impl, tuple(kwargs.items()))
 
 
 def spec_config(cfg: TrainConfig, spec: OptimizerSpec) -> TrainConfig:
-    """``cfg`` with the optimizer and its hyperparameters of ``spec``."""
-    kw = dict(spec.kwargs)
+    """``cfg`` with the optimizer of ``spec``; its own hyperparameters over ``cfg``'s."""
+    kw = {**dict(cfg.hyper), **dict(spec.kwargs)}
     lr = kw.pop("learning_rate", cfg.learning_rate)
     if isinstance(lr, bool) or not isinstance(lr, int | float):
         raise ConfigError(f"{spec.label}: learning_rate={lr!r} is not a number; e.g. learning_rate=0.01.")
-    return dataclasses.replace(cfg, optimizer=spec.name, learning_rate=float(lr), impl=spec.side,
+    return dataclasses.replace(cfg, optimizer=spec.name, learning_rate=float(lr), impl=spec.impl,
                                hyper=tuple(sorted(kw.items())))
 
 
@@ -94,7 +103,7 @@ def compare(cfg: TrainConfig, specs, seeds, *, devices=None, max_runs_per_chunk:
                           "more than once; give each optimizer once.")
     configs = [spec_config(cfg, s) for s in specs]
     grid = make_grid({}, seeds)
-    results = tuple(sweep(c, grid, side=s.side, devices=devices, max_runs_per_chunk=max_runs_per_chunk,
+    results = tuple(sweep(c, grid, impl=s.impl, devices=devices, max_runs_per_chunk=max_runs_per_chunk,
                           progress=progress, label=s.label, raise_if_all_diverged=False)
                     for c, s in zip(configs, specs, strict=True))
     if all(np.all(r.diverged_at > 0) for r in results):
@@ -121,7 +130,7 @@ def summarize(result: CompareResult, target: float | None = None, band: str = "m
     for spec, r in zip(result.specs, result.results, strict=True):
         ok = r.diverged_at == 0
         final = r.history["loss"][:, -1][ok]
-        row = {"label": spec.label, "optimizer": spec.name, "impl": spec.side,
+        row = {"label": spec.label, "optimizer": spec.name, "impl": spec.impl,
                "hyper": dict(spec.kwargs), "seeds": r.grid.seeds.tolist(),
                "diverged": int(np.sum(~ok)),
                "final_loss_mean": _f(np.mean(final)) if ok.any() else None,
@@ -174,7 +183,7 @@ def write_csv(path: Path, result: CompareResult) -> None:
         for spec, r in zip(result.specs, result.results, strict=True):
             for i, seed in enumerate(r.grid.seeds):
                 for e in range(r.history["loss"].shape[1]):
-                    w.writerow([spec.label, spec.side, int(seed), e + 1,
+                    w.writerow([spec.label, spec.impl, int(seed), e + 1,
                                 *(repr(float(r.history[k][i, e])) for k in metrics)])
 
 

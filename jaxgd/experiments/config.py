@@ -1,128 +1,118 @@
 """The configuration of a training run: one frozen dataclass, validated once.
 
-The command line builds a `TrainConfig`; so can a script. `validate` checks every
-field at the boundary, so the library below it sees only sane values.
+Each field declares, once, its flag(s), help, default, choices, check, and whether
+a resumed run may change it (`jaxgd.experiments.fields.option`). The command line
+derives its flags from them, `validate` its checks, `to_json`/`from_dict` their
+conversions and `resume_config` the resume rules. Heavy packages (the optimizer
+table, datasets, the network) are imported only inside functions.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from jaxgd.core.deprecation import renamed_value
-from jaxgd.core.errors import (
-    ConfigError,
-    check_choice,
-    check_nonnegative,
-    check_positive,
-    check_positive_int,
-    check_range,
-)
+from jaxgd.core.errors import ConfigError, check_choice, check_positive_int
 from jaxgd.core.limits import MAX_INT32
+from jaxgd.experiments.fields import (
+    Shortcut,
+    check_devices,
+    check_hidden,
+    check_pairs,
+    field_options,
+    flags_of,
+    in_range,
+    load_pairs,
+    nonnegative,
+    option,
+    parse_assignment,
+    parse_assignments,
+    parse_devices,
+    parse_hidden,
+    parse_value,
+    positive,
+    positive_int,
+    show_hidden,
+    show_pairs,
+)
 
-# values renamed in 0.2 (the tutorial deck was called "the seed"): old -> new
-RENAMED_VALUES = {"grad": {"seed": "tutorial"}, "schedule": {"seed_step": "tutorial_step"},
-                  "optimizer": {"seed_momentum": "tutorial_momentum"}}
+__all__ = ["GRADS", "IMPLS", "RESUMABLE", "SINGLE_IMPLS", "TrainConfig", "optimizer_names",
+           "parse_assignment", "parse_assignments", "parse_hidden", "parse_value", "resume_config",
+           "validate"]
+
 IMPLS = ("hand", "optax", "both")
+SINGLE_IMPLS = ("hand", "optax")  # one rule per run: sweep and compare
 GRADS = ("backprop", "autodiff", "tutorial")
-SCHEDULES = ("constant", "exponential", "step", "tutorial_step", "cosine", "warmup_cosine")
 DEVICES = ("cpu", "gpu")
+# values renamed in 0.2 (the tutorial deck was called "the seed"): old -> new; schedules: their table
+RENAMED_VALUES = {"grad": {"seed": "tutorial"}, "optimizer": {"seed_momentum": "tutorial_momentum"}}
+HYPER_SHORTCUTS = tuple(Shortcut(f"--{k.replace('_', '-')}", k, f"{what} (the same as --set {k}=X)")
+                        for k, what in (("momentum", "momentum of sgd and its kin"),
+                                        ("b1", "Adam's first-moment decay"),
+                                        ("b2", "Adam's second-moment decay"),
+                                        ("eps", "the optimizer's epsilon"),
+                                        ("weight_decay", "decoupled weight decay")))
+HYPER_SHORTCUTS += (Shortcut("--nesterov", "nesterov", "Nesterov momentum (--set nesterov=true)", None),)
 
 
+def _datasets():
+    from jaxgd.data import DATASETS
 
-@dataclasses.dataclass(frozen=True)
-class TrainConfig:
-    """Everything that defines a run. Defaults = the tutorial: 2-3-1 sigmoid net, XOR, full-batch GD."""
-
-    dataset: str = "xor"
-    hidden: tuple[int, ...] = (3,)
-    activation: str = "sigmoid"
-    output_activation: str | None = None  # None: sigmoid for mse on 0/1 targets, else identity
-    loss: str | None = None  # None: mse for xor/regression, bce for binary, softmax_ce for classes
-    init: str = "normal"
-    optimizer: str = "sgd"
-    learning_rate: float = 0.5
-    hyper: tuple[tuple[str, Any], ...] = ()  # extra optimizer kwargs, e.g. (("momentum", 0.9),)
-    impl: str = "both"
-    grad: str = "backprop"
-    schedule: str = "constant"
-    decay_rate: float = 0.9
-    decay_every: int = 100  # epochs
-    warmup_epochs: int = 0
-    batch_size: int | None = None  # None: full batch
-    epochs: int = 10000
-    tol: float = 0.0
-    gtol: float = 0.0
-    l2: float = 0.0
-    seed: int = 0
-    n_samples: int | None = None  # for synthetic datasets
-    test_fraction: float = 0.0
-    label_column: str | None = None  # for .csv files
-    standardize: bool = False
-    device: str = "cpu"
-    devices: int | str | None = None  # data-parallel mesh: None = one device, N, or "all"
-    checkpoint_every: int = 0  # epochs between checkpoints (0: only at the end)
-
-    def __post_init__(self) -> None:
-        for name, renames in RENAMED_VALUES.items():  # old spellings, with a DeprecationWarning
-            object.__setattr__(self, name, renamed_value(name, getattr(self, name), renames))
-
-    def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True, default=str)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> TrainConfig:
-        fields = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - fields)
-        if unknown:
-            raise ConfigError(f"unknown config keys {unknown}; accepted: {sorted(fields)}.")
-        d = dict(d)
-        if "hidden" in d:
-            d["hidden"] = tuple(d["hidden"])
-        if "hyper" in d:
-            d["hyper"] = tuple((k, v) for k, v in d["hyper"])
-        return cls(**d)
+    return DATASETS
 
 
-def parse_hidden(text: str) -> tuple[int, ...]:
-    """'3' -> (3,); '64,64' -> (64, 64); '' -> () (no hidden layer)."""
-    if text.strip() == "":
-        return ()
-    try:
-        sizes = tuple(int(s) for s in text.replace(" ", "").split(","))
-    except ValueError:
-        raise ConfigError(f"hidden={text!r}: expected comma-separated positive integers, "
-                          "e.g. --hidden 3 or --hidden 64,64.") from None
-    for s in sizes:
-        check_positive_int("hidden size", s, fix="e.g. --hidden 3 or --hidden 64,64.")
-    return sizes
+def _check_dataset(name: str, value: Any) -> None:
+    from jaxgd.data import DATASETS, is_file_name
+
+    if not is_file_name(value):
+        check_choice(name, value, DATASETS)
 
 
-def parse_value(text: str) -> Any:
-    """A --set value: bool, int, float, None, or the string itself."""
-    low = text.lower()
-    if low in ("true", "false"):
-        return low == "true"
-    if low in ("none", "null"):
-        return None
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
+def _activations():
+    from jaxgd.nn.models import ACTIVATIONS
+
+    return ACTIVATIONS
 
 
-def parse_assignments(items: list[str] | None) -> tuple[tuple[str, Any], ...]:
-    """['momentum=0.9', 'nesterov=true'] -> (('momentum', 0.9), ('nesterov', True))."""
-    out = []
-    for item in items or []:
-        if "=" not in item:
-            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. --set momentum=0.9.")
-        k, v = item.split("=", 1)
-        out.append((k.strip().replace("-", "_"), parse_value(v.strip())))
-    return tuple(out)
+def _losses():
+    from jaxgd.nn.losses import LOSSES
+
+    return LOSSES
+
+
+def _inits():
+    from jaxgd.nn.models import INITS
+
+    return INITS
+
+
+def _schedules():
+    from jaxgd.schedules.table import SCHEDULES
+
+    return SCHEDULES
+
+
+def _check_schedule(name: str, value: Any) -> None:
+    from jaxgd.schedules.table import schedule_name
+
+    schedule_name(value)
+
+
+def _check_epochs(name: str, value: Any) -> None:
+    check_positive_int(name, value)
+    if value > MAX_INT32:
+        raise ConfigError(f"epochs={value} is more than the int32 epoch counter holds; accepted: "
+                          f"1..{MAX_INT32:,}.")
+
+
+def _check_whole_epochs(name: str, value: Any) -> None:
+    nonnegative("e.g. --checkpoint-every 100; 0 saves only at the end.")(name, value)
+    if int(value) != value:
+        raise ConfigError(f"{name}={value!r}: expected a whole number of epochs, e.g. "
+                          "--checkpoint-every 100.")
 
 
 def optimizer_names() -> list[str]:
@@ -138,6 +128,91 @@ def optimizer_names() -> list[str]:
     return sorted(n for n in names if hasattr(optimizers, n) and hasattr(reference, n))
 
 
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a run. Defaults = the tutorial: 2-3-1 sigmoid net, XOR, full-batch GD."""
+
+    dataset: str = option("xor", "a built-in dataset, or a .npz/.csv file", choices=_datasets,
+                          check=_check_dataset, metavar="NAME|PATH")
+    hidden: tuple[int, ...] = option((3,), "hidden layer sizes ('' for none)", parse=parse_hidden,
+                                     show=show_hidden, load=tuple, check=check_hidden,
+                                     metavar="N[,N...]")
+    activation: str = option("sigmoid", "hidden-layer activation", choices=_activations)
+    output_activation: str | None = option(None, "output activation", choices=_activations,
+                                           unset="sigmoid for mse on 0/1 targets, else identity")
+    loss: str | None = option(None, "per-example loss, averaged over the batch", choices=_losses,
+                              unset="mse for xor and regression, bce for binary, softmax_ce "
+                                    "for classes")
+    init: str = option("normal", "weight init (normal: the tutorial's randn)", choices=_inits)
+    optimizer: str = option("sgd", "update rule (jaxgd.optimizers / jaxgd.reference)",
+                            choices=optimizer_names)
+    learning_rate: float = option(0.5, "learning rate (the peak of a schedule)",
+                                  flags=("--learning-rate", "--lr"), parse=float,
+                                  check=positive("Use a small positive float such as 0.1 or 1e-3."))
+    hyper: tuple[tuple[str, Any], ...] = option(  # extra optimizer kwargs, e.g. (("momentum", 0.9),)
+        (), "any other optimizer argument, repeatable", flags=("--set",), parse=parse_assignment,
+        show=show_pairs, load=load_pairs, check=check_pairs, metavar="KEY=VALUE", repeat=True,
+        shortcuts=HYPER_SHORTCUTS, unset="the optimizer's own")
+    impl: str = option("both", "the hand-written rule, its optax twin, or both side by side",
+                       choices=IMPLS)
+    grad: str = option("backprop", "gradients: hand-written backprop, jax.grad, or the tutorial's "
+                       "slide-7 formula", choices=GRADS)
+    schedule: str = option("constant", "learning-rate schedule (jaxgd.schedules.table)",
+                           choices=_schedules, check=_check_schedule)
+    decay_rate: float = option(0.9, "factor of the decaying schedules", parse=float,
+                               check=in_range(low=0.0, high=1.0, low_open=True))
+    decay_every: int = option(100, "epochs between decays", parse=int, check=positive_int())
+    warmup_epochs: int = option(0, "warmup epochs of warmup_cosine", parse=int, check=nonnegative())
+    batch_size: int | None = option(None, "examples per update", parse=int, unset="full batch",
+                                    check=positive_int("Use --batch-size 32, or leave it out for "
+                                                       "full-batch descent."))
+    epochs: int = option(10000, "epochs in all (with --resume: the total to reach)", parse=int,
+                         check=_check_epochs, resumable=True)
+    tol: float = option(0.0, "stop when |loss change| < tol (0: never)", parse=float,
+                        check=nonnegative(), resumable=True)
+    gtol: float = option(0.0, "stop when the gradient norm < gtol (0: never)", parse=float,
+                         check=nonnegative(), resumable=True)
+    l2: float = option(0.0, "the tutorial's lambda * sum(W**2) added to the loss", parse=float,
+                       check=nonnegative("Use 0 for no regularisation; the tutorial uses 0.01."))
+    seed: int = option(0, "PRNG seed: parameters key(seed), data key(seed+1), shuffling "
+                       "key(seed+2)", parse=int)
+    n_samples: int | None = option(None, "size of a generated dataset", parse=int,
+                                   check=positive_int(), unset="the dataset's own")
+    test_fraction: float = option(0.0, "share of a generated dataset held out for testing",
+                                  parse=float, check=in_range(low=0.0, high=1.0, high_open=True))
+    label_column: str | None = option(None, "label column of a .csv file", unset="the last")
+    standardize: bool = option(False, "standardise x with the training statistics", switch=True)
+    device: str = option("cpu", "where the run computes", choices=DEVICES, resumable=True)
+    devices: int | str | None = option(  # data-parallel mesh: None = one device, N, or "all"
+        None, "split each batch over N devices (parameters replicated)", parse=parse_devices,
+        check=check_devices, metavar="N|all", unset="one device", resumable=True)
+    checkpoint_every: int = option(0, "save a checkpoint into the run folder every EPOCHS epochs "
+                                   "(0: at the end only)", parse=int, check=_check_whole_epochs,
+                                   metavar="EPOCHS", resumable=True)
+
+    def __post_init__(self) -> None:
+        from jaxgd.schedules.table import RENAMED
+
+        for name, renames in (*RENAMED_VALUES.items(), ("schedule", RENAMED)):  # old spellings
+            object.__setattr__(self, name, renamed_value(name, getattr(self, name), renames))
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True, default=str)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> TrainConfig:
+        options = field_options(cls)
+        unknown = sorted(set(d) - set(options))
+        if unknown:
+            raise ConfigError(f"unknown config keys {unknown}; accepted: {sorted(options)}.")
+        return cls(**{k: options[k][1].load(v) for k, v in d.items()})
+
+
+FIELDS = field_options(TrainConfig)
+# Fields a resumed run may change: how long and where it runs, not what it computes.
+RESUMABLE = tuple(name for name, (_, opt) in FIELDS.items() if opt.resumable)
+
+
 def needs_value(optimizer: str) -> bool:
     """True when the rule's update needs ``value=loss`` (Polyak step sizes)."""
     from jaxgd.reference import OPTIMIZERS
@@ -146,37 +221,19 @@ def needs_value(optimizer: str) -> bool:
 
 
 def validate(cfg: TrainConfig) -> TrainConfig:
-    """Check every field; raise ConfigError / UnknownNameError naming the bad one."""
-    from jaxgd.data import DATASETS, SYNTHETIC, is_file_name
-    from jaxgd.nn.losses import LOSSES
-    from jaxgd.nn.models import ACTIVATIONS, INITS
+    """Check every field by its declaration, then the rules between fields; raise
+    ConfigError / UnknownNameError naming the bad one."""
+    from jaxgd.data import SYNTHETIC, is_file_name
 
-    if not is_file_name(cfg.dataset):
-        check_choice("dataset", cfg.dataset, DATASETS)
-    for h in cfg.hidden:
-        check_positive_int("hidden size", h, fix="e.g. --hidden 3 or --hidden 64,64.")
-    check_choice("activation", cfg.activation, ACTIVATIONS)
-    if cfg.output_activation is not None:
-        check_choice("activation", cfg.output_activation, ACTIVATIONS)
-    if cfg.loss is not None:
-        check_choice("loss", cfg.loss, LOSSES)
-    check_choice("init", cfg.init, INITS)
-    check_choice("optimizer", cfg.optimizer, optimizer_names())
-    check_positive("learning_rate", cfg.learning_rate,
-                   fix="Use a small positive float such as 0.1 or 1e-3.")
-    check_choice("impl", cfg.impl, IMPLS)
-    check_choice("grad", cfg.grad, GRADS)
-    check_choice("schedule", cfg.schedule, SCHEDULES)
-    check_range("decay_rate", cfg.decay_rate, low=0.0, high=1.0, low_open=True)
-    check_positive_int("decay_every", cfg.decay_every)
-    check_nonnegative("warmup_epochs", cfg.warmup_epochs)
-    if cfg.batch_size is not None:
-        check_positive_int("batch_size", cfg.batch_size,
-                           fix="Use --batch-size 32, or leave it out for full-batch descent.")
-    check_positive_int("epochs", cfg.epochs)
-    if cfg.epochs > MAX_INT32:
-        raise ConfigError(f"epochs={cfg.epochs} is more than the int32 epoch counter holds; accepted: "
-                          f"1..{MAX_INT32:,}.")
+    for name, (default, opt) in FIELDS.items():
+        value = getattr(cfg, name)
+        if value is None and default is None:  # None is accepted where it is the default
+            continue
+        if opt.check is not None:
+            opt.check(name, value)
+        elif opt.choices is not None:
+            check_choice(name.replace("_", " "), value, opt.choices() if callable(opt.choices)
+                         else opt.choices)
     file_kind = str(cfg.dataset).lower().rsplit(".", 1)[-1] if is_file_name(cfg.dataset) else None
     if cfg.label_column is not None and file_kind != "csv":
         source = f"a .{file_kind} file" if file_kind else "a built-in dataset"
@@ -188,61 +245,39 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         raise ConfigError(f"n_samples={cfg.n_samples} (--n-samples) sets the size of a generated "
                           f"dataset ({', '.join(sorted(SYNTHETIC))}); {cfg.dataset!r} has a fixed "
                           "size. Leave --n-samples out.")
-    check_nonnegative("tol", cfg.tol)
-    check_nonnegative("gtol", cfg.gtol)
-    check_nonnegative("l2", cfg.l2, fix="Use 0 for no regularisation; the tutorial uses 0.01.")
-    if cfg.n_samples is not None:
-        check_positive_int("n_samples", cfg.n_samples)
-    check_range("test_fraction", cfg.test_fraction, low=0.0, high=1.0, high_open=True)
-    check_choice("device", cfg.device, DEVICES)
-    if cfg.devices is not None and cfg.devices != "all":
-        check_positive_int("devices", cfg.devices, fix="e.g. --devices 8 or --devices all.")
-    check_nonnegative("checkpoint_every", cfg.checkpoint_every,
-                      fix="e.g. --checkpoint-every 100; 0 saves only at the end.")
-    if int(cfg.checkpoint_every) != cfg.checkpoint_every:
-        raise ConfigError(f"checkpoint_every={cfg.checkpoint_every!r}: expected a whole number "
-                          "of epochs, e.g. --checkpoint-every 100.")
     if cfg.grad == "tutorial" and (cfg.hidden and len(cfg.hidden) != 1 or cfg.activation != "sigmoid"):
         raise ConfigError("grad='tutorial' is the tutorial's slide-7 formula for one sigmoid hidden layer; "
                           "use --grad backprop for other networks.")
     return cfg
 
 
-# Fields a resumed run may change: how long and where it runs, not what it computes.
-RESUMABLE = ("epochs", "checkpoint_every", "devices", "device", "tol", "gtol")
-EPOCH_SCHEDULES = ("cosine", "warmup_cosine")  # their shape depends on `epochs`
-
-
-def resume_config(stored: TrainConfig, given: TrainConfig, epochs_done: int | None = None,
-                  explicit: set[str] | None = None) -> TrainConfig:
+def resume_config(stored: TrainConfig, changes: Mapping[str, Any],
+                  epochs_done: int | None = None) -> TrainConfig:
     """The stored config of a run with the changes a resume may make.
 
     Args:
         stored: the run's config (its config.json).
-        given: the command line's config.
+        changes: the fields given on the command line, by name; the others keep
+            the stored value.
         epochs_done: epochs already run; ``epochs`` may not go below it.
-        explicit: the fields given on the command line; None: those that differ
-            from the defaults. Only these count; the others keep the stored value.
 
     Raises:
-        ConfigError: a changed model, data or optimizer field (it would continue a
-            different run from this one's checkpoint), naming both values and the fix.
+        ConfigError: a changed field that is not resumable (a model, data or optimizer
+            field: it would continue a different run from this one's checkpoint),
+            naming both values and the fix.
     """
-    default = TrainConfig()
-    names = [f.name for f in dataclasses.fields(TrainConfig)]
-    if explicit is None:
-        explicit = {n for n in names if getattr(given, n) != getattr(default, n)}
-    for name in names:
-        mine, old = getattr(given, name), getattr(stored, name)
-        if name in RESUMABLE or name not in explicit or mine == old:
+    cfg = dataclasses.replace(stored, **changes)  # old spellings renamed, like the stored ones
+    for name in changes:
+        mine, old = getattr(cfg, name), getattr(stored, name)
+        if FIELDS[name][1].resumable or mine == old:
             continue
-        flag = "--" + name.replace("_", "-")
+        flag = flags_of(name, FIELDS[name][1])[0]
         raise ConfigError(f"--resume: {name}={mine!r} differs from the run's {name}={old!r} "
                           f"({flag}); a resumed run keeps its model, data and optimizer. Leave "
                           f"{flag} out, or start a new run with --out.")
-    changes = {name: getattr(given, name) for name in RESUMABLE if name in explicit}
-    cfg = dataclasses.replace(stored, **changes)
-    if cfg.epochs != stored.epochs and stored.schedule in EPOCH_SCHEDULES:
+    from jaxgd.schedules.table import shaped_by_length
+
+    if cfg.epochs != stored.epochs and shaped_by_length(stored.schedule):
         raise ConfigError(f"--resume: epochs={cfg.epochs} differs from the run's {stored.epochs}, "
                           f"but schedule={stored.schedule!r} is shaped by the epoch count; resume "
                           f"with --epochs {stored.epochs} (or leave it out).")

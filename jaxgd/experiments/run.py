@@ -44,7 +44,7 @@ __all__ = ["Problem", "TrainOutcome", "default_loss", "make_eval_fn", "make_obje
 class TrainOutcome(NamedTuple):
     config: TrainConfig
     problem: Problem
-    results: dict[str, FitResult]  # by side: "hand", "optax"; histories from epoch 1
+    results: dict[str, FitResult]  # by impl: "hand", "optax"; histories from epoch 1
     summary: dict[str, Any]
 
 
@@ -57,7 +57,7 @@ def _joined(prior: dict[str, np.ndarray], new: dict[str, np.ndarray]) -> dict[st
 
 def train(cfg: TrainConfig, progress: bool = False, *, folder: RunFolder | None = None,
           resume: bool = False) -> TrainOutcome:
-    """Run the configured training, each requested side from the same init and key.
+    """Run the configured training, each requested impl from the same init and key.
 
     Args:
         cfg: the run's configuration.
@@ -79,40 +79,40 @@ def train(cfg: TrainConfig, progress: bool = False, *, folder: RunFolder | None 
                               f"1..{ds.n}. Leave --batch-size out for full-batch descent.")
         steps_per_epoch = ds.n // batch
         check_int32_steps(cfg.epochs, steps_per_epoch)
-        sides = ("hand", "optax") if cfg.impl == "both" else (cfg.impl,)
-        txs = {side: make_tx(cfg, side, steps_per_epoch) for side in sides}
+        impls = ("hand", "optax") if cfg.impl == "both" else (cfg.impl,)
+        txs = {impl: make_tx(cfg, impl, steps_per_epoch) for impl in impls}
         check_fits(cfg, pb, txs, batch, folder)  # before any large allocation
         params = init_mlp(jax.random.key(cfg.seed), pb.sizes, cfg.init)
         loss_fn, vg = make_objective(cfg, pb)
         eval_fn = make_eval_fn(cfg, pb, loss_fn)
         key = jax.random.key(cfg.seed + 2)
-        snap = Snapshot(cfg, {s: init_state(params, txs[s], key) for s in sides},
-                        {s: {} for s in sides}, {s: False for s in sides})
+        snap = Snapshot(cfg, {s: init_state(params, txs[s], key) for s in impls},
+                        {s: {} for s in impls}, {s: False for s in impls})
         if resume:
             snap = folder.load(cfg, snap.states)
         t0 = time.perf_counter()
         results = {}
-        for side in sides:
-            prior = snap.history[side]
+        for impl in impls:
+            prior = snap.history[impl]
 
-            def on_checkpoint(state, _epochs, new, side=side, prior=prior, now=snap):
-                folder.save(now._replace(states={**now.states, side: state},
-                                         history={**now.history, side: _joined(prior, new)}))
+            def on_checkpoint(state, _epochs, new, impl=impl, prior=prior, now=snap):
+                folder.save(now._replace(states={**now.states, impl: state},
+                                         history={**now.history, impl: _joined(prior, new)}))
 
-            if snap.converged[side]:  # stopped by tol before: nothing to continue
-                res = FitResult(snap.states[side], {}, len(prior["loss"]), True, 0.0)
+            if snap.converged[impl]:  # stopped by tol before: nothing to continue
+                res = FitResult(snap.states[impl], {}, len(prior["loss"]), True, 0.0)
             else:
-                res = fit(None, None, txs[side], ds.x, ds.y, epochs=cfg.epochs, batch_size=batch,
+                res = fit(None, None, txs[impl], ds.x, ds.y, epochs=cfg.epochs, batch_size=batch,
                           value_and_grad=vg, tol=cfg.tol, gtol=cfg.gtol, eval_fn=eval_fn,
                           learning_rate=cfg.learning_rate, progress=progress,
-                          state=snap.states[side], mesh=mesh, pass_value=needs_value(cfg.optimizer),
+                          state=snap.states[impl], mesh=mesh, pass_value=needs_value(cfg.optimizer),
                           checkpoint_every=cfg.checkpoint_every if folder else 0,
                           on_checkpoint=on_checkpoint if folder and cfg.checkpoint_every else None,
                           prev_loss=float(prior["loss"][-1]) if len(prior.get("loss", ())) else math.inf)
-            results[side] = res._replace(history=_joined(prior, res.history))
-            snap = snap._replace(states={**snap.states, side: res.state},
-                                 history={**snap.history, side: results[side].history},
-                                 converged={**snap.converged, side: res.converged})
+            results[impl] = res._replace(history=_joined(prior, res.history))
+            snap = snap._replace(states={**snap.states, impl: res.state},
+                                 history={**snap.history, impl: results[impl].history},
+                                 converged={**snap.converged, impl: res.converged})
         seconds = time.perf_counter() - t0
     summary = summarize(cfg, pb, results, seconds)
     summary.update(devices=mesh.size if mesh is not None else 1, processes=jax.process_count())
@@ -131,8 +131,8 @@ def check_fits(cfg: TrainConfig, pb: Problem, txs: dict[str, Any], batch: int,
     if folder is not None:
         columns = 2 + (pb.data.task != "regression") + 2 * (pb.data.x_test is not None)
         history = cfg.epochs * columns * (8 + 24)  # float64 in the checkpoint, ~24 chars in metrics.csv
-        per_side = 2 * array_bytes(shapes) + array_bytes(states[0]) + history
-        folder.check_space(2 * len(txs) * per_side + 2**16)  # x2: a file and its replacement
+        per_impl = 2 * array_bytes(shapes) + array_bytes(states[0]) + history
+        folder.check_space(2 * len(txs) * per_impl + 2**16)  # x2: a file and its replacement
 
 
 def summarize(cfg: TrainConfig, pb: Problem, results: dict[str, FitResult], seconds: float) -> dict:

@@ -2,9 +2,9 @@
 
     .jaxgd-run.json  the marker: what jaxgd wrote here (see `jaxgd.rundir`)
     config.json      the run's TrainConfig
-    checkpoint.npz   every side's TrainState + history so far (`jaxgd.training.checkpoint`)
+    checkpoint.npz   every impl's TrainState + history so far (`jaxgd.training.checkpoint`)
     metrics.csv      one row per epoch          } written when the run ends;
-    params*.npz      final params by side       } summary.json last, so its presence
+    params*.npz      final params by impl       } summary.json last, so its presence
     summary.json     final numbers              } means the run finished
 
 The folder is claimed before training (`jaxgd.rundir.OutputDir`: checked, locked,
@@ -40,19 +40,19 @@ CHECKPOINT = "checkpoint.npz"
 
 
 class Snapshot(NamedTuple):
-    """What a checkpoint holds, by side ("hand", "optax")."""
+    """What a checkpoint holds, by impl ("hand", "optax")."""
 
     config: TrainConfig
-    states: dict[str, Any]  # side -> TrainState (a side not started yet: its initial state)
-    history: dict[str, dict[str, np.ndarray]]  # side -> metric -> (epochs run,)
-    converged: dict[str, bool]  # side -> stopped by tol/gtol
+    states: dict[str, Any]  # impl -> TrainState (one not started yet: its initial state)
+    history: dict[str, dict[str, np.ndarray]]  # impl -> metric -> (epochs run,)
+    converged: dict[str, bool]  # impl -> stopped by tol/gtol
 
 
 def save_snapshot(path: Path, snap: Snapshot) -> None:
     """The snapshot as one checkpoint file (histories as extra arrays)."""
-    extras = {f"{side}/{name}": col for side, h in snap.history.items() for name, col in h.items()}
+    extras = {f"{impl}/{name}": col for impl, h in snap.history.items() for name, col in h.items()}
     meta = {"config": dataclasses.asdict(snap.config), "converged": snap.converged,
-            "epochs": {side: len(h.get("loss", ())) for side, h in snap.history.items()}}
+            "epochs": {impl: len(h.get("loss", ())) for impl, h in snap.history.items()}}
     save_checkpoint(path, snap.states, meta, extras)
 
 
@@ -68,12 +68,12 @@ def load_snapshot(path: Path, cfg: TrainConfig, like: dict[str, Any]) -> Snapsho
             raise CheckpointError(f"checkpoint {str(path)!r} was written with {field.name}="
                                   f"{saved[field.name]!r}, this run has {mine!r}: it belongs to "
                                   "another run. Resume from that run's own folder.")
-    history: dict[str, dict[str, np.ndarray]] = {side: {} for side in like}
+    history: dict[str, dict[str, np.ndarray]] = {impl: {} for impl in like}
     for name, col in loaded.extras.items():
-        side, _, metric = name.partition("/")
-        if side in history:
-            history[side][metric] = col
-    converged = {side: bool(loaded.meta.get("converged", {}).get(side, False)) for side in like}
+        impl, _, metric = name.partition("/")
+        if impl in history:
+            history[impl][metric] = col
+    converged = {impl: bool(loaded.meta.get("converged", {}).get(impl, False)) for impl in like}
     return Snapshot(cfg, loaded.tree, history, converged)
 
 
@@ -141,7 +141,7 @@ class RunFolder:
                               f"({err}).") from None
 
     def epochs_done(self) -> int:
-        """The most epochs any side of the saved checkpoint has run."""
+        """The most epochs any impl of the saved checkpoint has run."""
         return max(self.manifest.get("meta", {}).get("epochs", {}).values(), default=0)
 
     def load(self, cfg: TrainConfig, like: dict[str, Any]) -> Snapshot:
@@ -184,10 +184,10 @@ class RunFolder:
     def _write_results(folder: Path, snap: Snapshot, results: dict[str, Any], summary: dict) -> list[str]:
         save_snapshot(folder / CHECKPOINT, snap)
         cols: dict[str, np.ndarray] = {}
-        main_side = "hand" if "hand" in results else "optax"
+        main_impl = "hand" if "hand" in results else "optax"
         names = [CHECKPOINT, "metrics.csv", "config.json", "summary.json"]
-        for side, res in results.items():
-            prefix = "" if side == main_side else "optax_"
+        for impl, res in results.items():
+            prefix = "" if impl == main_impl else "optax_"
             cols.update({prefix + k: v for k, v in res.history.items()})
             name = "params.npz" if not prefix else "params_optax.npz"
             names.append(name)

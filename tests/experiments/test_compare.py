@@ -48,7 +48,7 @@ def test_parse_optimizer(text, expected):
 
 @pytest.mark.parametrize("text, error, fragment", [
     ("adamm", UnknownNameError, "Did you mean 'adam'"),
-    ("adam:torch", ConfigError, "side 'torch' is not one of"),
+    ("adam:torch", ConfigError, "impl 'torch' is not one of"),
     ("adam:hand:b1", ConfigError, "'b1' is not KEY=VALUE"),
     ("adam:hand:=3", ConfigError, "is not KEY=VALUE"),
 ])

@@ -134,7 +134,7 @@ def test_bad_grid_value_fails_before_compiling():
 def test_optax_schedule_that_reads_a_swept_value_is_refused_clearly():
     cfg = dataclasses.replace(SINE, schedule="warmup_cosine", warmup_epochs=2)
     with pytest.raises(ConfigError, match=r"warmup_cosine.*\(learning_rate\).*--impl hand"):
-        sweep(cfg, make_grid({"learning_rate": [0.05]}, [0]), side="optax")
+        sweep(cfg, make_grid({"learning_rate": [0.05]}, [0]), impl="optax")
 
 
 # ------------------------------------------------------------------------- planning

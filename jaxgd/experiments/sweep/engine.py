@@ -31,6 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from jaxgd.core.deprecation import warn_renamed
 from jaxgd.core.errors import ConfigError, DivergenceError, check_choice, check_positive_int
 from jaxgd.core.tree import tree_all_finite
 from jaxgd.experiments.build import (
@@ -41,13 +42,11 @@ from jaxgd.experiments.build import (
     make_tx,
     select_device,
 )
-from jaxgd.experiments.config import TrainConfig, validate
+from jaxgd.experiments.config import SINGLE_IMPLS, TrainConfig, validate
 from jaxgd.experiments.sweep.grid import Grid, check_names, point_config, settings
 from jaxgd.experiments.sweep.plan import bytes_per_run, default_memory_budget, epoch_calls, plan_chunks
 from jaxgd.nn.models import init_mlp
 from jaxgd.training.engine import TrainState, init_state, make_epoch, make_step, run_epochs
-
-SIDES = ("hand", "optax")
 
 
 class SweepCarry(NamedTuple):
@@ -62,7 +61,7 @@ class SweepResult(NamedTuple):
     """Every run's per-epoch history and final parameters."""
 
     config: TrainConfig  # the base config (data, model, optimizer)
-    side: str  # "hand" or "optax"
+    impl: str  # "hand" or "optax"
     grid: Grid  # one row per run
     history: dict[str, np.ndarray]  # name -> (runs, epochs); NaN after a run diverged
     diverged_at: np.ndarray  # (runs,) int: first non-finite epoch, 0 = finished finite
@@ -74,8 +73,14 @@ class SweepResult(NamedTuple):
     runs_per_chunk: int  # runs per compiled call (a multiple of `devices`)
     chunks: int  # number of chunks
 
+    @property
+    def side(self) -> str:
+        """Deprecated: the old name of `impl`."""
+        warn_renamed("SweepResult.side", "SweepResult.impl")
+        return self.impl
 
-def make_run_fns(cfg: TrainConfig, pb: Problem, side: str, names: tuple[str, ...], batch: int):
+
+def make_run_fns(cfg: TrainConfig, pb: Problem, impl: str, names: tuple[str, ...], batch: int):
     """``init_one(values, params, seed) -> SweepCarry``, ``run_one(carry, values, x, y, length)``.
 
     Both rebuild the update rule from ``values`` (the run's hyperparameters), so
@@ -87,7 +92,7 @@ def make_run_fns(cfg: TrainConfig, pb: Problem, side: str, names: tuple[str, ...
     def pieces(values):
         c = point_config(cfg, names, values)
         loss_fn, vg = make_objective(c, pb)
-        return make_tx(c, side, steps_per_epoch), vg, make_eval_fn(c, pb, loss_fn)
+        return make_tx(c, impl, steps_per_epoch), vg, make_eval_fn(c, pb, loss_fn)
 
     def init_one(values, params, seed):
         state = init_state(params, pieces(values)[0], jax.random.key(seed + 2))
@@ -119,22 +124,23 @@ def make_run_fns(cfg: TrainConfig, pb: Problem, side: str, names: tuple[str, ...
     return init_one, run_one
 
 
-def sweep(cfg: TrainConfig, grid: Grid, *, side: str = "hand", devices: list | None = None,
+def sweep(cfg: TrainConfig, grid: Grid, *, impl: str = "hand", devices: list | None = None,
           max_runs_per_chunk: int | None = None, memory_budget: int | None = None,
           progress: bool = False, label: str = "sweep",
-          raise_if_all_diverged: bool = True) -> SweepResult:
+          raise_if_all_diverged: bool = True, side: str | None = None) -> SweepResult:
     """Train every run of ``grid`` on ``cfg``'s problem, many at once.
 
     Args:
         cfg: the base config; the grid overrides its hyperparameters, run by run.
         grid: from `jaxgd.experiments.sweep.grid.make_grid`.
-        side: "hand" (jaxgd.optimizers) or "optax" (jaxgd.reference).
+        impl: "hand" (jaxgd.optimizers) or "optax" (jaxgd.reference).
         devices: devices to shard the run axis over (default: all of ``cfg.device``'s).
         max_runs_per_chunk: cap on runs per compiled call (rounded down to a multiple
             of the device count; fewer than the device count uses that many devices).
         memory_budget: bytes per device for one chunk (default `default_memory_budget`).
         progress: show a tqdm bar on stderr, described by ``label``.
         raise_if_all_diverged: raise when every run diverged (else return them marked).
+        side: deprecated, the old name of ``impl``.
 
     Returns:
         SweepResult; diverged runs are marked in ``diverged_at``.
@@ -145,7 +151,10 @@ def sweep(cfg: TrainConfig, grid: Grid, *, side: str = "hand", devices: list | N
     """
     t0 = time.perf_counter()
     validate(cfg)
-    check_choice("impl", side, SIDES)
+    if side is not None:
+        warn_renamed("sweep(side=...)", "sweep(impl=...)")
+        impl = side
+    check_choice("impl", impl, SINGLE_IMPLS)
     if cfg.tol or cfg.gtol:
         raise ConfigError(f"tol={cfg.tol}, gtol={cfg.gtol}: a sweep runs a fixed number of epochs "
                           "for every run; use tol=0 and gtol=0 (leave --tol/--gtol out).")
@@ -163,18 +172,18 @@ def sweep(cfg: TrainConfig, grid: Grid, *, side: str = "hand", devices: list | N
                               f"1..{pb.data.n}. Leave --batch-size out for full-batch descent.")
         for values, _ in settings(grid):  # concrete checks: bad values fail before compiling
             point = validate(point_config(cfg, names, values))
-            make_tx(point, side, pb.data.n // batch)
+            make_tx(point, impl, pb.data.n // batch)
         calls = epoch_calls(cfg.epochs)
-        per_run = bytes_per_run(cfg, pb, side, names, grid.values[0], batch, calls[0])
+        per_run = bytes_per_run(cfg, pb, impl, names, grid.values[0], batch, calls[0])
         budget = memory_budget or default_memory_budget(devices[0])
         per_chunk, chunks = plan_chunks(grid.runs, len(devices), per_run, budget, max_runs_per_chunk)
         try:
-            out = _run_chunks(cfg, pb, side, names, batch, grid, devices, per_chunk, chunks, calls,
+            out = _run_chunks(cfg, pb, impl, names, batch, grid, devices, per_chunk, chunks, calls,
                               _bar(progress, chunks * cfg.epochs, label))
         except (ConfigError, jax.errors.ConcretizationTypeError) as err:
-            raise _untraceable(err, cfg, side, names) from None
+            raise _untraceable(err, cfg, impl, names) from None
     history, diverged_at, params, compile_s, run_s = out
-    result = SweepResult(cfg, side, grid, history, diverged_at, params, time.perf_counter() - t0,
+    result = SweepResult(cfg, impl, grid, history, diverged_at, params, time.perf_counter() - t0,
                          compile_s, run_s, len(devices), per_chunk, chunks)
     if raise_if_all_diverged and np.all(diverged_at > 0):
         first = int(np.argmin(diverged_at))
@@ -187,24 +196,24 @@ def sweep(cfg: TrainConfig, grid: Grid, *, side: str = "hand", devices: list | N
     return result
 
 
-def _untraceable(err: Exception, cfg: TrainConfig, side: str, names: tuple[str, ...]) -> Exception:
+def _untraceable(err: Exception, cfg: TrainConfig, impl: str, names: tuple[str, ...]) -> Exception:
     """A clear error when a factory branches on the value of a swept hyperparameter."""
     cause = err if isinstance(err, jax.errors.ConcretizationTypeError) else err.__context__
     if not isinstance(cause, jax.errors.ConcretizationTypeError) or not names:
         return err
     swept = ", ".join(names)
     return ConfigError(
-        f"{cfg.optimizer} ({side}) with schedule={cfg.schedule!r} looks at the value of a swept "
+        f"{cfg.optimizer} ({impl}) with schedule={cfg.schedule!r} looks at the value of a swept "
         f"hyperparameter ({swept}), so it cannot run with one value per run in one program "
         f"(optax's schedules check their arguments in Python). Sweep the hand-written rule "
-        f"(--impl hand), or use schedule='constant' on the optax side.")
+        f"(--impl hand), or use schedule='constant' with --impl optax.")
 
 
-def _run_chunks(cfg, pb, side, names, batch, grid, devices, per_chunk, chunks, calls, bar):
+def _run_chunks(cfg, pb, impl, names, batch, grid, devices, per_chunk, chunks, calls, bar):
     """Compile once per call length, run chunk by chunk, gather numpy results."""
     mesh = Mesh(np.array(devices), ("runs",))
     by_run, replicated = NamedSharding(mesh, PartitionSpec("runs")), NamedSharding(mesh, PartitionSpec())
-    init_one, run_one = make_run_fns(cfg, pb, side, names, batch)
+    init_one, run_one = make_run_fns(cfg, pb, impl, names, batch)
     init_all = jax.jit(jax.vmap(init_one), in_shardings=(by_run, by_run, by_run), out_shardings=by_run)
     x, y = jax.device_put(pb.data.x, replicated), jax.device_put(pb.data.y, replicated)
     total = per_chunk * chunks

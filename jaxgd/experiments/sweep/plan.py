@@ -22,11 +22,11 @@ from jaxgd.experiments.sweep.grid import point_config
 from jaxgd.nn.models import init_mlp
 
 
-def bytes_per_run(cfg: TrainConfig, pb: Problem, side: str, names: tuple[str, ...],
+def bytes_per_run(cfg: TrainConfig, pb: Problem, impl: str, names: tuple[str, ...],
                   values: np.ndarray, batch: int, epochs_per_call: int) -> int:
     """Estimated device memory of one run: state twice, gradients, activations, metrics."""
     params = jax.eval_shape(lambda: init_mlp(jax.random.key(0), pb.sizes, cfg.init))
-    tx = make_tx(point_config(cfg, names, values), side, pb.data.n // batch)
+    tx = make_tx(point_config(cfg, names, values), impl, pb.data.n // batch)
     opt = jax.eval_shape(tx.init, params)
     size = lambda tree: sum(math.prod(leaf.shape) * leaf.dtype.itemsize for leaf in jax.tree.leaves(tree))
     p = size(params)

@@ -57,7 +57,7 @@ def summarize(result: SweepResult) -> dict[str, Any]:
     best = min(clean, key=lambda r: r["final_loss_mean"]) if clean else None
     cfg = result.config
     return {
-        "kind": "sweep", "dataset": cfg.dataset, "optimizer": cfg.optimizer, "impl": result.side,
+        "kind": "sweep", "dataset": cfg.dataset, "optimizer": cfg.optimizer, "impl": result.impl,
         "epochs": int(h["loss"].shape[1]), "names": names, "runs_total": grid.runs,
         "diverged_runs": int(np.sum(result.diverged_at > 0)), "devices": result.devices,
         "runs_per_chunk": result.runs_per_chunk, "chunks": result.chunks,

@@ -1,0 +1,210 @@
+"""How a field of `TrainConfig` is declared, once: flag, help, default, choices, check, resume rule.
+
+    learning_rate: float = option(0.5, "step size", flags=("--learning-rate", "--lr"),
+                                  parse=float, check=positive("e.g. 0.1 or 1e-3."))
+
+From these declarations the command line (`jaxgd.cli.common`) derives its flags,
+`jaxgd.experiments.config.validate` its checks, ``to_json``/``from_dict`` their
+conversions and `resume_config` the fields a resumed run may change. This module
+also holds the parsers of flag text, among them the one grammar of ``--set KEY=VALUE``.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+from collections.abc import Callable, Iterable
+from typing import Any, NamedTuple
+
+from jaxgd.core.errors import (
+    ConfigError,
+    check_nonnegative,
+    check_positive,
+    check_positive_int,
+    check_range,
+)
+
+OPTION = "jaxgd.option"  # the key of a field's metadata that holds its Option
+
+
+class Shortcut(NamedTuple):
+    """A flag that sets one key of a field of pairs: ``--momentum 0.9`` is ``--set momentum=0.9``."""
+
+    flag: str
+    key: str
+    help: str
+    parse: Callable[[str], Any] | None = float  # None: a bare switch that sets True
+
+
+@dataclasses.dataclass(frozen=True)
+class Option:
+    """Everything about one field beyond its name, type and default."""
+
+    help: str  # one line for --help; the default and choices are added there
+    flags: tuple[str, ...] = ()  # () -> ("--field-name",); the first is the one shown in errors
+    parse: Callable[[str], Any] = str  # flag text -> value (ValueError or ConfigError if bad)
+    show: Callable[[Any], str] = str  # value -> flag text, the inverse of parse
+    load: Callable[[Any], Any] = lambda v: v  # a value read back from JSON -> the field's value
+    choices: tuple[str, ...] | Callable[[], Iterable[str]] | None = None  # callable: listed lazily
+    check: Callable[[str, Any], Any] | None = None  # (name, value) -> raise; None: one of choices
+    resumable: bool = False  # a resumed run may change it (how long and where it runs)
+    unset: str = "none"  # what the default None means, for --help
+    metavar: str | None = None
+    switch: bool = False  # a bare flag that sets True
+    repeat: bool = False  # the flag repeats, each time one KEY=VALUE pair of a field of pairs
+    shortcuts: tuple[Shortcut, ...] = ()  # flags for single keys of a field of pairs
+
+
+def option(default: Any, help: str, **kwargs: Any) -> Any:
+    """A dataclass field with its `Option` (see `Option` for the keywords)."""
+    return dataclasses.field(default=default, metadata={OPTION: Option(help, **kwargs)})
+
+
+def field_options(cls: type) -> dict[str, tuple[Any, Option]]:
+    """``name -> (default, Option)`` for every field of the dataclass ``cls``, in order."""
+    return {f.name: (f.default, f.metadata[OPTION]) for f in dataclasses.fields(cls)}
+
+
+def flags_of(name: str, opt: Option) -> tuple[str, ...]:
+    return opt.flags or ("--" + name.replace("_", "-"),)
+
+
+def choices_of(opt: Option) -> tuple[str, ...] | None:
+    """The field's accepted values (a callable is called now)."""
+    if opt.choices is None:
+        return None
+    return tuple(opt.choices() if callable(opt.choices) else opt.choices)
+
+
+# ------------------------------------------------------------------ checks, by name and value
+def positive(fix: str = "") -> Callable[[str, Any], Any]:
+    return lambda name, value: check_positive(name, value, fix=fix)
+
+
+def nonnegative(fix: str = "") -> Callable[[str, Any], Any]:
+    return lambda name, value: check_nonnegative(name, value, fix=fix)
+
+
+def positive_int(fix: str = "") -> Callable[[str, Any], Any]:
+    return lambda name, value: check_positive_int(name, value, fix=fix)
+
+
+def in_range(**bounds: Any) -> Callable[[str, Any], Any]:
+    return lambda name, value: check_range(name, value, **bounds)
+
+
+# ------------------------------------------------------------------ flag text <-> values
+def parse_hidden(text: str) -> tuple[int, ...]:
+    """'3' -> (3,); '64,64' -> (64, 64); '' -> () (no hidden layer)."""
+    if text.strip() == "":
+        return ()
+    try:
+        sizes = tuple(int(s) for s in text.replace(" ", "").split(","))
+    except ValueError:
+        raise ConfigError(f"hidden={text!r}: expected comma-separated positive integers, "
+                          "e.g. --hidden 3 or --hidden 64,64.") from None
+    for s in sizes:
+        check_positive_int("hidden size", s, fix="e.g. --hidden 3 or --hidden 64,64.")
+    return sizes
+
+
+def check_hidden(name: str, sizes: Any) -> None:
+    """Every size a positive int."""
+    for h in sizes:
+        check_positive_int("hidden size", h, fix="e.g. --hidden 3 or --hidden 64,64.")
+
+
+def show_hidden(sizes: tuple[int, ...]) -> str:
+    return ",".join(map(str, sizes))
+
+
+def parse_devices(text: str) -> int | str:
+    """--devices: 'all' or a positive int."""
+    if text == "all":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise ConfigError(f"--devices {text!r}: expected a positive int or 'all', e.g. "
+                          "--devices 8.") from None
+
+
+def check_devices(name: str, value: Any) -> None:
+    """'all' or a positive int."""
+    if value != "all":
+        check_positive_int(name, value, fix="e.g. --devices 8 or --devices all.")
+
+
+def parse_value(text: str) -> Any:
+    """A ``--set`` value; the one grammar of every subcommand (train, sweep, compare, crosscheck):
+
+        true, false (any case)              -> bool
+        none, null (any case)               -> None
+        3, -2, 0.9, 1e-3, inf               -> int, else float
+        (0.9, 0.99), [1, 2], {..}, 'a b'    -> that Python literal
+        anything else                       -> the text itself, e.g. sign
+    """
+    s = text.strip()
+    low = s.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low in ("none", "null"):
+        return None
+    for kind in (int, float):
+        try:
+            return kind(s)
+        except ValueError:
+            pass
+    if s and s[0] in "([{'\"":
+        try:
+            return ast.literal_eval(s)
+        except (ValueError, SyntaxError):
+            raise ConfigError(f"--set value {text!r} starts like a Python literal but is not one; "
+                              "write e.g. (0.9, 0.999), [1, 2] or 'text'.") from None
+    return s
+
+
+def show_value(value: Any) -> str:
+    """The ``--set`` text that `parse_value` reads back as ``value``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "none"
+    if isinstance(value, str):
+        return value if parse_value(value) == value else repr(value)
+    return repr(value)
+
+
+def parse_assignment(item: str) -> tuple[str, Any]:
+    """'nesterov=true' -> ('nesterov', True); a dash in the key reads as an underscore."""
+    key, sep, value = item.partition("=")
+    key = key.strip().replace("-", "_")
+    if not sep or not key.isidentifier():
+        raise ConfigError(f"--set {item!r}: expected KEY=VALUE with a Python name as KEY, e.g. "
+                          "--set momentum=0.9 or --set nesterov=true.")
+    return key, parse_value(value)
+
+
+def parse_assignments(items: Iterable[str] | None) -> tuple[tuple[str, Any], ...]:
+    """['momentum=0.9', 'nesterov=true'] -> (('momentum', 0.9), ('nesterov', True))."""
+    return tuple(parse_assignment(item) for item in items or [])
+
+
+def check_pairs(name: str, pairs: Any) -> None:
+    """(str, value) pairs, none of them the learning rate (a field of its own)."""
+    if not all(isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str) for p in pairs):
+        raise ConfigError(f"{name}={pairs!r}: expected (name, value) pairs, e.g. "
+                          "hyper=(('momentum', 0.9),) or --set momentum=0.9.")
+    if "learning_rate" in dict(pairs):
+        raise ConfigError(f"{name} sets learning_rate (--set learning_rate=...), which is a field of "
+                          "its own: use --learning-rate (--lr) instead.")
+
+
+def show_pairs(pairs: tuple[tuple[str, Any], ...]) -> list[str]:
+    """Each pair as ``KEY=VALUE`` (one ``--set`` each)."""
+    return [f"{k}={show_value(v)}" for k, v in pairs]
+
+
+def load_pairs(pairs: Iterable) -> tuple[tuple[str, Any], ...]:
+    """Pairs read back from JSON (lists) as the tuple of tuples the config holds."""
+    return tuple((k, v) for k, v in pairs)
