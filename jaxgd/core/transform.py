@@ -24,24 +24,47 @@ ScalarOrSchedule = float | jax.Array | Schedule
 
 
 class Transform(NamedTuple):
-    """An update rule: ``init(params) -> state``; ``update(grads, state, params, **extra)``."""
+    """An update rule as two pure functions, with the fields of ``optax.GradientTransformation``.
+
+    A descent step is ``updates, state = tx.update(grads, state, params)`` followed
+    by ``params = apply_updates(params, updates)``.
+
+    Attributes:
+        init: ``init(params) -> state``; the state is a pytree (NamedTuples of arrays).
+        update: ``update(grads, state, params=None, **extra) -> (updates, state)``;
+            ``updates`` has the structure of ``grads`` and is ADDED to the params.
+            ``extra`` carries keyword inputs some rules need, e.g. ``value=f(x)``.
+    """
 
     init: Callable[..., OptState]
     update: Callable[..., tuple[Updates, OptState]]
 
 
 class EmptyState(NamedTuple):
-    """State of a stateless transform."""
+    """The state of a stateless transform: a NamedTuple with no fields (``optax.EmptyState``)."""
 
 
 def empty_init(params: Params) -> EmptyState:
-    """The ``init`` of every stateless transform."""
+    """The ``init`` of every stateless transform (``optax.init_empty_state``).
+
+    Args:
+        params: the parameters (ignored).
+
+    Returns:
+        ``EmptyState()``.
+    """
     del params
     return EmptyState()
 
 
 def identity() -> Transform:
-    """The transform that returns the gradients unchanged."""
+    """The transform that returns the gradients unchanged (``optax.identity``).
+
+        u = g
+
+    Returns:
+        A `Transform` whose state is ``EmptyState()``.
+    """
 
     def update(grads, state, params=None, **extra):
         del params, extra
@@ -51,7 +74,17 @@ def identity() -> Transform:
 
 
 def stateless(fn: Callable[[Updates, Params | None], Updates]) -> Transform:
-    """A transform from a pure function ``fn(grads, params) -> updates``."""
+    """A transform from a pure function of the gradients and params (``optax.stateless``).
+
+        u = fn(g, p)
+
+    Args:
+        fn: ``fn(grads, params) -> updates``; ``params`` is None when update() is
+            called without them.
+
+    Returns:
+        A `Transform` whose state is ``EmptyState()``; extra update() keywords are ignored.
+    """
 
     def update(grads, state, params=None, **extra):
         del extra
@@ -61,9 +94,17 @@ def stateless(fn: Callable[[Updates, Params | None], Updates]) -> Transform:
 
 
 def set_to_zero() -> Transform:
-    """``u = 0`` for every leaf: applied updates leave the parameters where they are.
+    """Zero every update, so applied updates leave the parameters where they are.
+
+        u = 0      (for every leaf, in the gradient's shape and dtype)
 
     Used with `masked` (see `freeze`) to hold part of the parameters fixed.
+
+    Returns:
+        A `Transform` whose state is ``EmptyState()``.
+
+    See Also:
+        ``optax.set_to_zero``; in PyTorch, ``requires_grad_(False)`` on the frozen tensors.
     """
 
     def update(grads, state, params=None, **extra):
@@ -74,7 +115,21 @@ def set_to_zero() -> Transform:
 
 
 def apply_updates(params: Params, updates: Updates) -> Params:
-    """``params + updates`` leaf by leaf, keeping each parameter's dtype."""
+    """Add the updates to the parameters, leaf by leaf, keeping each parameter's dtype.
+
+        p_new = (p + u).astype(p.dtype)      (a None leaf of params stays None)
+
+    Args:
+        params: a pytree of arrays.
+        updates: a pytree with the structure of ``params`` (as returned by update()).
+
+    Returns:
+        The new parameters: the structure, shapes and dtypes of ``params``. A float32
+        parameter stays float32 under a float64 update (optax casts the same way).
+
+    See Also:
+        ``optax.apply_updates``.
+    """
     return jax.tree.map(
         lambda p, u: None if p is None else jnp.asarray(p + u).astype(jnp.asarray(p).dtype),
         params,
@@ -84,11 +139,20 @@ def apply_updates(params: Params, updates: Updates) -> Params:
 
 
 def safe_increment(count: jax.Array) -> jax.Array:
-    """``count + 1`` that saturates at the int32 maximum instead of wrapping."""
+    """Add one to a step count, saturating at the int32 maximum instead of wrapping.
+
+        count_new = count + 1     if count < 2**31 - 1
+        count_new = 2**31 - 1     otherwise
+
+    Args:
+        count: an integer scalar (or array), usually a state's int32 ``count``.
+
+    Returns:
+        The incremented count as int32 (whatever the input's integer dtype).
+
+    See Also:
+        ``optax.safe_increment`` (``optax.safe_int32_increment`` in older releases),
+        which keeps the input's dtype.
+    """
     big = jnp.iinfo(jnp.int32).max
     return jnp.where(count < big, count + 1, big).astype(jnp.int32)
-
-
-# ---------------------------------------------------------------- tree helpers
-
-

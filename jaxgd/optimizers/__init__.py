@@ -10,8 +10,13 @@ from jaxgd.optimizers.adaptive import *  # noqa: F403
 from jaxgd.optimizers.clipping import *  # noqa: F403
 from jaxgd.optimizers.combine import *  # noqa: F403
 from jaxgd.optimizers.factored import *  # noqa: F403
+from jaxgd.optimizers.hyperparams import *  # noqa: F403
 from jaxgd.optimizers.layerwise import *  # noqa: F403
+from jaxgd.optimizers.momentum import *  # noqa: F403
+from jaxgd.optimizers.noise import *  # noqa: F403
+from jaxgd.optimizers.polyak import *  # noqa: F403
 from jaxgd.optimizers.rms import *  # noqa: F403
+from jaxgd.optimizers.scaling import *  # noqa: F403
 from jaxgd.optimizers.sgd import *  # noqa: F403
 from jaxgd.optimizers.sgd import seed_momentum  # deprecated name of tutorial_momentum
 from jaxgd.optimizers.sgd_variants import *  # noqa: F403

@@ -28,6 +28,15 @@ def clip(max_delta: float) -> Transform:
 
     Args:
         max_delta: the largest absolute value of an update element (>= 0).
+
+    Returns:
+        A `Transform` whose state is ``EmptyState()``.
+
+    Raises:
+        ConfigError: ``max_delta`` is negative or not finite.
+
+    See Also:
+        ``optax.clip``; ``torch.nn.utils.clip_grad_value_(params, max_delta)``.
     """
     check_nonnegative("max_delta", max_delta, fix="Use a positive bound such as 1.0.")
     return stateless(lambda grads, _: jax.tree.map(lambda g: jnp.clip(g, -max_delta, max_delta), grads))
@@ -39,8 +48,24 @@ def clip_by_block_rms(threshold: float) -> Transform:
         rms(g) = sqrt(mean(g**2))                    (per leaf)
         u = g / max(1, rms(g) / threshold)
 
+    A leaf's direction is kept; only its length shrinks. This is the update clipping
+    of Adafactor, applied to the gradients.
+
     Args:
         threshold: the largest rms a leaf keeps (> 0).
+
+    Returns:
+        A `Transform` whose state is ``EmptyState()``.
+
+    Raises:
+        ConfigError: ``threshold`` is not > 0 or not finite.
+
+    References:
+        Shazeer & Stern (2018), "Adafactor: adaptive learning rates with sublinear
+        memory cost", ICML, arXiv:1804.04235 (update clipping, threshold d).
+
+    See Also:
+        ``optax.clip_by_block_rms``.
     """
     check_positive("threshold", threshold, fix="Use a positive bound such as 1.0.")
 
@@ -65,6 +90,20 @@ def clip_by_global_norm(max_norm: float) -> Transform:
 
     Args:
         max_norm: the largest global norm an update keeps (> 0).
+
+    Returns:
+        A `Transform` whose state is ``EmptyState()``.
+
+    Raises:
+        ConfigError: ``max_norm`` is not > 0 or not finite.
+
+    References:
+        Pascanu et al. (2013), "On the difficulty of training recurrent neural
+        networks", ICML, arXiv:1211.5063.
+
+    See Also:
+        ``optax.clip_by_global_norm``; ``torch.nn.utils.clip_grad_norm_(params,
+        max_norm)``, which scales by ``max_norm / (n + 1e-6)`` when that is below 1.
     """
     check_positive("max_norm", max_norm, fix="Use a positive bound such as 1.0.")
 
@@ -78,6 +117,15 @@ def clip_by_global_norm(max_norm: float) -> Transform:
 
 
 class ApplyIfFiniteState(NamedTuple):
+    """State of `apply_if_finite` (the fields of ``optax.ApplyIfFiniteState``).
+
+    Attributes:
+        notfinite_count: int32 scalar, the non-finite steps in a row (0 after a finite one).
+        last_finite: bool scalar, whether the last gradients were all finite.
+        total_notfinite: int32 scalar, the non-finite steps since init (never reset).
+        inner_state: the wrapped transform's state.
+    """
+
     notfinite_count: jax.Array  # int32 scalar: consecutive non-finite steps (0 after a finite one)
     last_finite: jax.Array  # bool scalar: the last gradients were all finite
     total_notfinite: jax.Array  # int32 scalar: non-finite steps since init (never reset)
@@ -99,6 +147,17 @@ def apply_if_finite(inner: Transform, max_consecutive_errors: int) -> Transform:
         inner: the optimizer to protect.
         max_consecutive_errors: non-finite steps in a row that are skipped (>= 0);
             the next one is applied (and will usually spread the NaN).
+
+    Returns:
+        A `Transform` whose state is ``ApplyIfFiniteState(notfinite_count,
+        last_finite, total_notfinite, inner_state)``.
+
+    Raises:
+        ConfigError: ``inner`` is not a transform (no callable init and update);
+            ``max_consecutive_errors`` is not an int >= 0 (a bool is refused).
+
+    See Also:
+        ``optax.apply_if_finite``; the skipped steps of PyTorch's ``GradScaler``.
     """
     check_transform("inner", inner)
     n = max_consecutive_errors

@@ -18,7 +18,24 @@ __all__ = [
 
 
 def chain(*transforms: Transform) -> Transform:
-    """Apply ``transforms`` in order; the state is the tuple of their states."""
+    """Apply transforms one after another, each to the updates of the one before.
+
+        u^(0) = g
+        u^(k) = transforms[k-1].update(u^(k-1), s_k, params)      (k = 1..n)
+        u = u^(n)
+
+    ``params`` and the extra update() keywords reach every transform unchanged.
+
+    Args:
+        *transforms: the transforms, in the order they apply.
+
+    Returns:
+        A `Transform` whose state is the tuple of the transforms' states, in order.
+        Its update() raises ValueError when the state has the wrong number of parts.
+
+    See Also:
+        ``optax.chain``.
+    """
 
     def init(params):
         return tuple(tx.init(params) for tx in transforms)
@@ -39,11 +56,18 @@ def chain(*transforms: Transform) -> Transform:
 
 
 class MaskedState(NamedTuple):
+    """State of `masked` (the fields of ``optax.MaskedState``).
+
+    Attributes:
+        inner_state: the inner transform's state, with ``MaskedNode()`` where the
+            mask is False.
+    """
+
     inner_state: Any  # the inner transform's state, MaskedNode() where the mask is False
 
 
 class MaskedNode(NamedTuple):
-    """Stands in for a leaf that a mask leaves out (a node with no children)."""
+    """Stands in for a leaf that a mask leaves out: a node with no children (``optax.MaskedNode``)."""
 
 
 def _is_static_bool(m: Any) -> bool:
@@ -98,6 +122,16 @@ def masked(inner: Transform, mask: Any, *, mask_compatible_extra_args: bool = Fa
             names, never from values.
         mask_compatible_extra_args: also mask extra update() arguments that have
             the params' tree structure.
+
+    Returns:
+        A `Transform` whose state is ``MaskedState(inner_state)``.
+
+    Raises:
+        ConfigError: from init()/update(), when a mask leaf is not a static Python
+            bool or the mask's structure is not a prefix of the params'.
+
+    See Also:
+        ``optax.masked``; PyTorch's per-parameter-group options.
     """
 
     def mask_extra(extra, grads, mask_tree):
@@ -122,6 +156,12 @@ def masked(inner: Transform, mask: Any, *, mask_compatible_extra_args: bool = Fa
 
 
 class MultiTransformState(NamedTuple):
+    """State of `multi_transform` (the field of ``optax.MultiTransformState``).
+
+    Attributes:
+        inner_states: label -> ``MaskedState`` of that label's transform.
+    """
+
     inner_states: dict  # label -> MaskedState of that label's transform (optax: PartitionState)
 
 
@@ -145,6 +185,17 @@ def multi_transform(
             it, or a function ``params -> such a tree``. Every label must be a key
             of ``transforms``.
         mask_compatible_extra_args: passed on to `masked`.
+
+    Returns:
+        A `Transform` whose state is ``MultiTransformState({label: MaskedState})``.
+
+    Raises:
+        ConfigError: from init()/update(), when a label has no transform, or a
+            label group's mask is not a prefix of the params (see `masked`).
+
+    See Also:
+        ``optax.multi_transform`` (``optax.partition`` in newer releases, also
+        `partition` here); PyTorch's parameter groups, one rule per group.
     """
     transforms = dict(transforms)
 
@@ -195,6 +246,16 @@ def freeze(mask: Any) -> Transform:
     Args:
         mask: a bool, or a pytree of bools that is (a prefix of) the params tree,
             or a function of the params returning one; True freezes.
+
+    Returns:
+        A `Transform` whose state is ``MaskedState(EmptyState())``.
+
+    Raises:
+        ConfigError: from init()/update(), when ``mask`` is not a static bool tree
+            that is a prefix of the params.
+
+    See Also:
+        ``optax.transforms.freeze``; in PyTorch, ``requires_grad_(False)``.
     """
     return masked(set_to_zero(), mask)
 
@@ -208,6 +269,18 @@ def selective_transform(optimizer: Transform, *, freeze_mask: Any) -> Transform:
     Args:
         optimizer: the rule for the trainable leaves.
         freeze_mask: a bool or a pytree of bools (a prefix of the params); True freezes.
+
+    Returns:
+        A `Transform` whose state is ``MultiTransformState({"train": MaskedState,
+        "freeze": MaskedState(EmptyState())})``.
+
+    Raises:
+        ConfigError: from init()/update(), when ``freeze_mask`` is not a prefix of
+            the params.
+
+    See Also:
+        ``optax.transforms.selective_transform``; in PyTorch, passing only the
+        trainable parameters to the optimizer.
     """
 
     def labels(params):

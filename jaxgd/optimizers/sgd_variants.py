@@ -1,4 +1,9 @@
-"""Variants of gradient descent: noisy, Polyak step size, optimistic, and Rprop."""
+"""Variants of gradient descent that remember the last step: optimistic gradient and Rprop.
+
+Noisy SGD (`add_noise`, `noisy_sgd`) lives in `jaxgd.optimizers.noise` and Polyak's
+step size (`scale_by_polyak`, `polyak_sgd`) in `jaxgd.optimizers.polyak`; both are
+re-exported here, where they used to be.
+"""
 
 from __future__ import annotations
 
@@ -6,46 +11,59 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from jaxgd.core.errors import (
-    ConfigError,
-    check_choice,
-    check_learning_rate,
-    check_nonnegative,
-    check_positive,
-    check_range,
-)
-from jaxgd.core.transform import ScalarOrSchedule, Transform, empty_init, safe_increment
-from jaxgd.core.tree import tree_sum_of_squares
+from jaxgd.core.errors import ConfigError, check_learning_rate, check_nonnegative, check_positive, check_range
+from jaxgd.core.transform import ScalarOrSchedule, Transform
 from jaxgd.optimizers.combine import chain
-from jaxgd.optimizers.sgd import sgd
-from jaxgd.optimizers.transforms import scale, scale_by_learning_rate
+from jaxgd.optimizers.noise import AddNoiseState, add_noise, noisy_sgd
+from jaxgd.optimizers.polyak import polyak_sgd, scale_by_polyak
+from jaxgd.optimizers.scaling import scale, scale_by_learning_rate
 
 __all__ = [
-    "add_noise", "noisy_sgd", "scale_by_polyak", "polyak_sgd", "scale_by_optimistic_gradient",
-    "optimistic_gradient_descent", "scale_by_rprop", "rprop", "AddNoiseState",
+    "scale_by_optimistic_gradient", "optimistic_gradient_descent", "scale_by_rprop", "rprop",
     "ScaleByOptimisticGradientState", "ScaleByRpropState",
+    # re-exported from their own modules (noise, polyak), for the old import path
+    "add_noise", "noisy_sgd", "AddNoiseState", "scale_by_polyak", "polyak_sgd",
 ]
 
 
-class AddNoiseState(NamedTuple):
-    count: jax.Array  # int32 scalar: updates applied so far
-    rng_key: jax.Array  # typed PRNG key scalar: the key of the next step
-
-
 class ScaleByOptimisticGradientState(NamedTuple):
+    """State of `scale_by_optimistic_gradient`, with the fields ``optax.scale_by_optimistic_gradient`` keeps.
+
+    Attributes:
+        is_initial_step: bool scalar, True until the first update (no g_{t-1} yet).
+        previous_gradient: like params, the last gradient g_{t-1} (zeros at init).
+    """
+
     is_initial_step: jax.Array  # bool scalar: no previous gradient yet
     previous_gradient: Any  # like params: g_{t-1}
 
 
 class ScaleByRpropState(NamedTuple):
+    """State of `scale_by_rprop` (the fields of ``optax.ScaleByRpropState``).
+
+    Attributes:
+        step_sizes: like params (params' dtype), the per-element step sizes s.
+        prev_updates: like params, the last step d = s * sign(g), 0 after a sign change.
+    """
+
     step_sizes: Any  # like params: per-element step size s
     prev_updates: Any  # like params: last step s * sign(g), 0 after a sign change
 
 
 def check_number(name: str, value: Any) -> Any:
-    """Refuse a schedule where optax's rule takes a plain number (it would fail inside update)."""
+    """Refuse a schedule where optax's rule takes a plain number (it would fail inside update).
+
+    Args:
+        name: the argument's name, for the message.
+        value: the value given.
+
+    Returns:
+        ``value`` unchanged when it is not callable.
+
+    Raises:
+        ConfigError: ``value`` is callable (a schedule).
+    """
     if callable(value):
         raise ConfigError(
             f"{name}={value!r}: this rule takes a number, not a schedule; accepted: a float, "
@@ -54,140 +72,32 @@ def check_number(name: str, value: Any) -> Any:
     return value
 
 
-def _as_key(key: Any) -> jax.Array:
-    """A typed PRNG key from an int seed or a typed key (optax's canonicalisation)."""
-    if isinstance(key, jax.Array) and jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
-        return key
-    if isinstance(key, bool) or not (isinstance(key, int | np.integer) or isinstance(key, jax.Array)
-                                     and key.ndim == 0 and jnp.issubdtype(key.dtype, jnp.integer)):
-        raise ConfigError(
-            f"key={key!r} must be an int seed or a typed key; accepted: key=0 or "
-            "key=jax.random.key(0) (a raw uint32 jax.random.PRNGKey is not accepted)."
-        )
-    return jax.random.key(key)
+def scale_by_optimistic_gradient(alpha: float = 1.0, beta: float = 1.0) -> Transform:
+    """Optimistic gradient: extrapolate with the change of the gradient since the last step.
 
+        g_0 := g_1                                       (on the first step)
+        u_t = (alpha + beta) * g_t - beta * g_{t-1}
 
-def add_noise(eta: float, gamma: float, key: Any = None, *, seed: int | None = None) -> Transform:
-    """Gaussian gradient noise with annealed variance (Neelakantan et al., 2015).
-
-        t = count + 1
-        sigma_t = sqrt(eta / t**gamma)
-        key, k = split(key)                  (the state keeps the first half)
-        k_1..k_L = split(k, L)               (one key per leaf, in tree order)
-        u_t = g_t + sigma_t * normal(k_l)    (leaf l)
-
-    This is exactly optax's key handling, so the two draw the same noise.
+    No minus sign: `optimistic_gradient_descent` chains it before the learning rate.
 
     Args:
-        eta: base variance (>= 0).
-        gamma: decay exponent of the variance (>= 0); 0.55 in the paper.
-        key: an int seed or a typed key (``jax.random.key``); None means 0, as in optax.
-        seed: old name of ``key`` (give one of them).
-    """
-    check_nonnegative("eta", eta, fix="Use a small value such as 0.01.")
-    check_nonnegative("gamma", gamma, fix="The paper uses gamma=0.55.")
-    if seed is not None:
-        if key is not None:
-            raise ConfigError(f"key={key!r} and seed={seed!r}: give only one; accepted: key=0.")
-        key = seed
-    key = _as_key(0 if key is None else key)
+        alpha: the weight of the current gradient (>= 0, a number).
+        beta: the weight of the gradient change (>= 0, a number).
 
-    def init(params):
-        del params
-        return AddNoiseState(count=jnp.zeros([], jnp.int32), rng_key=key)
+    Returns:
+        A `Transform` whose state is ``ScaleByOptimisticGradientState(is_initial_step,
+        previous_gradient)``: a bool scalar and the last gradient (like params).
 
-    def update(grads, state, params=None, **extra):
-        del params, extra
-        t = safe_increment(state.count)
-        sigma = jnp.sqrt(eta / t**gamma)
-        rng_key, sample_key = jax.random.split(state.rng_key)
-        leaves, treedef = jax.tree.flatten(grads)
-        leaf_keys = jax.random.split(sample_key, len(leaves))
-        noisy = [(g + sigma * jax.random.normal(k, g.shape, g.dtype)).astype(g.dtype)
-                 for g, k in zip(leaves, leaf_keys, strict=True)]
-        return treedef.unflatten(noisy), AddNoiseState(count=t, rng_key=rng_key)
+    Raises:
+        ConfigError: ``alpha`` or ``beta`` is a schedule, negative or not finite.
 
-    return Transform(init, update)
+    References:
+        Rakhlin & Sridharan (2013), "Online learning with predictable sequences",
+        COLT, arXiv:1208.3728.
+        Daskalakis et al. (2018), "Training GANs with optimism", ICLR, arXiv:1711.00141.
 
-
-def noisy_sgd(
-    learning_rate: ScalarOrSchedule,
-    eta: float = 0.01,
-    gamma: float = 0.55,
-    key: Any = None,
-    *,
-    seed: int | None = None,
-) -> Transform:
-    """SGD on noisy gradients: ``u_t = -lr_t * (g_t + sqrt(eta / t**gamma) * xi_t)``.
-
-    ``xi_t`` is standard normal noise drawn as in `add_noise` (same stream as optax).
-    Parameters move even when the gradient is zero.
-    """
-    check_learning_rate(learning_rate)
-    return chain(add_noise(eta, gamma, key, seed=seed), scale_by_learning_rate(learning_rate))
-
-
-def scale_by_polyak(
-    f_min: float = 0.0,
-    max_learning_rate: float = 1.0,
-    eps: float = 0.0,
-    variant: str = "sps",
-) -> Transform:
-    """Polyak's step size (Loizou et al., 2021); update() needs ``value=f(x)``.
-
-        gap = f(x) - f_min                    ("sps")
-        gap = max(f(x) - f_min, 0)            ("sps+")
-        step = min(gap / (||g||**2 + eps), max_learning_rate)
-        step = 0                              if ||g||**2 + eps <= machine eps (float64)
-        u = step * g
-    """
-    check_range("f_min", f_min)
-    check_positive("max_learning_rate", max_learning_rate, fix="Use e.g. 1.0 (the default).")
-    check_nonnegative("eps", eps, fix="Use 0 (the default) or a small positive value.")
-    check_choice("variant", variant, ["sps", "sps+"])
-    tiny = jnp.finfo(float).eps
-
-    def update(grads, state, params=None, *, value=None, **extra):
-        del params, extra
-        if value is None:
-            raise ValueError("scale_by_polyak needs the loss: call update(grads, state, params, value=f(x)).")
-        sq_norm = tree_sum_of_squares(grads)
-        gap = jnp.asarray(value - f_min).astype(sq_norm.dtype)
-        if variant == "sps+":
-            gap = jnp.maximum(gap, 0)
-        step = jnp.where(sq_norm + eps <= tiny, jnp.zeros((), sq_norm.dtype),
-                         jnp.minimum(gap / (sq_norm + eps), max_learning_rate))
-        return jax.tree.map(lambda g: (step * g).astype(g.dtype), grads), state
-
-    return Transform(empty_init, update)
-
-
-def polyak_sgd(
-    max_learning_rate: float = 1.0,
-    scaling: ScalarOrSchedule = 1.0,
-    f_min: float = 0.0,
-    eps: float = 0.0,
-    variant: str = "sps",
-) -> Transform:
-    """SGD with Polyak's step size; update() needs ``value=f(x)``.
-
-        d = -scaling_t * g
-        u = min((f(x) - f_min) / (||d||**2 + eps), max_learning_rate) * d
-
-    optax applies the Polyak step to the already-scaled direction ``d``, so with
-    ``scaling = c`` the step is ``(f - f_min) / (c**2 ||g||**2 + eps) * c * g``:
-    ``scaling`` divides the effective step, it does not multiply it. With the
-    default ``scaling = 1`` this is the textbook ``(f - f_min) / ||g||**2``.
-    """
-    check_learning_rate(scaling, "scaling")
-    return chain(sgd(learning_rate=scaling),
-                 scale_by_polyak(max_learning_rate=max_learning_rate, f_min=f_min, eps=eps, variant=variant))
-
-
-def scale_by_optimistic_gradient(alpha: float = 1.0, beta: float = 1.0) -> Transform:
-    """Optimistic gradient (Rakhlin & Sridharan, 2013; Daskalakis et al., 2018).
-
-        u_t = (alpha + beta) * g_t - beta * g_{t-1}      (g_0 := g_1 on the first step)
+    See Also:
+        ``optax.scale_by_optimistic_gradient``.
     """
     check_nonnegative("alpha", check_number("alpha", alpha), fix="The usual value is alpha=1.0.")
     check_nonnegative("beta", check_number("beta", beta), fix="The usual value is beta=1.0.")
@@ -214,11 +124,34 @@ def scale_by_optimistic_gradient(alpha: float = 1.0, beta: float = 1.0) -> Trans
 def optimistic_gradient_descent(
     learning_rate: ScalarOrSchedule, alpha: float = 1.0, beta: float = 1.0
 ) -> Transform:
-    """Optimistic gradient descent: ``u_t = -lr_t * ((alpha + beta) * g_t - beta * g_{t-1})``.
+    """Optimistic gradient descent: step along the gradient extrapolated from its last change.
+
+        u_t = -lr_t * ((alpha + beta) * g_t - beta * g_{t-1})      (g_0 := g_1)
 
     With ``alpha = beta = 1`` it is ``x_{t+1} = x_t - lr * (2 g_t - g_{t-1})``, which
     converges on bilinear min-max games where plain descent-ascent cycles.
     ``alpha``/``beta`` take numbers only (optax types them as schedules but fails on one).
+
+    Args:
+        learning_rate: lr, a float > 0 or a schedule of the int32 update count.
+        alpha: the weight of the current gradient (>= 0, a number).
+        beta: the weight of the gradient change (>= 0, a number).
+
+    Returns:
+        A `Transform` whose state is ``(ScaleByOptimisticGradientState(...),
+        EmptyState() or ScaleByScheduleState(count))``.
+
+    Raises:
+        ConfigError: ``learning_rate`` is not a finite number > 0 or a callable;
+            ``alpha`` or ``beta`` as in `scale_by_optimistic_gradient`.
+
+    References:
+        Mokhtari et al. (2019), "A unified analysis of extra-gradient and optimistic
+        gradient methods for saddle point problems", arXiv:1901.08511.
+        Daskalakis et al. (2018), ICLR, arXiv:1711.00141.
+
+    See Also:
+        ``optax.optimistic_gradient_descent``; PyTorch has no built-in equivalent.
     """
     check_learning_rate(learning_rate)
     return chain(scale_by_optimistic_gradient(alpha, beta), scale_by_learning_rate(learning_rate))
@@ -245,7 +178,7 @@ def scale_by_rprop(
     min_step_size: float = 1e-6,
     max_step_size: float = 50.0,
 ) -> Transform:
-    """Rprop (Riedmiller & Braun, 1993), the iRprop- form optax uses; before the sign flip.
+    """Rprop's step (the iRprop- form optax uses), before the sign flip.
 
         s_0 = learning_rate,  d_0 = 0
         c = g_t * d_{t-1}                          (sign agreement with the last step)
@@ -253,6 +186,33 @@ def scale_by_rprop(
         s_t = s_{t-1}                              where c == 0
         d_t = 0 where c < 0, else s_t * sign(g_t)
         u_t = d_t                                  (a sign change skips one step)
+
+    Only the sign of the gradient is used; ``rprop`` negates ``u_t`` for descent.
+
+    Args:
+        learning_rate: the initial step size s_0 (> 0, a number, not a schedule).
+        eta_minus: the factor that shrinks s after a sign change, in (0, 1).
+        eta_plus: the factor that grows s while the sign holds (>= 1).
+        min_step_size: the smallest step size (>= 0).
+        max_step_size: the largest step size (> 0, >= min_step_size).
+
+    Returns:
+        A `Transform` whose state is ``ScaleByRpropState(step_sizes, prev_updates)``,
+        both like params in the params' dtype.
+
+    Raises:
+        ConfigError: ``learning_rate`` is a schedule or not > 0; ``eta_minus`` is
+            outside (0, 1); ``eta_plus`` is below 1; ``min_step_size`` is negative;
+            ``max_step_size`` is not > 0; ``min_step_size > max_step_size``.
+
+    References:
+        Riedmiller & Braun (1993), "A direct adaptive method for faster
+        backpropagation learning: the RPROP algorithm", IEEE ICNN.
+        Igel & Huesken (2003), "Empirical evaluation of the improved Rprop learning
+        algorithms", Neurocomputing (iRprop-).
+
+    See Also:
+        ``optax.scale_by_rprop``.
     """
     _check_rprop(learning_rate, eta_minus, eta_plus, min_step_size, max_step_size)
 
@@ -283,12 +243,35 @@ def rprop(
     min_step_size: float = 1e-6,
     max_step_size: float = 50.0,
 ) -> Transform:
-    """Rprop: ``u_t = -s_t * sign(g_t)`` with per-element step sizes (see scale_by_rprop).
+    """Rprop: descend by a per-element step size that adapts to sign changes of the gradient.
+
+        u_t = -d_t        (d_t = s_t * sign(g_t), or 0 after a sign change; see scale_by_rprop)
 
     Only the sign of the gradient is used. ``learning_rate`` is the initial step
     size, a number (no schedule). PyTorch's Rprop (defaults lr 0.01, etas (0.5,
     1.2), step sizes (1e-6, 50)) is the same iRprop- rule. optax 0.2.8's ``rprop``
     returns each step one update late (zeros on the first call); this one does not.
+
+    Args:
+        learning_rate: the initial step size s_0 (> 0, a number).
+        eta_minus: the factor that shrinks s after a sign change, in (0, 1).
+        eta_plus: the factor that grows s while the sign holds (>= 1).
+        min_step_size: the smallest step size (>= 0).
+        max_step_size: the largest step size (> 0, >= min_step_size).
+
+    Returns:
+        A `Transform` whose state is ``(ScaleByRpropState(step_sizes, prev_updates),
+        EmptyState())``.
+
+    Raises:
+        ConfigError: as `scale_by_rprop`.
+
+    References:
+        Riedmiller & Braun (1993), IEEE ICNN; Igel & Huesken (2003), Neurocomputing.
+
+    See Also:
+        ``optax.rprop`` (one step late in 0.2.8); ``torch.optim.Rprop(lr, etas,
+        step_sizes)``.
     """
     _check_rprop(learning_rate, eta_minus, eta_plus, min_step_size, max_step_size)
     return chain(scale_by_rprop(learning_rate, eta_minus, eta_plus, min_step_size, max_step_size),

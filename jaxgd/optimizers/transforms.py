@@ -1,7 +1,10 @@
 """Small gradient transforms written by hand; named optimizers are chains of these.
 
 Each has the same name, keyword names, state fields and numerics as its optax
-namesake, so the two can be swapped and cross-checked.
+namesake, so the two can be swapped and cross-checked. This module holds the
+moving averages with bias correction (`ema`, `scale_by_adam`) and weight decay;
+`scale`, `scale_by_schedule`, `scale_by_learning_rate` (module `scaling`) and
+`trace` (module `momentum`) are re-exported from here.
 """
 
 from __future__ import annotations
@@ -11,17 +14,18 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxgd.core.errors import check_decay, check_learning_rate, check_nonnegative, check_range
+from jaxgd.core.errors import check_decay, check_nonnegative
 from jaxgd.core.transform import (
     EmptyState,
     ScalarOrSchedule,
     Transform,
-    empty_init,
     safe_increment,
     set_to_zero,
 )
 from jaxgd.core.tree import tree_cast, tree_zeros_like
 from jaxgd.optimizers.combine import masked
+from jaxgd.optimizers.momentum import TraceState, trace
+from jaxgd.optimizers.scaling import ScaleByScheduleState, scale, scale_by_learning_rate, scale_by_schedule
 
 __all__ = [
     "scale", "scale_by_schedule", "scale_by_learning_rate", "trace", "add_decayed_weights",
@@ -31,92 +35,69 @@ __all__ = [
 ]
 
 
-class ScaleByScheduleState(NamedTuple):
-    count: jax.Array  # int32 scalar: updates applied so far
-
-
-class TraceState(NamedTuple):
-    trace: Any  # like params: the momentum buffer m
-
-
 class EmaState(NamedTuple):
+    """State of `ema` (the fields of ``optax.EmaState``).
+
+    Attributes:
+        count: int32 scalar, the updates averaged so far (t after a step).
+        ema: like params (``accumulator_dtype`` if given), the moving average e.
+    """
+
     count: jax.Array  # int32 scalar: updates averaged so far
     ema: Any  # like params (accumulator_dtype if given): the moving average e
 
 
 class ScaleByAdamState(NamedTuple):
+    """State of `scale_by_adam` (the fields of ``optax.ScaleByAdamState``).
+
+    Attributes:
+        count: int32 scalar, the updates so far (t - 1 before a step, t after it).
+        mu: like params (``mu_dtype`` if given), the first moment m.
+        nu: like params, the second moment v.
+    """
+
     count: jax.Array  # int32 scalar: t - 1 before the update
     mu: Any  # like params: first moment m
     nu: Any  # like params: second moment v
 
 
-def scale(step_size: float) -> Transform:
-    """``u = step_size * g``."""
-    check_range("step_size", step_size)
-
-    def update(grads, state, params=None, **extra):
-        del params, extra
-        return jax.tree.map(lambda g: jnp.asarray(step_size, g.dtype) * g, grads), state
-
-    return Transform(empty_init, update)
-
-
-def scale_by_schedule(step_size_fn) -> Transform:
-    """``u = schedule(count) * g``; ``count`` is the number of earlier updates."""
-
-    def init(params):
-        del params
-        return ScaleByScheduleState(count=jnp.zeros([], jnp.int32))
-
-    def update(grads, state, params=None, **extra):
-        del params, extra
-        step_size = step_size_fn(state.count)
-        updates = jax.tree.map(lambda g: jnp.asarray(step_size, g.dtype) * g, grads)
-        return updates, ScaleByScheduleState(count=safe_increment(state.count))
-
-    return Transform(init, update)
-
-
-def scale_by_learning_rate(learning_rate: ScalarOrSchedule, *, flip_sign: bool = True) -> Transform:
-    """``u = -lr * g`` (descent); a schedule ``lr(count)`` is evaluated before the count grows."""
-    check_learning_rate(learning_rate)
-    sign = -1 if flip_sign else 1
-    if callable(learning_rate):
-        return scale_by_schedule(lambda count: sign * learning_rate(count))
-    return scale(sign * learning_rate)
-
-
-def trace(decay: float, nesterov: bool = False, accumulator_dtype: Any = None) -> Transform:
-    """Momentum in optax's form (heavy ball; lr is applied later in the chain).
-
-        m_t = g_t + decay * m_{t-1}
-        u_t = g_t + decay * m_t      (nesterov)
-        u_t = m_t                    (otherwise)
-    """
-    check_decay("momentum", decay)
-
-    def init(params):
-        return TraceState(trace=tree_zeros_like(params, accumulator_dtype))
-
-    def update(grads, state, params=None, **extra):
-        del params, extra
-        m = jax.tree.map(lambda g, t: g + decay * t, grads, state.trace)
-        u = jax.tree.map(lambda g, t: g + decay * t, grads, m) if nesterov else m
-        return u, TraceState(trace=tree_cast(m, accumulator_dtype))
-
-    return Transform(init, update)
-
-
 class WeightDecayState(NamedTuple):
+    """State of `decayed_weights` for a scheduled decay (the count ``optax.add_decayed_weights`` keeps).
+
+    Attributes:
+        count: int32 scalar, the updates so far: the step the schedule sees next.
+    """
+
     count: jax.Array  # int32 scalar: updates so far (kept only when the decay is a schedule)
 
 
 def decayed_weights(weight_decay: ScalarOrSchedule, mask: Any = None) -> Transform:
-    """``u = g + wd_t * p``, with no check on ``wd`` (Fromage needs a negative one).
+    """Add the parameters times a decay factor to the gradients, with no check on the factor.
 
-    A constant keeps no state; a schedule keeps a count, evaluated before it grows
-    (optax's ``add_decayed_weights`` in full). With ``mask`` only the selected leaves
-    are decayed.
+        u_t = g_t + wd_t * p_t        (wd_t = weight_decay(count) for a schedule)
+
+    `add_decayed_weights` without its ``weight_decay >= 0`` check: Fromage needs a
+    negative factor. A constant keeps no state; a schedule keeps a count, evaluated
+    before it grows (optax's ``add_decayed_weights`` in full). With ``mask`` only the
+    selected leaves are decayed.
+
+    Args:
+        weight_decay: wd, any number, or a schedule of the int32 update count.
+        mask: None (every leaf), or a pytree of Python bools that is (a prefix of)
+            the params tree, or a function ``params -> such a tree``.
+
+    Returns:
+        A `Transform` whose state is ``EmptyState()`` for a constant and
+        ``WeightDecayState(count)`` for a schedule, inside ``MaskedState`` when a
+        mask is given. Its update() needs ``params``.
+
+    Raises:
+        ConfigError: from init()/update(), when ``mask`` is not a static bool tree
+            that is a prefix of the params.
+        ValueError: from update(), when ``params`` is not given.
+
+    See Also:
+        ``optax.add_decayed_weights`` (which also accepts a negative factor).
     """
     scheduled = callable(weight_decay)
 
@@ -141,15 +122,35 @@ def decayed_weights(weight_decay: ScalarOrSchedule, mask: Any = None) -> Transfo
 
 
 def add_decayed_weights(weight_decay: ScalarOrSchedule = 0.0, mask: Any = None) -> Transform:
-    """Coupled L2 / weight decay on the gradient: ``u = g + weight_decay * p``.
+    """Coupled L2 / weight decay on the gradient.
+
+        u_t = g_t + wd_t * p_t        (wd_t = weight_decay(count) for a schedule)
 
     With ``weight_decay = 2 * lambda`` this is the gradient of the tutorial's penalty
-    ``lambda * sum(W**2)`` when the mask selects the weights only.
+    ``lambda * sum(W**2)`` when the mask selects the weights only. Placed before an
+    adaptive rule it is L2 regularisation; placed after it and before the learning
+    rate (as in `adamw`) it is decoupled weight decay.
 
     Args:
-        weight_decay: the factor ``wd >= 0``, or a schedule of the step count.
+        weight_decay: the factor ``wd >= 0``, or a schedule of the int32 update count.
         mask: a pytree of bools like params (or a function params -> such a tree);
             only True leaves are decayed.
+
+    Returns:
+        A `Transform` whose state is ``EmptyState()`` for a constant and
+        ``WeightDecayState(count)`` for a schedule, inside ``MaskedState`` when a
+        mask is given. Its update() needs ``params``.
+
+    Raises:
+        ConfigError: ``weight_decay`` is a negative or non-finite number; from
+            init()/update(), a ``mask`` that is not a static bool prefix of the params.
+        ValueError: from update(), when ``params`` is not given.
+
+    References:
+        Krogh & Hertz (1992), "A simple weight decay can improve generalization", NeurIPS 4.
+
+    See Also:
+        ``optax.add_decayed_weights``; the ``weight_decay`` argument of ``torch.optim.SGD``.
     """
     if not callable(weight_decay):
         check_nonnegative("weight_decay", weight_decay,
@@ -172,6 +173,16 @@ def ema(decay: float, debias: bool = True, accumulator_dtype: Any = None) -> Tra
         decay: the averaging factor in [0, 1).
         debias: divide by ``1 - decay**t`` to remove the bias towards ``e_0 = 0``.
         accumulator_dtype: dtype in which ``e`` is stored (None: the params' dtype).
+
+    Returns:
+        A `Transform` whose state is ``EmaState(count, ema)``: the int32 count t and
+        the average ``e`` (like params).
+
+    Raises:
+        ConfigError: ``decay`` is outside [0, 1).
+
+    See Also:
+        ``optax.ema``; the first moment of `scale_by_adam` is the same average.
     """
     check_decay("decay", decay)
 
@@ -211,6 +222,33 @@ def scale_by_adam(
         m_hat = b1 * m_t / (1 - b1**(t+1)) + (1 - b1) * g_t / (1 - b1**t)   (nesterov)
         v_hat = v_t / (1 - b2**t)
         u_t = m_hat / (sqrt(v_hat + eps_root) + eps)
+
+    ``t`` is the int32 count after the increment (1 on the first step). No minus
+    sign: `adam` chains it before the learning rate.
+
+    Args:
+        b1: the decay of the first moment, in [0, 1).
+        b2: the decay of the second moment, in [0, 1).
+        eps: added to the root of v_hat (>= 0).
+        eps_root: added to v_hat inside the root (>= 0).
+        mu_dtype: dtype in which ``m`` is stored (None: the params' dtype).
+        nesterov: use the Nesterov form of m_hat (NAdam, Dozat 2016).
+
+    Returns:
+        A `Transform` whose state is ``ScaleByAdamState(count, mu, nu)``: an int32
+        count and the moments ``m``, ``v`` (like params).
+
+    Raises:
+        ConfigError: ``b1`` or ``b2`` is outside [0, 1); ``eps`` or ``eps_root`` is
+            negative or not finite.
+
+    References:
+        Kingma & Ba (2015), "Adam: a method for stochastic optimization", ICLR,
+        arXiv:1412.6980.
+        Dozat (2016), "Incorporating Nesterov momentum into Adam", ICLR workshop.
+
+    See Also:
+        ``optax.scale_by_adam``.
     """
     check_decay("b1", b1)
     check_decay("b2", b2)

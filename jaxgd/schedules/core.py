@@ -108,6 +108,15 @@ def epochs_to_steps(epochs: int, steps_per_epoch: int) -> int:
 
     Returns:
         The length in update steps, a Python int.
+
+    Raises:
+        ConfigError: ``epochs`` is not an int >= 0 or ``steps_per_epoch`` not an
+            int >= 1 (bools, floats and tracers are refused).
+
+    See Also:
+        optax schedules count updates (e.g. ``optax.exponential_decay``'s
+        ``transition_steps``); PyTorch's ``OneCycleLR(epochs=, steps_per_epoch=)``
+        does the same multiplication.
     """
     e = check_int("epochs", epochs, low=0)
     k = check_int("steps_per_epoch", steps_per_epoch, low=1,

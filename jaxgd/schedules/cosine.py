@@ -52,7 +52,21 @@ def cosine_decay_schedule(
         dtype: float dtype of the result (None: the default float at call time).
 
     Returns:
-        ``schedule(step)`` with the step's shape.
+        ``schedule(step)`` for an integer step (an optimizer's int32 count, or an
+        array of counts): the value has the step's shape and the float ``dtype``.
+
+    Raises:
+        ConfigError: ``init_value`` is not finite; ``decay_steps`` is not an int >= 1;
+            ``alpha`` is negative or not finite; ``exponent`` is not > 0; ``dtype``
+            is not a float dtype.
+
+    References:
+        Loshchilov & Hutter (2016), "SGDR: stochastic gradient descent with warm
+        restarts", arXiv:1608.03983 (ICLR 2017).
+
+    See Also:
+        ``optax.cosine_decay_schedule``; ``torch.optim.lr_scheduler.CosineAnnealingLR(
+        T_max=T, eta_min=alpha * I)`` for p = 1 and t <= T.
     """
     check_finite("init_value", init_value)
     T = check_int("decay_steps", decay_steps, low=1, fix="It is the length of the decay.")
@@ -89,7 +103,21 @@ def warmup_cosine_decay_schedule(
         dtype: float dtype of the result (None: the default float at call time).
 
     Returns:
-        ``schedule(step)`` with the step's shape.
+        ``schedule(step)`` for an integer step (an optimizer's int32 count, or an
+        array of counts): the value has the step's shape and the float ``dtype``.
+
+    Raises:
+        ConfigError: ``init_value``, ``peak_value`` or ``end_value`` is not finite;
+            ``warmup_steps`` is not an int >= 0; ``decay_steps`` is not an int > W;
+            ``exponent`` is not > 0; ``dtype`` is not a float dtype.
+
+    References:
+        Goyal et al. (2017), arXiv:1706.02677 (gradual warmup); Loshchilov & Hutter
+        (2016), arXiv:1608.03983 (cosine decay).
+
+    See Also:
+        ``optax.warmup_cosine_decay_schedule``; in PyTorch, ``SequentialLR`` of a
+        ``LinearLR`` warmup and a ``CosineAnnealingLR(T_max=D - W, eta_min=E)``.
     """
     check_finite("init_value", init_value)
     check_finite("peak_value", peak_value)
@@ -126,7 +154,22 @@ def sgdr_schedule(cosine_kwargs: Iterable[dict[str, Any]], *, dtype: Any = None)
         dtype: float dtype of the result (None: the default float at call time).
 
     Returns:
-        ``schedule(step)`` with the step's shape.
+        ``schedule(step)`` for an integer step (an optimizer's int32 count, or an
+        array of counts): the value has the step's shape and the float ``dtype``.
+
+    Raises:
+        ConfigError: ``cosine_kwargs`` is empty or holds something other than dicts;
+            a cycle's arguments are refused by `warmup_cosine_decay_schedule` (also
+            a missing or unknown keyword), the message naming the cycle; ``dtype``
+            is not a float dtype (reported for cycle 0).
+
+    References:
+        Loshchilov & Hutter (2016), "SGDR: stochastic gradient descent with warm
+        restarts", arXiv:1608.03983 (ICLR 2017).
+
+    See Also:
+        ``optax.sgdr_schedule``; ``torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(
+        T_0=D, T_mult=1, eta_min=E)`` for equal cycles without warmup.
     """
     cycles = list(cosine_kwargs)
     if not cycles or not all(isinstance(kw, dict) for kw in cycles):

@@ -52,7 +52,19 @@ def exponential_decay(
         dtype: float dtype of the result (None: the default float at call time).
 
     Returns:
-        ``schedule(step)`` with the step's shape.
+        ``schedule(step)`` for an integer step (an optimizer's int32 count, or an
+        array of counts): the value has the step's shape and the float ``dtype``.
+
+    Raises:
+        ConfigError: ``init_value`` is not finite; ``transition_steps`` is not a
+            concrete int; ``decay_rate`` is not > 0; ``transition_begin`` is not an
+            int >= 0; ``staircase`` is not a bool; ``end_value`` is given and not
+            finite; ``dtype`` is not a float dtype.
+
+    See Also:
+        ``optax.exponential_decay``; ``torch.optim.lr_scheduler.ExponentialLR(gamma=r)``
+        stepped every update is T = 1, B = 0; ``StepLR(step_size=T, gamma=r)`` is the
+        staircase with B = 0.
     """
     check_finite("init_value", init_value)
     T = check_int("transition_steps", transition_steps)
@@ -107,7 +119,20 @@ def warmup_exponential_decay_schedule(
         dtype: float dtype of the result (None: the default float at call time).
 
     Returns:
-        ``schedule(step)`` with the step's shape.
+        ``schedule(step)`` for an integer step (an optimizer's int32 count, or an
+        array of counts): the value has the step's shape and the float ``dtype``.
+
+    Raises:
+        ConfigError: ``init_value`` or ``peak_value`` is not finite; ``warmup_steps``
+            is not an int >= 0; the decay's arguments as in `exponential_decay`.
+
+    References:
+        Goyal et al. (2017), "Accurate, large minibatch SGD: training ImageNet in 1
+        hour", arXiv:1706.02677 (gradual warmup).
+
+    See Also:
+        ``optax.warmup_exponential_decay_schedule``; in PyTorch, ``SequentialLR`` of
+        a ``LinearLR`` warmup and an ``ExponentialLR``.
     """
     check_finite("init_value", init_value)
     check_finite("peak_value", peak_value)
@@ -148,7 +173,9 @@ def step_decay(
         epoch = t // steps_per_epoch
         v(t)  = I * factor**(epoch // every)
 
-    Same as ``optax.exponential_decay(I, every * steps_per_epoch, factor, staircase=True)``.
+    Same as ``optax.exponential_decay(I, every * steps_per_epoch, factor, staircase=True)``
+    and as ``torch.optim.lr_scheduler.StepLR(step_size=every, gamma=factor)`` stepped
+    once per epoch.
 
     Args:
         init_value: I, a finite number (may be a tracer).
@@ -158,7 +185,16 @@ def step_decay(
         dtype: float dtype of the result (None: the default float at call time).
 
     Returns:
-        ``schedule(step)`` with the step's shape.
+        ``schedule(step)`` for an integer step (an optimizer's int32 count, or an
+        array of counts): the value has the step's shape and the float ``dtype``.
+
+    Raises:
+        ConfigError: ``init_value`` is not finite; ``every`` is not an int >= 1;
+            ``factor`` is not > 0; ``steps_per_epoch`` is not an int >= 1; ``dtype``
+            is not a float dtype.
+
+    See Also:
+        ``optax.exponential_decay(..., staircase=True)``; ``torch.optim.lr_scheduler.StepLR``.
     """
     return _epoch_step_decay(init_value, every, factor, steps_per_epoch, dtype, periods_ahead=0)
 
@@ -192,7 +228,17 @@ def tutorial_step_decay(
         dtype: float dtype of the result (None: the default float at call time).
 
     Returns:
-        ``schedule(step)`` with the step's shape.
+        ``schedule(step)`` for an integer step (an optimizer's int32 count, or an
+        array of counts): the value has the step's shape and the float ``dtype``.
+
+    Raises:
+        ConfigError: ``init_value`` is not finite; ``every`` is not an int >= 1;
+            ``factor`` is not > 0; ``steps_per_epoch`` is not an int >= 1; ``dtype``
+            is not a float dtype.
+
+    See Also:
+        ``optax.exponential_decay(I * factor, every * steps_per_epoch, factor,
+        staircase=True)``; `step_decay` for the textbook (PyTorch ``StepLR``) timing.
     """
     return _epoch_step_decay(init_value, every, factor, steps_per_epoch, dtype, periods_ahead=1)
 

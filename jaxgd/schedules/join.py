@@ -13,7 +13,18 @@ from jaxgd.schedules.core import check_dtype, check_int, float_dtype
 
 
 def check_join(schedules: Sequence[Schedule], boundaries: Sequence[int]) -> tuple[int, ...]:
-    """Check that n schedules come with n - 1 strictly increasing boundaries >= 0."""
+    """Check that n schedules come with n - 1 strictly increasing boundaries >= 0.
+
+    Args:
+        schedules: the schedules to join.
+        boundaries: the steps at which to switch.
+
+    Returns:
+        The boundaries as a tuple of Python ints.
+
+    Raises:
+        ConfigError: as listed in `join_schedules`.
+    """
     schedules, boundaries = list(schedules), list(boundaries)
     if not schedules or not all(callable(s) for s in schedules):
         raise ConfigError(f"schedules={schedules!r} must be a non-empty list of schedules "
@@ -47,7 +58,18 @@ def join_schedules(
             each piece's value is cast to it.
 
     Returns:
-        ``schedule(step)`` with the step's shape.
+        ``schedule(step)`` for an integer step (an optimizer's int32 count, or an
+        array of counts): the value has the step's shape and the float ``dtype``.
+
+    Raises:
+        ConfigError: ``schedules`` is empty or holds a non-callable; ``boundaries``
+            does not have one entry fewer than ``schedules``; a boundary is not an
+            int >= 0; the boundaries are not strictly increasing; ``dtype`` is not a
+            float dtype.
+
+    See Also:
+        ``optax.join_schedules``; ``torch.optim.lr_scheduler.SequentialLR(schedulers,
+        milestones=boundaries)``.
     """
     bounds = check_join(schedules, boundaries)
     schedules = tuple(schedules)

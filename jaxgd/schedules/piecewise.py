@@ -33,7 +33,17 @@ def piecewise_constant_schedule(
         dtype: float dtype of the result (None: the default float at call time).
 
     Returns:
-        ``schedule(step)`` with the step's shape.
+        ``schedule(step)`` for an integer step (an optimizer's int32 count, or an
+        array of counts): the value has the step's shape and the float ``dtype``.
+
+    Raises:
+        ConfigError: ``init_value`` is not finite; ``boundaries_and_scales`` is not a
+            dict (or None), has a key that is not an int >= 0, or a scale that is
+            negative or not finite; ``dtype`` is not a float dtype.
+
+    See Also:
+        ``optax.piecewise_constant_schedule``; ``torch.optim.lr_scheduler.MultiStepLR(
+        milestones, gamma)`` is the case of one scale ``gamma`` at every milestone.
     """
     check_finite("init_value", init_value)
     bounds, scales = check_boundaries("boundaries_and_scales", boundaries_and_scales)
@@ -85,7 +95,16 @@ def piecewise_interpolate_schedule(
         dtype: float dtype of the result (None: the default float at call time).
 
     Returns:
-        ``schedule(step)`` with the step's shape.
+        ``schedule(step)`` for an integer step (an optimizer's int32 count, or an
+        array of counts): the value has the step's shape and the float ``dtype``.
+
+    Raises:
+        ConfigError: ``interpolate_type`` is not 'linear' or 'cosine'
+            (UnknownNameError); ``init_value`` or ``boundaries_and_scales`` as in
+            `piecewise_constant_schedule`; ``dtype`` is not a float dtype.
+
+    See Also:
+        ``optax.piecewise_interpolate_schedule``.
     """
     kind = check_choice("interpolate_type", interpolate_type, ("linear", "cosine"))
     interpolate = _linear if kind == "linear" else _cosine
@@ -164,7 +183,26 @@ def linear_onecycle_schedule(
         dtype: float dtype of the result (None: the default float at call time).
 
     Returns:
-        ``schedule(step)`` with the step's shape.
+        ``schedule(step)`` for an integer step (an optimizer's int32 count, or an
+        array of counts): the value has the step's shape and the float ``dtype``.
+
+    Raises:
+        ConfigError: ``transition_steps`` is not an int >= 1; ``peak_value`` is not
+            finite; ``div_factor`` or ``final_div_factor`` is not > 0; ``pct_start``
+            or ``pct_final`` is a tracer or outside (0, 1); the phase boundaries are
+            not ``0 < s < f < T``; ``dtype`` is not a float dtype.
+
+    References:
+        Smith & Topin (2017), "Super-convergence: very fast training of neural
+        networks using large learning rates", arXiv:1708.07120.
+        Smith (2018), "A disciplined approach to neural network hyper-parameters:
+        part 1", arXiv:1803.09820.
+
+    See Also:
+        ``optax.linear_onecycle_schedule``; ``torch.optim.lr_scheduler.OneCycleLR(
+        anneal_strategy="linear", three_phase=True)`` with ``pct_final = 2 * pct_start``
+        (same defaults; PyTorch ends its phases at steps pct_start*T - 1,
+        2*pct_start*T - 2 and T - 1).
     """
     T = _check_onecycle(transition_steps, peak_value, div_factor, final_div_factor)
     fix = "Phases need 0 < int(pct_start*T) < int(pct_final*T) < T."
@@ -209,7 +247,23 @@ def cosine_onecycle_schedule(
         dtype: float dtype of the result (None: the default float at call time).
 
     Returns:
-        ``schedule(step)`` with the step's shape.
+        ``schedule(step)`` for an integer step (an optimizer's int32 count, or an
+        array of counts): the value has the step's shape and the float ``dtype``.
+
+    Raises:
+        ConfigError: ``transition_steps`` is not an int >= 1; ``peak_value`` is not
+            finite; ``div_factor`` or ``final_div_factor`` is not > 0; ``pct_start``
+            is a tracer or outside (0, 1); the rise ``s`` is not ``0 < s < T``;
+            ``dtype`` is not a float dtype.
+
+    References:
+        Smith & Topin (2017), "Super-convergence: very fast training of neural
+        networks using large learning rates", arXiv:1708.07120.
+
+    See Also:
+        ``optax.cosine_onecycle_schedule``; ``torch.optim.lr_scheduler.OneCycleLR(
+        anneal_strategy="cos")`` (same defaults; PyTorch ends its phases at steps
+        pct_start*T - 1 and T - 1).
     """
     T = _check_onecycle(transition_steps, peak_value, div_factor, final_div_factor)
     fix = "The rise needs 0 < int(pct_start*T) < T."

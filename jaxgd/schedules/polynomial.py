@@ -22,7 +22,13 @@ def constant_schedule(value: Any, *, dtype: Any = None) -> Schedule:
             call time (float64 under x64, else float32).
 
     Returns:
-        ``schedule(step)``: ``value`` with the step's shape.
+        ``schedule(step)``: ``value`` with the step's shape, in the float ``dtype``.
+
+    Raises:
+        ConfigError: ``value`` is not a finite real scalar; ``dtype`` is not a float dtype.
+
+    See Also:
+        ``optax.constant_schedule``; in PyTorch, a fixed ``lr`` with no scheduler.
     """
     check_finite("value", value)
     dtype = check_dtype(dtype)
@@ -62,7 +68,18 @@ def polynomial_schedule(
         dtype: float dtype of the result (None: the default float at call time).
 
     Returns:
-        ``schedule(step)`` with the step's shape.
+        ``schedule(step)`` for an integer step (an optimizer's int32 count, or an
+        array of counts): the value has the step's shape and the float ``dtype``.
+
+    Raises:
+        ConfigError: ``init_value`` or ``end_value`` is not finite; ``power`` is not
+            > 0; ``transition_steps`` is not a concrete int (a bool or tracer is
+            refused); ``transition_begin`` is not an int >= 0; ``dtype`` is not a
+            float dtype.
+
+    See Also:
+        ``optax.polynomial_schedule``; ``torch.optim.lr_scheduler.PolynomialLR(
+        total_iters=T, power=P)`` is the case ``E = 0``, ``B = 0``.
     """
     check_finite("init_value", init_value)
     check_finite("end_value", end_value)
@@ -107,7 +124,17 @@ def linear_schedule(
         dtype: float dtype of the result (None: the default float at call time).
 
     Returns:
-        ``schedule(step)`` with the step's shape.
+        ``schedule(step)`` for an integer step (an optimizer's int32 count, or an
+        array of counts): the value has the step's shape and the float ``dtype``.
+
+    Raises:
+        ConfigError: as `polynomial_schedule` (``init_value``, ``end_value``,
+            ``transition_steps``, ``transition_begin``, ``dtype``).
+
+    See Also:
+        ``optax.linear_schedule``; ``torch.optim.lr_scheduler.LinearLR(start_factor,
+        end_factor, total_iters=T)`` on a base lr L gives I = start_factor * L,
+        E = end_factor * L, B = 0.
     """
     return polynomial_schedule(init_value, end_value, 1, transition_steps, transition_begin,
                                dtype=dtype)
@@ -127,7 +154,21 @@ def warmup_constant_schedule(
         dtype: float dtype of the result (None: the default float at call time).
 
     Returns:
-        ``schedule(step)`` with the step's shape.
+        ``schedule(step)`` for an integer step (an optimizer's int32 count, or an
+        array of counts): the value has the step's shape and the float ``dtype``.
+
+    Raises:
+        ConfigError: ``init_value`` or ``peak_value`` is not finite; ``warmup_steps``
+            is not a concrete int (the message calls it ``transition_steps``);
+            ``dtype`` is not a float dtype.
+
+    References:
+        Goyal et al. (2017), "Accurate, large minibatch SGD: training ImageNet in 1
+        hour", arXiv:1706.02677 (gradual warmup).
+
+    See Also:
+        ``optax.warmup_constant_schedule``; ``torch.optim.lr_scheduler.LinearLR(
+        start_factor=I / P, total_iters=W)`` on a base lr P (it needs 0 < I <= P).
     """
     check_finite("peak_value", peak_value)
     return linear_schedule(init_value, peak_value, warmup_steps, dtype=dtype)
