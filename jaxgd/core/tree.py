@@ -1,4 +1,4 @@
-"""Pytree helpers, one copy each: zeros, casts, norms, finiteness, differences.
+"""Pytree helpers, one copy each: zeros, casts, norms, finiteness, differences, bias corrections.
 
 Norms square and sum in at least float32 whatever the leaves' dtype.
 """
@@ -9,6 +9,8 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+
+from jaxgd.core.transform import safe_increment
 
 
 def tree_zeros_like(tree: Any, dtype: Any = None) -> Any:
@@ -50,3 +52,26 @@ def tree_max_abs_diff(a: Any, b: Any) -> float:
     pairs = zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
     diffs = [float(jnp.max(jnp.abs(jnp.asarray(x) - jnp.asarray(y)))) for x, y in pairs if jnp.size(x)]
     return max(diffs, default=0.0)
+
+
+def tree_bias_correction(moment: Any, decay: Any, count: jax.Array) -> Any:
+    """``moment / (1 - decay**count)`` for every leaf, the division done in the leaf's dtype.
+
+    An average ``m_t = decay * m_{t-1} + (1 - decay) * x_t`` started at ``m_0 = 0``
+    gives its inputs total weight ``1 - decay**t`` after ``t`` steps; dividing by it
+    removes the pull towards 0 (Kingma & Ba, 2014, sec. 3). ``count`` is ``t >= 1``.
+    """
+    correction = 1 - decay**count
+    return jax.tree.map(lambda x: x / correction.astype(x.dtype), moment)
+
+
+def tree_nesterov_bias_correction(moment: Any, grads: Any, decay: Any, count: jax.Array) -> Any:
+    """Nesterov's look-ahead of a debiased moment (Dozat, 2016), in optax's rounding order.
+
+        m_hat = decay * (m_t / (1 - decay**(t+1))) + (1 - decay) * (g_t / (1 - decay**t))
+
+    with ``t = count``; ``moment`` is ``m_t`` and ``grads`` is ``g_t``.
+    """
+    ahead = tree_bias_correction(moment, decay, safe_increment(count))
+    now = tree_bias_correction(grads, decay, count)
+    return jax.tree.map(lambda m, g: decay * m + (1 - decay) * g, ahead, now)

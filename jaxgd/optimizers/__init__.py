@@ -5,7 +5,9 @@ Each module lists its public names in ``__all__``; this package re-exports them.
 
 from jaxgd.optimizers.adam import *  # noqa: F403
 from jaxgd.optimizers.adam_layerwise import *  # noqa: F403
+from jaxgd.optimizers.adam_max import *  # noqa: F403
 from jaxgd.optimizers.adam_variants import *  # noqa: F403
+from jaxgd.optimizers.adan import *  # noqa: F403
 from jaxgd.optimizers.adaptive import *  # noqa: F403
 from jaxgd.optimizers.clipping import *  # noqa: F403
 from jaxgd.optimizers.combine import *  # noqa: F403

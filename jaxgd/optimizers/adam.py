@@ -1,38 +1,20 @@
-"""Adam and its closest kin: AdamW (decoupled decay), NAdam(W) (Nesterov), AMSGrad (max of v)."""
+"""Adam (Kingma & Ba, 2014) and its closest kin: AdamW (decoupled decay) and NAdam(W) (Nesterov)."""
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
-
-import jax
-import jax.numpy as jnp
+import functools
+from typing import Any
 
 from jaxgd.core.errors import check_decay, check_learning_rate, check_nonnegative
-from jaxgd.core.transform import ScalarOrSchedule, Transform, safe_increment
-from jaxgd.core.tree import tree_cast, tree_zeros_like
+from jaxgd.core.transform import ScalarOrSchedule, Transform
 from jaxgd.optimizers.combine import chain
 from jaxgd.optimizers.transforms import add_decayed_weights, scale_by_adam, scale_by_learning_rate
 
-__all__ = [
-    "adam", "adamw", "nadam", "nadamw", "amsgrad", "scale_by_amsgrad",
-    "ScaleByAmsgradState",
-]
+__all__ = ["adam", "adamw", "nadam", "nadamw"]
 
 
-class ScaleByAmsgradState(NamedTuple):
-    count: jax.Array  # int32 scalar: t - 1 before the update
-    mu: Any  # like params: first moment m
-    nu: Any  # like params: second moment v
-    nu_max: Any  # like params: running max of the (bias-corrected) second moment
-
-
-def _bias_correction(moment: Any, decay: Any, count: jax.Array) -> Any:
-    """``moment / (1 - decay**count)``, the division done in each leaf's dtype."""
-    correction = 1 - decay ** count
-    return jax.tree.map(lambda t: t / correction.astype(t.dtype), moment)
-
-
-def _check_adam(b1: Any, b2: Any, eps: Any, eps_root: Any) -> None:
+def check_adam_hyperparams(b1: Any, b2: Any, eps: Any, eps_root: Any) -> None:
+    """Raise ConfigError unless b1, b2 are in [0, 1) and eps, eps_root are finite and >= 0."""
     check_decay("b1", b1)
     check_decay("b2", b2)
     check_nonnegative("eps", eps, fix="Use a small positive value such as 1e-8.")
@@ -49,9 +31,39 @@ def adam(
     *,
     nesterov: bool = False,
 ) -> Transform:
-    """Adam: ``u_t = -lr_t * m_hat_t / (sqrt(v_hat_t + eps_root) + eps)`` (see scale_by_adam).
+    """Adam: descent along the debiased first moment over the root of the second.
 
+        d_t = scale_by_adam(g_t)      (m_hat_t / (sqrt(v_hat_t + eps_root) + eps))
+        u_t = -lr_t * d_t
+
+    ``m`` and ``v`` are moving averages of ``g`` and ``g**2`` with decays ``b1`` and
+    ``b2``; ``m_hat``, ``v_hat`` divide them by ``1 - b**t`` (see `scale_by_adam`).
     Same defaults as optax and PyTorch (b1 0.9, b2 0.999, eps 1e-8 outside the sqrt).
+
+    Args:
+        learning_rate: the step size ``lr > 0``, or a schedule ``lr(count)`` of the
+            int32 step count.
+        b1: decay of the first moment ``m``, in [0, 1).
+        b2: decay of the second moment ``v``, in [0, 1).
+        eps: added to ``sqrt(v_hat)``, >= 0.
+        eps_root: added to ``v_hat`` inside the sqrt, >= 0 (keeps gradients through
+            the update finite where ``v_hat`` is 0).
+        mu_dtype: dtype in which ``m`` is stored (e.g. ``jnp.bfloat16``); None keeps
+            each leaf's dtype. ``v`` always has the params' dtype.
+        nesterov: Nesterov's look-ahead on ``m_hat`` (the rule of `nadam`).
+
+    Returns:
+        ``chain(scale_by_adam(...), scale_by_learning_rate(learning_rate))``. Its state
+        is a ``ScaleByAdamState`` (``count``: int32 scalar; ``mu``, ``nu``: like
+        params) and the learning-rate step's state.
+
+    Raises:
+        ConfigError: ``learning_rate`` not > 0, ``b1`` or ``b2`` outside [0, 1), or
+            ``eps`` or ``eps_root`` negative (any of them not finite).
+
+    References:
+        Kingma & Ba, "Adam: A Method for Stochastic Optimization", 2014, arXiv:1412.6980.
+        Mirrors ``optax.adam``; PyTorch: ``torch.optim.Adam``.
     """
     check_learning_rate(learning_rate)
     return chain(
@@ -72,24 +84,34 @@ def adamw(
     *,
     nesterov: bool = False,
 ) -> Transform:
-    """AdamW (Loshchilov & Hutter, 2019): Adam with weight decay kept out of the moments.
+    """AdamW: Adam with the weight decay kept out of the moments (decoupled).
 
-        d_t = adam_direction(g_t)                 (scale_by_adam: m_hat / (sqrt(v_hat) + eps))
-        d_t = d_t + wd_t * p_{t-1}                (only where mask is True)
+        d_t = scale_by_adam(g_t)      (m_hat_t / (sqrt(v_hat_t + eps_root) + eps))
+        d_t = d_t + wd_t * p_t        (add_decayed_weights; leaves where mask is True)
         u_t = -lr_t * d_t
 
-    PyTorch writes the same rule as ``p *= 1 - lr*wd`` followed by the Adam step;
-    the two agree exactly. Defaults differ: optax and jaxgd use wd 1e-4, PyTorch 1e-2.
-    The decay is multiplied by the learning rate (a schedule scales both).
+    The decay is multiplied by the learning rate (a schedule scales both). PyTorch
+    writes the same rule as ``p *= 1 - lr * wd`` before the Adam step; the two agree
+    exactly. Defaults differ: optax and jaxgd use wd 1e-4, PyTorch 1e-2.
 
     Args:
-        learning_rate: float > 0 or a schedule.
+        learning_rate: the step size ``lr > 0``, or a schedule of the int32 step count.
         b1, b2, eps, eps_root, mu_dtype, nesterov: as in `adam`.
-        weight_decay: wd >= 0, or a schedule of the step count.
-        mask: pytree of bools like params (or a function params -> one); True leaves decay.
+        weight_decay: the factor ``wd >= 0``, or a schedule of the step count.
+        mask: a pytree of bools like params, or a function params -> such a tree;
+            only True leaves decay (None: all).
 
     Returns:
-        The Transform ``chain(scale_by_adam, decay, scale_by_learning_rate)``.
+        ``chain(scale_by_adam(...), add_decayed_weights(weight_decay, mask),
+        scale_by_learning_rate(learning_rate))``; its update needs ``params``.
+
+    Raises:
+        ConfigError: a bad Adam hyperparameter (as in `adam`), or ``weight_decay``
+            negative or not finite.
+
+    References:
+        Loshchilov & Hutter, "Decoupled Weight Decay Regularization", 2017 (ICLR 2019),
+        arXiv:1711.05101. Mirrors ``optax.adamw``; PyTorch: ``torch.optim.AdamW``.
     """
     check_learning_rate(learning_rate)
     return chain(
@@ -99,105 +121,59 @@ def adamw(
     )
 
 
-def nadam(
-    learning_rate: ScalarOrSchedule,
-    b1: float = 0.9,
-    b2: float = 0.999,
-    eps: float = 1e-8,
-    eps_root: float = 0.0,
-    mu_dtype: Any = None,
-    *,
-    nesterov: bool = True,
-) -> Transform:
-    """NAdam (Dozat, 2016): `adam` with the Nesterov look-ahead on by default.
-
-        m_hat = b1 * m_t / (1 - b1**(t+1)) + (1 - b1) * g_t / (1 - b1**t)
-        u_t = -lr_t * m_hat / (sqrt(v_hat + eps_root) + eps)
-
-    ``b1`` is constant. PyTorch's NAdam uses Dozat's momentum schedule
-    ``mu_t = b1 * (1 - 0.5 * 0.96**(t * psi))`` with ``psi = momentum_decay = 4e-3``;
-    it reduces to this rule when ``psi`` is huge (``mu_t = b1`` for all t).
-    """
-    return adam(learning_rate, b1, b2, eps, eps_root, mu_dtype, nesterov=nesterov)
+def _nesterov_by_default(factory: Any, name: str) -> functools.partial:
+    """``factory`` with ``nesterov=True`` as its default, named ``name`` (optax's form)."""
+    named = functools.partial(factory, nesterov=True)
+    named.__name__ = named.__qualname__ = name
+    named.__module__ = __name__
+    return named
 
 
-def nadamw(
-    learning_rate: ScalarOrSchedule,
-    b1: float = 0.9,
-    b2: float = 0.999,
-    eps: float = 1e-8,
-    eps_root: float = 0.0,
-    mu_dtype: Any = None,
-    weight_decay: ScalarOrSchedule = 1e-4,
-    mask: Any = None,
-    *,
-    nesterov: bool = True,
-) -> Transform:
-    """NAdamW: `adamw` with the Nesterov look-ahead of `nadam` on by default."""
-    return adamw(learning_rate, b1, b2, eps, eps_root, mu_dtype, weight_decay, mask,
-                 nesterov=nesterov)
+nadam = _nesterov_by_default(adam, "nadam")
+nadam.__doc__ = """NAdam: `adam` with Nesterov's look-ahead on the first moment (``nesterov=True``).
 
+    m_hat_t = b1 * m_t / (1 - b1**(t+1)) + (1 - b1) * g_t / (1 - b1**t)
+    u_t = -lr_t * m_hat_t / (sqrt(v_hat_t + eps_root) + eps)
 
-def scale_by_amsgrad(
-    b1: float = 0.9,
-    b2: float = 0.999,
-    eps: float = 1e-8,
-    eps_root: float = 0.0,
-    mu_dtype: Any = None,
-    bias_correction_mu: bool = True,
-    bias_correction_nu: bool = True,
-) -> Transform:
-    """AMSGrad's direction (Reddi et al., 2018), in optax's form.
+``m_t``, ``v_t`` and ``v_hat_t`` are Adam's; only ``m_hat`` changes. ``b1`` is
+constant: PyTorch's NAdam uses Dozat's momentum schedule
+``mu_t = b1 * (1 - 0.5 * 0.96**(t * psi))`` (``psi = momentum_decay = 4e-3``) and
+reduces to this rule only when ``psi`` is huge (``mu_t = b1`` for all t).
 
-        m_t = (1 - b1) * g_t + b1 * m_{t-1}
-        v_t = (1 - b2) * g_t**2 + b2 * v_{t-1}
-        m_hat = m_t / (1 - b1**t)              (m_t if not bias_correction_mu)
-        v_hat = v_t / (1 - b2**t)              (v_t if not bias_correction_nu)
-        v_max_t = max(v_max_{t-1}, v_hat)
-        u_t = m_hat / (sqrt(v_max_t + eps_root) + eps)
+Args:
+    learning_rate, b1, b2, eps, eps_root, mu_dtype: as in `adam`.
+    nesterov: True by default; False gives plain `adam`.
 
-    PyTorch (``Adam(amsgrad=True)``) takes the max over the RAW ``v_t`` and divides
-    afterwards: ``u = m_hat / (sqrt(max_s v_s) / sqrt(1 - b2**t) + eps)``. Since
-    ``1 - b2**t`` grows with t, the two maxima pick different steps; no flag here
-    reproduces PyTorch (``bias_correction_nu=False`` drops the division entirely).
-    """
-    _check_adam(b1, b2, eps, eps_root)
+Returns:
+    ``adam(..., nesterov=True)``.
 
-    def init(params):
-        return ScaleByAmsgradState(
-            count=jnp.zeros([], jnp.int32),
-            mu=tree_zeros_like(params, mu_dtype),
-            nu=tree_zeros_like(params),
-            nu_max=tree_zeros_like(params),
-        )
+Raises:
+    ConfigError: as `adam`.
 
-    def update(grads, state, params=None, **extra):
-        del params, extra
-        m = jax.tree.map(lambda g, m: (1 - b1) * g + b1 * m, grads, state.mu)
-        v = jax.tree.map(lambda g, v: (1 - b2) * g**2 + b2 * v, grads, state.nu)
-        t = safe_increment(state.count)
-        m_hat = _bias_correction(m, b1, t) if bias_correction_mu else m
-        v_hat = _bias_correction(v, b2, t) if bias_correction_nu else v
-        v_max = jax.tree.map(jnp.maximum, state.nu_max, v_hat)
-        u = jax.tree.map(lambda m, v: m / (jnp.sqrt(v + eps_root) + eps), m_hat, v_max)
-        return u, ScaleByAmsgradState(count=t, mu=tree_cast(m, mu_dtype), nu=v, nu_max=v_max)
+References:
+    Dozat, "Incorporating Nesterov Momentum into Adam", ICLR 2016 workshop
+    (OpenReview OM0jvwB8jIp57ZJjtNEZ; no arXiv version). Mirrors ``optax.nadam``;
+    PyTorch: ``torch.optim.NAdam`` (with its momentum schedule, see above).
+"""
 
-    return Transform(init, update)
+nadamw = _nesterov_by_default(adamw, "nadamw")
+nadamw.__doc__ = """NAdamW: `adamw` with the Nesterov look-ahead of `nadam` (``nesterov=True``).
 
+    d_t = m_hat_t / (sqrt(v_hat_t + eps_root) + eps)      (m_hat_t as in `nadam`)
+    u_t = -lr_t * (d_t + wd_t * p_t)                      (decay where mask is True)
 
-def amsgrad(
-    learning_rate: ScalarOrSchedule,
-    b1: float = 0.9,
-    b2: float = 0.999,
-    eps: float = 1e-8,
-    eps_root: float = 0.0,
-    mu_dtype: Any = None,
-    bias_correction_mu: bool = True,
-    bias_correction_nu: bool = True,
-) -> Transform:
-    """AMSGrad: ``u_t = -lr_t * scale_by_amsgrad(g)_t`` (optax's max over v_hat; see there)."""
-    check_learning_rate(learning_rate)
-    return chain(
-        scale_by_amsgrad(b1, b2, eps, eps_root, mu_dtype, bias_correction_mu, bias_correction_nu),
-        scale_by_learning_rate(learning_rate),
-    )
+Args:
+    learning_rate, b1, b2, eps, eps_root, mu_dtype, weight_decay, mask: as in `adamw`.
+    nesterov: True by default; False gives plain `adamw`.
+
+Returns:
+    ``adamw(..., nesterov=True)``; its update needs ``params``.
+
+Raises:
+    ConfigError: as `adamw`.
+
+References:
+    Dozat, ICLR 2016 workshop (see `nadam`) with the decoupled decay of Loshchilov &
+    Hutter, arXiv:1711.05101. Mirrors ``optax.nadamw``; PyTorch:
+    ``torch.optim.NAdam(decoupled_weight_decay=True)`` (with its momentum schedule).
+"""

@@ -1,4 +1,4 @@
-"""Adam relatives that use one norm per parameter leaf (layer): NovoGrad and LAMB."""
+"""Adam relatives that use one norm per parameter leaf (layer): NovoGrad, LAMB, the trust ratio."""
 
 from __future__ import annotations
 
@@ -7,17 +7,18 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxgd.core.errors import (
-    ConfigError,
-    check_decay,
-    check_learning_rate,
-    check_nonnegative,
-    check_positive,
-)
+from jaxgd.core.errors import check_learning_rate, check_nonnegative, check_positive
 from jaxgd.core.transform import ScalarOrSchedule, Transform, empty_init, safe_increment
 from jaxgd.core.tree import tree_cast, tree_zeros_like
+from jaxgd.optimizers.adam import check_adam_hyperparams
 from jaxgd.optimizers.combine import chain
-from jaxgd.optimizers.transforms import add_decayed_weights, scale_by_adam, scale_by_learning_rate
+from jaxgd.optimizers.sgd_variants import check_number
+from jaxgd.optimizers.transforms import (
+    add_decayed_weights,
+    check_weight_decay,
+    scale_by_adam,
+    scale_by_learning_rate,
+)
 
 __all__ = ["novograd", "scale_by_novograd", "lamb", "scale_by_trust_ratio", "ScaleByNovogradState"]
 
@@ -35,23 +36,42 @@ def _norm(x: jax.Array) -> jax.Array:
 
 def scale_by_novograd(b1: float = 0.9, b2: float = 0.25, eps: float = 1e-8, eps_root: float = 0.0,
                       weight_decay: float = 0.0, mu_dtype: Any = None) -> Transform:
-    """NovoGrad's direction (Ginsburg et al., 2019): Adam with one second moment per layer.
+    """NovoGrad's direction: Adam with one second moment per layer, decay inside the momentum.
 
-        n_t = (1 - b2) * ||g_t||**2 + b2 * n_{t-1}         (n_1 = ||g_1||**2)
-        m_t = b1 * m_{t-1} + g_t / (sqrt(n_t + eps_root) + eps) + wd * p   (m_0 = 0)
+        n_t = (1 - b2) * ||g_t||**2 + b2 * n_{t-1}                          (n_1 = ||g_1||**2)
+        a_t = g_t / (sqrt(n_t + eps_root) + eps) + weight_decay * p_t
+        m_t = b1 * m_{t-1} + a_t                                            (m_1 = a_1)
         u_t = m_t
 
-    ``||.||`` is the norm of a whole leaf. No bias correction: the first step
-    starts the moments at their first values instead. Needs params (for wd).
+    ``||.||`` is the norm of a whole leaf (a layer), so ``n`` holds one number per
+    leaf. No bias correction: the first step starts the moments at their first
+    values instead.
+
+    Args:
+        b1: decay of the momentum ``m``, in [0, 1).
+        b2: decay of the per-leaf ``n``, in [0, 1) (0.25 in optax).
+        eps: added to ``sqrt(n_t)``, >= 0.
+        eps_root: added to ``n_t`` inside the sqrt, >= 0 (the paper's eps).
+        weight_decay: the factor of ``p`` added to the normalised gradient, a
+            number >= 0 (no schedule).
+        mu_dtype: dtype in which ``m`` is stored; None keeps each leaf's dtype.
+
+    Returns:
+        A Transform with a `ScaleByNovogradState`: ``count`` (int32 scalar), ``mu``
+        (like params, ``mu_dtype``) and ``nu`` (one 0-d array per leaf, in the leaf's
+        dtype). Its update needs ``params`` (ValueError without them).
+
+    Raises:
+        ConfigError: ``b1`` or ``b2`` outside [0, 1), ``eps`` or ``eps_root``
+            negative, or ``weight_decay`` negative or a schedule (any not finite).
+
+    References:
+        Ginsburg et al., "Stochastic Gradient Methods with Layer-wise Adaptive Moments
+        for Training of Deep Networks", 2019, arXiv:1905.11286. Mirrors
+        ``optax.scale_by_novograd``.
     """
-    check_decay("b1", b1)
-    check_decay("b2", b2)
-    check_nonnegative("eps", eps, fix="Use a small positive value such as 1e-8.")
-    check_nonnegative("eps_root", eps_root, fix="Use 0 (the default) or a small positive value.")
-    if callable(weight_decay):
-        raise ConfigError(f"weight_decay={weight_decay!r}: novograd takes a constant weight decay; "
-                          "accepted: a float >= 0. Pass e.g. weight_decay=1e-3.")
-    check_nonnegative("weight_decay", weight_decay, fix="Use 0 for no decay, e.g. 1e-3.")
+    check_adam_hyperparams(b1, b2, eps, eps_root)
+    check_weight_decay(check_number("weight_decay", weight_decay))
 
     def init(params):
         return ScaleByNovogradState(
@@ -79,10 +99,30 @@ def scale_by_novograd(b1: float = 0.9, b2: float = 0.25, eps: float = 1e-8, eps_
 
 def novograd(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.25, eps: float = 1e-6,
              eps_root: float = 0.0, weight_decay: float = 0.0) -> Transform:
-    """NovoGrad: ``u_t = -lr_t * scale_by_novograd(g)_t``; weight decay sits inside the momentum.
+    """NovoGrad: momentum on gradients normalised per layer, weight decay inside the momentum.
+
+        d_t = scale_by_novograd(g_t)      (m_t = b1 * m_{t-1} + g_t / (sqrt(n_t + eps_root) + eps) + wd * p_t)
+        u_t = -lr_t * d_t
 
     Defaults follow optax (b2 0.25, eps 1e-6 outside the sqrt); the paper puts eps
     inside the sqrt (here: eps_root).
+
+    Args:
+        learning_rate: the step size ``lr > 0``, or a schedule of the int32 step count.
+        b1, b2, eps, eps_root: as in `scale_by_novograd`.
+        weight_decay: as in `scale_by_novograd` (a number >= 0).
+
+    Returns:
+        ``chain(scale_by_novograd(...), scale_by_learning_rate(learning_rate))``; its
+        update needs ``params``.
+
+    Raises:
+        ConfigError: ``learning_rate`` not > 0, or a bad hyperparameter of
+            `scale_by_novograd`.
+
+    References:
+        Ginsburg et al., 2019, arXiv:1905.11286. Mirrors ``optax.novograd``; PyTorch
+        has none built in.
     """
     check_learning_rate(learning_rate)
     return chain(scale_by_novograd(b1, b2, eps, eps_root, weight_decay),
@@ -97,13 +137,32 @@ def _safe_norm(x: jax.Array, min_norm: Any) -> jax.Array:
 
 def scale_by_trust_ratio(min_norm: float = 0.0, trust_coefficient: float = 1.0,
                          eps: float = 0.0) -> Transform:
-    """Layer-wise trust ratio (You et al., LARS 2017 / LAMB 2020), per leaf.
+    """Scale each leaf's update by the trust ratio ``||p|| / ||u||`` of its norms (LARS, LAMB).
 
         ratio = trust_coefficient * ||p|| / (||u|| + eps)     (norms floored at min_norm)
         ratio = 1                                             if ||p|| == 0 or ||u|| == 0
         u_out = ratio * u
 
-    Needs params.
+    ``||.||`` is the norm of a whole leaf, so every layer takes a step of the same
+    size relative to its weights, whatever its gradient's scale.
+
+    Args:
+        min_norm: floor of both norms, >= 0 (optax's form: ``min_norm`` wherever a
+            norm is <= it).
+        trust_coefficient: the factor ``eta`` of the ratio, > 0 (1 in LAMB, ~1e-3 in LARS).
+        eps: added to ``||u||``, >= 0.
+
+    Returns:
+        A stateless Transform (``EmptyState``); its update needs ``params``
+        (ValueError without them).
+
+    Raises:
+        ConfigError: ``min_norm`` or ``eps`` negative, or ``trust_coefficient`` not
+            > 0 (any of them not finite).
+
+    References:
+        You, Gitman & Ginsburg, "Large Batch Training of Convolutional Networks",
+        2017, arXiv:1708.03888. Mirrors ``optax.scale_by_trust_ratio``.
     """
     check_nonnegative("min_norm", min_norm, fix="Use 0 (the default).")
     check_positive("trust_coefficient", trust_coefficient, fix="Use 1.0 (LAMB) or ~1e-3 (LARS).")
@@ -127,12 +186,36 @@ def scale_by_trust_ratio(min_norm: float = 0.0, trust_coefficient: float = 1.0,
 
 def lamb(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-6,
          eps_root: float = 0.0, weight_decay: ScalarOrSchedule = 0.0, mask: Any = None) -> Transform:
-    """LAMB (You et al., 2020): AdamW's direction rescaled per leaf by a trust ratio.
+    """LAMB: AdamW's direction, rescaled per layer by the trust ratio ``||p|| / ||d||``.
 
-        d_t = m_hat / (sqrt(v_hat + eps_root) + eps) + wd_t * p   (decay where mask is True)
-        u_t = -lr_t * (||p|| / ||d_t||) * d_t                     (per leaf; ratio 1 at a 0 norm)
+        d_t = scale_by_adam(g_t)                  (m_hat_t / (sqrt(v_hat_t + eps_root) + eps))
+        d_t = d_t + wd_t * p_t                    (add_decayed_weights; where mask is True)
+        d_t = ||p_t|| / ||d_t|| * d_t             (scale_by_trust_ratio; per leaf, 1 at a 0 norm)
+        u_t = -lr_t * d_t
 
-    eps defaults to 1e-6, as in optax and the paper's experiments.
+    Each step moves a leaf by ``lr * ||p||``, so a constant lr circles a minimum
+    rather than settling: use a decaying schedule. eps defaults to 1e-6, as in optax
+    and the paper's experiments.
+
+    Args:
+        learning_rate: the step size ``lr > 0``, or a schedule of the int32 step count.
+        b1, b2, eps, eps_root: as in `adam` (the moments are Adam's).
+        weight_decay, mask: the decoupled decay ``wd >= 0`` (or a schedule) and the
+            leaves it applies to, as in `adamw`.
+
+    Returns:
+        ``chain(scale_by_adam(...), add_decayed_weights(weight_decay, mask),
+        scale_by_trust_ratio(), scale_by_learning_rate(learning_rate))``; its update
+        needs ``params``.
+
+    Raises:
+        ConfigError: ``learning_rate`` not > 0, a bad Adam hyperparameter, or
+            ``weight_decay`` negative or not finite.
+
+    References:
+        You et al., "Large Batch Optimization for Deep Learning: Training BERT in 76
+        minutes", 2019 (ICLR 2020), arXiv:1904.00962. Mirrors ``optax.lamb``; PyTorch
+        has none built in.
     """
     check_learning_rate(learning_rate)
     return chain(

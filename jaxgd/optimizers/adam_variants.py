@@ -1,4 +1,4 @@
-"""Adam with another second moment or step size: Adamax, RAdam, AdaBelief, Yogi, Adan."""
+"""Adam with another step or second moment: RAdam (rectified), AdaBelief (belief), Yogi (additive)."""
 
 from __future__ import annotations
 
@@ -7,17 +7,21 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxgd.core.errors import check_decay, check_learning_rate, check_nonnegative, check_range
+from jaxgd.core.errors import check_learning_rate, check_nonnegative, check_range
 from jaxgd.core.transform import ScalarOrSchedule, Transform, safe_increment
-from jaxgd.core.tree import tree_full_like, tree_zeros_like
-from jaxgd.optimizers.adam import _bias_correction, _check_adam
+from jaxgd.core.tree import (
+    tree_bias_correction,
+    tree_full_like,
+    tree_nesterov_bias_correction,
+    tree_zeros_like,
+)
+from jaxgd.optimizers.adam import check_adam_hyperparams
 from jaxgd.optimizers.combine import chain
-from jaxgd.optimizers.transforms import ScaleByAdamState, add_decayed_weights, scale_by_learning_rate
+from jaxgd.optimizers.transforms import ScaleByAdamState, scale_by_learning_rate
 
 __all__ = [
-    "adamax", "adamaxw", "scale_by_adamax", "radam", "scale_by_radam",
-    "adabelief", "scale_by_belief", "yogi", "scale_by_yogi", "adan", "scale_by_adan",
-    "ScaleByBeliefState", "ScaleByAdanState",
+    "radam", "scale_by_radam", "adabelief", "scale_by_belief", "yogi", "scale_by_yogi",
+    "ScaleByBeliefState",
 ]
 
 
@@ -27,77 +31,46 @@ class ScaleByBeliefState(NamedTuple):
     nu: Any  # like params: belief s, the EMA of (g - m)**2 (+ eps_root)
 
 
-class ScaleByAdanState(NamedTuple):
-    m: Any  # like params: EMA of g
-    v: Any  # like params: EMA of the gradient difference g_t - g_{t-1}
-    n: Any  # like params: EMA of (g_t + b2 * diff_t)**2
-    g: Any  # like params: the previous gradient
-    t: jax.Array  # int32 scalar: steps taken
-
-
-def scale_by_adamax(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> Transform:
-    """Adamax's direction (Kingma & Ba, 2015, sec. 7.1): Adam with an infinity-norm moment.
-
-        m_t = (1 - b1) * g_t + b1 * m_{t-1}
-        u_inf_t = max(|g_t| + eps, b2 * u_inf_{t-1})
-        u_t = (m_t / (1 - b1**t)) / u_inf_t
-
-    eps sits inside the max, as in optax and PyTorch.
-    """
-    _check_adam(b1, b2, eps, 0.0)
-
-    def init(params):
-        return ScaleByAdamState(count=jnp.zeros([], jnp.int32), mu=tree_zeros_like(params),
-                                nu=tree_zeros_like(params))
-
-    def update(grads, state, params=None, **extra):
-        del params, extra
-        t = safe_increment(state.count)
-        m = jax.tree.map(lambda g, m: (1 - b1) * g + b1 * m, grads, state.mu)
-        u_inf = jax.tree.map(lambda g, u: jnp.maximum(jnp.abs(g) + eps, b2 * u), grads, state.nu)
-        u = jax.tree.map(lambda m, v: m / v, _bias_correction(m, b1, t), u_inf)
-        return u, ScaleByAdamState(count=t, mu=m, nu=u_inf)
-
-    return Transform(init, update)
-
-
-def adamax(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999,
-           eps: float = 1e-8) -> Transform:
-    """Adamax: ``u_t = -lr_t * scale_by_adamax(g)_t``. Same rule as PyTorch's Adamax."""
-    check_learning_rate(learning_rate)
-    return chain(scale_by_adamax(b1, b2, eps), scale_by_learning_rate(learning_rate))
-
-
-def adamaxw(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8,
-            weight_decay: ScalarOrSchedule = 1e-4, mask: Any = None) -> Transform:
-    """Adamax with decoupled weight decay: ``u_t = -lr_t * (adamax_dir + wd_t * p)`` (masked)."""
-    check_learning_rate(learning_rate)
-    return chain(scale_by_adamax(b1, b2, eps), add_decayed_weights(weight_decay, mask),
-                 scale_by_learning_rate(learning_rate))
-
-
-def _nesterov_m_hat(m, grads, b1, t):
-    """``b1 * m_t / (1 - b1**(t+1)) + (1 - b1) * g_t / (1 - b1**t)``, optax's rounding order."""
-    return jax.tree.map(lambda m, g: b1 * m + (1 - b1) * g,
-                        _bias_correction(m, b1, safe_increment(t)), _bias_correction(grads, b1, t))
-
-
 def scale_by_radam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, eps_root: float = 0.0,
                    threshold: float = 5.0, *, nesterov: bool = False) -> Transform:
-    """Rectified Adam's direction (Liu et al., 2020): plain momentum until v_hat is trustworthy.
+    """Rectified Adam's direction: momentum alone until ``v_hat`` is trustworthy.
 
-        m_t, v_t, m_hat, v_hat as in Adam (m_hat with the look-ahead when nesterov)
+        m_t = (1 - b1) * g_t + b1 * m_{t-1}
+        v_t = (1 - b2) * g_t**2 + b2 * v_{t-1}
+        m_hat = m_t / (1 - b1**t)              (Nesterov's look-ahead when nesterov)
+        v_hat = v_t / (1 - b2**t)
         rho_inf = 2 / (1 - b2) - 1
         rho_t = rho_inf - 2 * t * b2**t / (1 - b2**t)
         r_t = sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
         u_t = r_t * m_hat / (sqrt(v_hat + eps_root) + eps)     if rho_t >= threshold
         u_t = m_hat                                            otherwise
 
-    PyTorch's RAdam switches at ``rho_t > 5`` (fixed) and divides by
-    ``sqrt(v_t) + eps`` before the correction, i.e. eps/sqrt(1 - b2**t) in this
-    form: the two agree only with eps = 0.
+    ``rho_t`` approximates the degrees of freedom of ``v_hat``; ``r_t`` rectifies
+    the variance of the adaptive step. PyTorch's RAdam switches at ``rho_t > 5``
+    (fixed) and divides by ``sqrt(v_t) + eps`` before the bias correction, i.e.
+    uses ``eps / sqrt(1 - b2**t)`` in this form: the two agree only with eps = 0.
+
+    Args:
+        b1: decay of ``m``, in [0, 1).
+        b2: decay of ``v``, in [0, 1).
+        eps: added to ``sqrt(v_hat)``, >= 0.
+        eps_root: added to ``v_hat`` inside the sqrt, >= 0.
+        threshold: the ``rho_t`` from which the rectified step is used, >= 4.
+        nesterov: Nesterov's look-ahead on ``m_hat`` (as in `nadam`).
+
+    Returns:
+        A Transform with a ``ScaleByAdamState``: ``count`` (int32 scalar), ``mu``
+        and ``nu`` (like params).
+
+    Raises:
+        ConfigError: ``b1`` or ``b2`` outside [0, 1), ``eps`` or ``eps_root``
+            negative, or ``threshold`` below 4 (any of them not finite).
+
+    References:
+        Liu et al., "On the Variance of the Adaptive Learning Rate and Beyond", 2019
+        (ICLR 2020), arXiv:1908.03265. Mirrors ``optax.scale_by_radam``.
     """
-    _check_adam(b1, b2, eps, eps_root)
+    check_adam_hyperparams(b1, b2, eps, eps_root)
     check_range("threshold", threshold, low=4.0,
                 fix="rho_t - 4 must be >= 0 where the rectifier is used; the default is 5.0.")
 
@@ -110,8 +83,11 @@ def scale_by_radam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, eps_ro
         m = jax.tree.map(lambda g, m: (1 - b1) * g + b1 * m, grads, state.mu)
         v = jax.tree.map(lambda g, v: (1 - b2) * g**2 + b2 * v, grads, state.nu)
         t = safe_increment(state.count)
-        m_hat = _nesterov_m_hat(m, grads, b1, t) if nesterov else _bias_correction(m, b1, t)
-        v_hat = _bias_correction(v, b2, t)
+        if nesterov:
+            m_hat = tree_nesterov_bias_correction(m, grads, b1, t)
+        else:
+            m_hat = tree_bias_correction(m, b1, t)
+        v_hat = tree_bias_correction(v, b2, t)
         rho_inf = 2.0 / (1.0 - b2) - 1.0
         b2t = b2 ** t
         rho = rho_inf - 2 * t * b2t / (1 - b2t)
@@ -126,7 +102,26 @@ def scale_by_radam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, eps_ro
 
 def radam(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8,
           eps_root: float = 0.0, threshold: float = 5.0, *, nesterov: bool = False) -> Transform:
-    """RAdam: ``u_t = -lr_t * scale_by_radam(g)_t`` (see there for PyTorch's eps placement)."""
+    """RAdam: Adam with its early steps rectified (plain momentum until ``rho_t >= threshold``).
+
+        d_t = scale_by_radam(g_t)      (r_t * m_hat_t / (sqrt(v_hat_t + eps_root) + eps), or m_hat_t)
+        u_t = -lr_t * d_t
+
+    Args:
+        learning_rate: the step size ``lr > 0``, or a schedule of the int32 step count.
+        b1, b2, eps, eps_root, threshold, nesterov: as in `scale_by_radam`.
+
+    Returns:
+        ``chain(scale_by_radam(...), scale_by_learning_rate(learning_rate))``.
+
+    Raises:
+        ConfigError: ``learning_rate`` not > 0, or a bad hyperparameter of
+            `scale_by_radam`.
+
+    References:
+        Liu et al., 2019, arXiv:1908.03265. Mirrors ``optax.radam``; PyTorch:
+        ``torch.optim.RAdam`` (another eps placement, see `scale_by_radam`).
+    """
     check_learning_rate(learning_rate)
     return chain(scale_by_radam(b1, b2, eps, eps_root, threshold, nesterov=nesterov),
                  scale_by_learning_rate(learning_rate))
@@ -134,17 +129,39 @@ def radam(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999, e
 
 def scale_by_belief(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-16, eps_root: float = 1e-16,
                     *, nesterov: bool = False) -> Transform:
-    """AdaBelief's direction (Zhuang et al., 2020): scale by the belief in the gradient.
+    """AdaBelief's direction: divide by the spread of ``g`` around its average ``m``.
 
         m_t = (1 - b1) * g_t + b1 * m_{t-1}
         s_t = (1 - b2) * (g_t - m_t)**2 + b2 * s_{t-1} + eps_root
-        m_hat = m_t / (1 - b1**t)              (with the look-ahead when nesterov)
+        m_hat = m_t / (1 - b1**t)              (Nesterov's look-ahead when nesterov)
         s_hat = s_t / (1 - b2**t)
         u_t = m_hat / (sqrt(s_hat) + eps)
 
-    eps_root is added to the state at every step, as in the paper's Algorithm 2.
+    A gradient close to the prediction ``m`` (small ``s``) gets a large step, a
+    surprising one a small step. eps_root is added to the state at every step, as
+    in the paper's Algorithm 2.
+
+    Args:
+        b1: decay of ``m``, in [0, 1).
+        b2: decay of the belief ``s``, in [0, 1).
+        eps: added to ``sqrt(s_hat)``, >= 0.
+        eps_root: added to ``s_t`` at every step, >= 0.
+        nesterov: Nesterov's look-ahead on ``m_hat`` (as in `nadam`).
+
+    Returns:
+        A Transform with a `ScaleByBeliefState`: ``count`` (int32 scalar), ``mu``
+        and ``nu`` (``s``), both like params.
+
+    Raises:
+        ConfigError: ``b1`` or ``b2`` outside [0, 1), or ``eps`` or ``eps_root``
+            negative (any of them not finite).
+
+    References:
+        Zhuang et al., "AdaBelief Optimizer: Adapting Stepsizes by the Belief in
+        Observed Gradients", NeurIPS 2020, arXiv:2010.07468. Mirrors
+        ``optax.scale_by_belief``.
     """
-    _check_adam(b1, b2, eps, eps_root)
+    check_adam_hyperparams(b1, b2, eps, eps_root)
 
     def init(params):
         return ScaleByBeliefState(count=jnp.zeros([], jnp.int32), mu=tree_zeros_like(params),
@@ -156,8 +173,11 @@ def scale_by_belief(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-16, eps_
         s = jax.tree.map(lambda g, m, s: (1 - b2) * (g - m)**2 + b2 * s + eps_root,
                          grads, m, state.nu)
         t = safe_increment(state.count)
-        m_hat = _nesterov_m_hat(m, grads, b1, t) if nesterov else _bias_correction(m, b1, t)
-        s_hat = _bias_correction(s, b2, t)
+        if nesterov:
+            m_hat = tree_nesterov_bias_correction(m, grads, b1, t)
+        else:
+            m_hat = tree_bias_correction(m, b1, t)
+        s_hat = tree_bias_correction(s, b2, t)
         u = jax.tree.map(lambda m, s: m / (jnp.sqrt(s) + eps), m_hat, s_hat)
         return u, ScaleByBeliefState(count=t, mu=m, nu=s)
 
@@ -166,7 +186,28 @@ def scale_by_belief(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-16, eps_
 
 def adabelief(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999,
               eps: float = 1e-16, eps_root: float = 1e-16, *, nesterov: bool = False) -> Transform:
-    """AdaBelief: ``u_t = -lr_t * scale_by_belief(g)_t``."""
+    """AdaBelief: Adam with the second moment replaced by the belief ``s`` (see scale_by_belief).
+
+        d_t = scale_by_belief(g_t)      (m_hat_t / (sqrt(s_hat_t) + eps))
+        u_t = -lr_t * d_t
+
+    Defaults follow optax: eps and eps_root 1e-16.
+
+    Args:
+        learning_rate: the step size ``lr > 0``, or a schedule of the int32 step count.
+        b1, b2, eps, eps_root, nesterov: as in `scale_by_belief`.
+
+    Returns:
+        ``chain(scale_by_belief(...), scale_by_learning_rate(learning_rate))``.
+
+    Raises:
+        ConfigError: ``learning_rate`` not > 0, or a bad hyperparameter of
+            `scale_by_belief`.
+
+    References:
+        Zhuang et al., NeurIPS 2020, arXiv:2010.07468. Mirrors ``optax.adabelief``;
+        PyTorch has none built in.
+    """
     check_learning_rate(learning_rate)
     return chain(scale_by_belief(b1, b2, eps, eps_root, nesterov=nesterov),
                  scale_by_learning_rate(learning_rate))
@@ -174,16 +215,37 @@ def adabelief(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.99
 
 def scale_by_yogi(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-3, eps_root: float = 0.0,
                   initial_accumulator_value: float = 1e-6) -> Transform:
-    """Yogi's direction (Zaheer et al., 2018): an additive, sign-controlled second moment.
+    """Yogi's direction: an additive second moment whose change is bounded by ``g**2``.
 
-        m_t = (1 - b1) * g_t + b1 * m_{t-1}                     (m_0 = initial value)
-        v_t = v_{t-1} - (1 - b2) * sign(v_{t-1} - g_t**2) * g_t**2  (v_0 = initial value)
+        m_t = (1 - b1) * g_t + b1 * m_{t-1}                        (m_0 = initial value)
+        v_t = v_{t-1} - (1 - b2) * sign(v_{t-1} - g_t**2) * g_t**2   (v_0 = initial value)
         u_t = (m_t / (1 - b1**t)) / (sqrt(v_t / (1 - b2**t) + eps_root) + eps)
 
-    As in optax, both moments start at ``initial_accumulator_value`` (1e-6) and
-    are bias-corrected anyway; eps defaults to 1e-3.
+    Adam's ``v`` moves towards ``g**2`` by ``(1 - b2) * (g**2 - v)``; Yogi's by
+    ``(1 - b2) * g**2`` in the same direction, so a large ``v`` decays slowly. As in
+    optax both moments start at ``initial_accumulator_value`` and are
+    bias-corrected anyway.
+
+    Args:
+        b1: decay of ``m``, in [0, 1).
+        b2: the step of ``v`` is ``(1 - b2) * g**2``; in [0, 1).
+        eps: added to the root, >= 0 (1e-3 by default, as in optax).
+        eps_root: added inside the root, >= 0.
+        initial_accumulator_value: ``m_0`` and ``v_0`` in every element, >= 0.
+
+    Returns:
+        A Transform with a ``ScaleByAdamState``: ``count`` (int32 scalar), ``mu``
+        and ``nu`` (like params).
+
+    Raises:
+        ConfigError: ``b1`` or ``b2`` outside [0, 1), or ``eps``, ``eps_root`` or
+            ``initial_accumulator_value`` negative (any of them not finite).
+
+    References:
+        Zaheer, Reddi, Sachan, Kale & Kumar, "Adaptive Methods for Nonconvex
+        Optimization", NeurIPS 2018 (no arXiv version). Mirrors ``optax.scale_by_yogi``.
     """
-    _check_adam(b1, b2, eps, eps_root)
+    check_adam_hyperparams(b1, b2, eps, eps_root)
     check_nonnegative("initial_accumulator_value", initial_accumulator_value,
                       fix="The paper and the default use 1e-6.")
 
@@ -198,7 +260,7 @@ def scale_by_yogi(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-3, eps_roo
         v = jax.tree.map(lambda g, v: v - (1 - b2) * jnp.sign(v - g**2) * g**2, grads, state.nu)
         t = safe_increment(state.count)
         u = jax.tree.map(lambda m, v: m / (jnp.sqrt(v + eps_root) + eps),
-                         _bias_correction(m, b1, t), _bias_correction(v, b2, t))
+                         tree_bias_correction(m, b1, t), tree_bias_correction(v, b2, t))
         return u, ScaleByAdamState(count=t, mu=m, nu=v)
 
     return Transform(init, update)
@@ -206,58 +268,26 @@ def scale_by_yogi(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-3, eps_roo
 
 def yogi(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999,
          eps: float = 1e-3) -> Transform:
-    """Yogi: ``u_t = -lr_t * scale_by_yogi(g)_t``."""
+    """Yogi: Adam with an additive, sign-controlled second moment (see scale_by_yogi).
+
+        d_t = scale_by_yogi(g_t)      (m_hat_t / (sqrt(v_hat_t) + eps))
+        u_t = -lr_t * d_t
+
+    Both moments start at 1e-6, so zero gradients still move params a little at
+    first (as in optax).
+
+    Args:
+        learning_rate: the step size ``lr > 0``, or a schedule of the int32 step count.
+        b1, b2, eps: as in `scale_by_yogi`.
+
+    Returns:
+        ``chain(scale_by_yogi(b1, b2, eps), scale_by_learning_rate(learning_rate))``.
+
+    Raises:
+        ConfigError: ``learning_rate`` not > 0, or a bad ``b1``, ``b2`` or ``eps``.
+
+    References:
+        Zaheer et al., NeurIPS 2018. Mirrors ``optax.yogi``; PyTorch has none built in.
+    """
     check_learning_rate(learning_rate)
     return chain(scale_by_yogi(b1, b2, eps), scale_by_learning_rate(learning_rate))
-
-
-def scale_by_adan(b1: float = 0.98, b2: float = 0.92, b3: float = 0.99, eps: float = 1e-8,
-                  eps_root: float = 0.0) -> Transform:
-    """Adan's direction (Xie et al., 2022, Algorithm 1): Nesterov through gradient differences.
-
-        d_t = g_t - g_{t-1}                     (d_1 = 0)
-        m_t = (1 - b1) * g_t + b1 * m_{t-1}
-        v_t = (1 - b2) * d_t + b2 * v_{t-1}
-        n_t = (1 - b3) * (g_t + (1 - b2) * d_t)**2 + b3 * n_{t-1}
-        m_hat, v_hat, n_hat = m_t / (1 - b1**t), v_t / (1 - b2**t), n_t / (1 - b3**t)
-        u_t = (m_hat + (1 - b2) * v_hat) / (sqrt(n_hat + eps_root) + eps)
-
-    The b's are decay rates (the paper writes 1 - beta). optax multiplies the
-    correction by ``1 - b2`` where the paper's beta2 (= 1 - b2 here) appears.
-    """
-    _check_adam(b1, b2, eps, eps_root)
-    check_decay("b3", b3)
-
-    def init(params):
-        zeros = tree_zeros_like(params)
-        return ScaleByAdanState(m=zeros, v=zeros, n=zeros, g=zeros, t=jnp.zeros([], jnp.int32))
-
-    def update(grads, state, params=None, **extra):
-        del params, extra
-        d = jax.tree.map(lambda g, g0: jnp.where(state.t == 0, jnp.zeros_like(g), g - g0),
-                         grads, state.g)
-        m = jax.tree.map(lambda g, m: (1 - b1) * g + b1 * m, grads, state.m)
-        v = jax.tree.map(lambda d, v: (1 - b2) * d + b2 * v, d, state.v)
-        n = jax.tree.map(lambda g, d, n: (1 - b3) * (g + (1 - b2) * d)**2 + b3 * n,
-                         grads, d, state.n)
-        t = safe_increment(state.t)
-        m_hat, v_hat, n_hat = (_bias_correction(x, b, t) for x, b in ((m, b1), (v, b2), (n, b3)))
-        u = jax.tree.map(lambda m, v, n: (m + (1 - b2) * v) / (jnp.sqrt(n + eps_root) + eps),
-                         m_hat, v_hat, n_hat)
-        return u, ScaleByAdanState(m=m, v=v, n=n, g=grads, t=t)
-
-    return Transform(init, update)
-
-
-def adan(learning_rate: ScalarOrSchedule, b1: float = 0.98, b2: float = 0.92, b3: float = 0.99,
-         eps: float = 1e-8, eps_root: float = 1e-8, weight_decay: ScalarOrSchedule = 0.0,
-         mask: Any = None) -> Transform:
-    """Adan: ``u_t = -lr_t * (scale_by_adan(g)_t + wd_t * p)`` (decay masked).
-
-    The paper applies decay as a proximal step ``p / (1 + lr * wd)``; optax (and
-    jaxgd) add ``wd * p`` to the direction instead: equal to first order in lr*wd.
-    Note ``adan``'s eps_root defaults to 1e-8, ``scale_by_adan``'s to 0.
-    """
-    check_learning_rate(learning_rate)
-    return chain(scale_by_adan(b1, b2, b3, eps, eps_root), add_decayed_weights(weight_decay, mask),
-                 scale_by_learning_rate(learning_rate))

@@ -20,8 +20,13 @@ from jaxgd.core.errors import (
 from jaxgd.core.transform import ScalarOrSchedule, Transform, safe_increment, stateless
 from jaxgd.optimizers.clipping import clip_by_block_rms
 from jaxgd.optimizers.combine import chain
-from jaxgd.optimizers.layerwise import check_weight_decay
-from jaxgd.optimizers.transforms import decayed_weights, ema, scale, scale_by_learning_rate
+from jaxgd.optimizers.transforms import (
+    add_decayed_weights,
+    check_weight_decay,
+    ema,
+    scale,
+    scale_by_learning_rate,
+)
 
 __all__ = ["scale_by_factored_rms", "scale_by_param_block_rms", "adafactor", "FactoredState"]
 
@@ -57,7 +62,7 @@ def scale_by_factored_rms(
     epsilon: float = 1e-30,
     decay_rate_fn: Callable[[jax.Array, Any], jax.Array] = _decay_rate,
 ) -> Transform:
-    """Adafactor's scaling by a factored root-mean-square (per leaf).
+    """Adafactor's scaling: divide by a root-mean-square whose matrix leaves are factored.
 
         beta_t = 1 - (t - step_offset)**(-decay_rate)        (t = count + 1; decay_rate_fn)
         G = g**2 + epsilon
@@ -73,6 +78,30 @@ def scale_by_factored_rms(
     ``t - step_offset`` must stay >= 1: a fresh state counts from 0, so a positive
     offset gives NaN (a negative number to a fractional power) for the first
     ``step_offset`` updates, in optax as here; it is meant for a restored count.
+
+    Args:
+        factored: factor the leaves that qualify (False keeps every ``v`` whole).
+        decay_rate: the exponent of ``beta_t``, > 0 (0.8 in the paper).
+        step_offset: subtracted from the step count in ``beta_t``.
+        min_dim_size_to_factor: a leaf is factored when its two largest axes are
+            at least this long, an int >= 1.
+        epsilon: added to ``g**2``, >= 0 (1e-30).
+        decay_rate_fn: ``(step, decay_rate) -> beta`` (default ``1 - (step + 1)**(-decay_rate)``,
+            in float32).
+
+    Returns:
+        A Transform with a `FactoredState`: ``count`` (int32 scalar) and per leaf
+        ``v_row`` (the leaf's shape without axis d0), ``v_col`` (without d1) and ``v``
+        (the full shape), in the params' dtype; the parts a leaf does not use are
+        (1,) placeholders. Its update needs ``params`` (ValueError without them).
+
+    Raises:
+        ConfigError: ``decay_rate`` not > 0, ``step_offset`` not finite,
+            ``min_dim_size_to_factor`` not a positive int, or ``epsilon`` negative.
+
+    References:
+        Shazeer & Stern, "Adafactor: Adaptive Learning Rates with Sublinear Memory
+        Cost", 2018, arXiv:1804.04235. Mirrors ``optax.scale_by_factored_rms``.
     """
     check_positive("decay_rate", decay_rate, fix="The paper uses decay_rate=0.8.")
     check_range("step_offset", step_offset, fix="Use 0 (the default).")
@@ -134,7 +163,23 @@ def _param_rms(p: jax.Array, min_scale: Any) -> jax.Array:
 
 
 def scale_by_param_block_rms(min_scale: float = 1e-3) -> Transform:
-    """``u = g * max(rms(p), min_scale)`` per leaf: steps relative to each leaf's size."""
+    """Scale each leaf's update by the leaf's root-mean-square: steps relative to its size.
+
+        u = g * max(rms(p), min_scale)          (rms(p) = sqrt(mean(p**2)), per leaf)
+
+    Args:
+        min_scale: the floor of ``rms(p)``, >= 0 (1e-3, the paper's eps2).
+
+    Returns:
+        A stateless Transform; its update needs ``params`` (ValueError without them).
+
+    Raises:
+        ConfigError: ``min_scale`` negative or not finite.
+
+    References:
+        Shazeer & Stern, 2018, arXiv:1804.04235 (its relative step size).
+        Mirrors ``optax.scale_by_param_block_rms``.
+    """
     check_nonnegative("min_scale", min_scale, fix="Use 1e-3 (the default).")
 
     def fn(grads, params):
@@ -159,7 +204,7 @@ def adafactor(
     factored: bool = True,
     weight_decay_mask: Any = None,
 ) -> Transform:
-    """Adafactor, in optax's order of steps:
+    """Adafactor: Adam-like steps with a factored second moment, relative to each leaf's size.
 
         d = g / rms-estimate                         (scale_by_factored_rms)
         d = d / max(1, rms(d) / clipping_threshold)  (per leaf, if a threshold is given)
@@ -169,9 +214,38 @@ def adafactor(
         d = d + wd_t * p                             (if weight_decay_rate)
         u = -d
 
-    Without a learning rate the step is relative to each leaf's rms (the paper's
-    "relative step size" with a constant lr of 1). The weight decay is added after
-    the lr, so it is NOT multiplied by it (as in optax).
+    In optax's order of steps. Without a learning rate the step is relative to each
+    leaf's rms (the paper's "relative step size" with a constant lr of 1). The
+    weight decay is added after the lr, so it is NOT multiplied by it (as in optax).
+    Memory: a (n, k) leaf with n, k >= min_dim_size_to_factor keeps n + k numbers.
+
+    Args:
+        learning_rate: the step size ``lr > 0``, a schedule of the int32 step count,
+            or None (no lr step).
+        min_dim_size_to_factor, decay_rate, factored: as in `scale_by_factored_rms`.
+        decay_offset: the ``step_offset`` of `scale_by_factored_rms`.
+        multiply_by_parameter_scale: scale by ``max(rms(p), 1e-3)`` per leaf.
+        clipping_threshold: per-leaf rms clip of ``d``, > 0; None for none.
+        momentum: decay of an EMA of ``d``, in [0, 1); None for none.
+        dtype_momentum: dtype in which the momentum is stored (float32 by default,
+            also for bfloat16 params).
+        weight_decay_rate: the factor ``wd >= 0`` (or a schedule); None for none.
+        eps: the ``epsilon`` added to ``g**2``, >= 0.
+        weight_decay_mask: a pytree of bools like params, or a function params ->
+            such a tree; only True leaves decay (None: all).
+
+    Returns:
+        The chain of the steps above; its update needs ``params``.
+
+    Raises:
+        ConfigError: ``learning_rate`` or ``clipping_threshold`` not > 0,
+            ``momentum`` outside [0, 1), ``weight_decay_rate`` or ``eps`` negative,
+            or a bad hyperparameter of `scale_by_factored_rms`.
+
+    References:
+        Shazeer & Stern, 2018, arXiv:1804.04235. Mirrors ``optax.adafactor``;
+        PyTorch: ``torch.optim.Adafactor`` (2.5+; another form: no momentum, its own
+        eps and decay conventions).
     """
     if learning_rate is not None:
         check_learning_rate(learning_rate)
@@ -193,7 +267,7 @@ def adafactor(
     if momentum is not None:
         txs.append(ema(momentum, debias=False, accumulator_dtype=dtype_momentum))
     if weight_decay_rate is not None:
-        txs.append(decayed_weights(weight_decay_rate, mask=weight_decay_mask))
+        txs.append(add_decayed_weights(weight_decay_rate, mask=weight_decay_mask))
     txs.append(scale(-1))
     return chain(*txs)
 

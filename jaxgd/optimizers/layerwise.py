@@ -11,16 +11,15 @@ from jaxgd.core.errors import check_learning_rate, check_nonnegative, check_posi
 from jaxgd.core.transform import ScalarOrSchedule, Transform
 from jaxgd.optimizers.adam_layerwise import scale_by_trust_ratio
 from jaxgd.optimizers.combine import chain, masked
-from jaxgd.optimizers.transforms import decayed_weights, scale_by_learning_rate, trace
+from jaxgd.optimizers.transforms import (
+    add_decayed_weights,
+    check_weight_decay,  # noqa: F401 - sign_methods still imports it from here
+    decayed_weights,
+    scale_by_learning_rate,
+    trace,
+)
 
 __all__ = ["lars", "fromage"]
-
-
-def check_weight_decay(value: Any, name: str = "weight_decay") -> Any:
-    """A weight decay >= 0, or a schedule."""
-    if callable(value):
-        return value
-    return check_nonnegative(name, value, fix="Use 0 for no decay; typical values are 1e-4 to 1e-2.")
 
 
 def lars(
@@ -33,7 +32,7 @@ def lars(
     momentum: float = 0.9,
     nesterov: bool = False,
 ) -> Transform:
-    """LARS (You et al., 2017): SGD with momentum on a per-layer trust-scaled gradient.
+    """LARS: SGD with momentum on a gradient rescaled per layer by the trust ratio ``||p|| / ||d||``.
 
         d = g + wd_t * p                                     (leaves in weight_decay_mask)
         d = trust_coefficient * ||p|| / (||d|| + eps) * d    (leaves in trust_ratio_mask;
@@ -57,14 +56,24 @@ def lars(
         nesterov: Nesterov's form of the momentum.
 
     Returns:
-        The LARS Transform.
+        ``chain(add_decayed_weights(...), masked(scale_by_trust_ratio(...)),
+        scale_by_learning_rate(learning_rate), trace(momentum, nesterov))``; its update
+        needs ``params``.
+
+    Raises:
+        ConfigError: ``learning_rate`` or ``trust_coefficient`` not > 0,
+            ``weight_decay`` or ``eps`` negative, or ``momentum`` outside [0, 1)
+            (any of them not finite).
+
+    References:
+        You, Gitman & Ginsburg, "Large Batch Training of Convolutional Networks",
+        2017, arXiv:1708.03888. Mirrors ``optax.lars``; PyTorch has none built in.
     """
     check_learning_rate(learning_rate)
-    check_weight_decay(weight_decay)
     check_positive("trust_coefficient", trust_coefficient, fix="LARS uses 1e-3 (the default).")
     check_nonnegative("eps", eps, fix="Use 0 (the default) or a small positive value.")
     return chain(
-        decayed_weights(weight_decay, mask=weight_decay_mask),
+        add_decayed_weights(weight_decay, mask=weight_decay_mask),
         masked(scale_by_trust_ratio(trust_coefficient=trust_coefficient, eps=eps), trust_ratio_mask),
         scale_by_learning_rate(learning_rate),
         trace(momentum, nesterov=nesterov),
@@ -72,16 +81,13 @@ def lars(
 
 
 def fromage(learning_rate: ScalarOrSchedule, min_norm: float = 1e-6) -> Transform:
-    """Fromage (Bernstein et al., 2020): a step of relative size lr, then a shrink.
+    """Fromage: a step of relative size lr in every layer, then a shrink that keeps ||p|| bounded.
 
         c_t = 1 / sqrt(1 + lr_t**2)
-        p_{t+1} = c_t * (p_t - lr_t * ||p_t|| / ||g_t|| * g_t)       (norms floored at min_norm)
+        u_t = -lr_t * c_t * ||p_t|| / ||g_t|| * g_t + (c_t - 1) * p_t      (norms floored at min_norm)
 
-    written as updates added to the params:
-
-        u_t = -lr_t * c_t * ||p_t|| / ||g_t|| * g_t + (c_t - 1) * p_t
-
-    The shrink ``c_t`` keeps ||p|| from growing. Parameters move even with zero
+    that is ``p_{t+1} = c_t * (p_t - lr_t * ||p_t|| / ||g_t|| * g_t)`` per leaf. The
+    shrink ``c_t`` keeps ||p|| from growing. Parameters move even with zero
     gradients (the shrink alone), and a leaf whose norm is 0 stays at 0.
 
     Args:
@@ -89,7 +95,17 @@ def fromage(learning_rate: ScalarOrSchedule, min_norm: float = 1e-6) -> Transfor
         min_norm: floor for both norms (>= 0).
 
     Returns:
-        The Fromage Transform.
+        ``chain(scale_by_trust_ratio(min_norm), scale_by_learning_rate(lr * c),
+        decayed_weights(c - 1))``; its update needs ``params``.
+
+    Raises:
+        ConfigError: ``learning_rate`` not > 0, or ``min_norm`` negative (either not
+            finite).
+
+    References:
+        Bernstein, Vahdat, Yue & Liu, "On the distance between two neural networks and
+        the stability of learning", 2020 (NeurIPS 2020), arXiv:2002.03432. Mirrors
+        ``optax.fromage``; PyTorch has none built in.
     """
     check_learning_rate(learning_rate)
     check_nonnegative("min_norm", min_norm, fix="Use a small value such as 1e-6 (the default).")

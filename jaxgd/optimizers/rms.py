@@ -9,7 +9,7 @@ import jax.numpy as jnp
 
 from jaxgd.core.errors import ConfigError, check_decay, check_learning_rate, check_nonnegative
 from jaxgd.core.transform import ScalarOrSchedule, Transform, identity, safe_increment
-from jaxgd.core.tree import tree_full_like, tree_zeros_like
+from jaxgd.core.tree import tree_bias_correction, tree_full_like, tree_zeros_like
 from jaxgd.optimizers.combine import chain
 from jaxgd.optimizers.transforms import scale_by_learning_rate, trace
 
@@ -45,12 +45,6 @@ def _check(decay, eps, initial_scale) -> None:
     check_nonnegative("initial_scale", initial_scale, fix="Use 0 (the default) or 1 (TF1's RMSprop).")
 
 
-def _corrected(moment, decay, count):
-    """``moment / (1 - decay**count)``, the division done in each leaf's dtype."""
-    correction = 1 - decay**count
-    return jax.tree.map(lambda x: x / correction.astype(x.dtype), moment)
-
-
 def _inverse_root(eps_in_sqrt: bool):
     """``1/sqrt(x + eps)`` (eps inside) or ``1/(sqrt(x) + eps)`` (outside)."""
     if eps_in_sqrt:
@@ -65,31 +59,51 @@ def scale_by_rms(
     eps_in_sqrt: bool = True,
     bias_correction: bool = False,
 ) -> Transform:
-    """Divide by the root of a moving average of squared gradients.
+    """RMSprop's scaling: divide by the root of a moving average of squared gradients.
 
         v_t = (1 - decay) * g_t**2 + decay * v_{t-1}        (v_0 = initial_scale)
         v_hat = v_t / (1 - decay**t)                        (bias_correction, else v_t)
         u_t = g_t / sqrt(v_hat + eps)                       (eps_in_sqrt)
         u_t = g_t / (sqrt(v_hat) + eps)                     (otherwise; PyTorch's placement)
+
+    Args:
+        decay: decay of ``v``, in [0, 1) (optax 0.9; PyTorch's ``alpha`` 0.99).
+        eps: added inside or outside the sqrt, >= 0.
+        initial_scale: ``v_0`` in every element, >= 0 (0 as PyTorch, 1 as TF1).
+        eps_in_sqrt: eps inside the sqrt (optax) or added to it (PyTorch).
+        bias_correction: divide ``v_t`` by ``1 - decay**t`` (keeps a step count).
+
+    Returns:
+        A Transform whose state is a `ScaleByRmsState` (``nu``: ``v``, like params),
+        or with bias_correction a `ScaleByRmsWithCountState` (also ``count``, an
+        int32 scalar).
+
+    Raises:
+        ConfigError: ``decay`` outside [0, 1), or ``eps`` or ``initial_scale``
+            negative (any of them not finite).
+
+    References:
+        Tieleman & Hinton, Coursera "Neural Networks for Machine Learning", lecture
+        6.5, 2012 (no paper). Mirrors ``optax.scale_by_rms``.
     """
     _check(decay, eps, initial_scale)
     inv_root = _inverse_root(eps_in_sqrt)
 
     def init(params):
-        nu = tree_full_like(params, initial_scale)
+        v = tree_full_like(params, initial_scale)
         if bias_correction:
-            return ScaleByRmsWithCountState(count=jnp.zeros([], jnp.int32), nu=nu)
-        return ScaleByRmsState(nu=nu)
+            return ScaleByRmsWithCountState(count=jnp.zeros([], jnp.int32), nu=v)
+        return ScaleByRmsState(nu=v)
 
     def update(grads, state, params=None, **extra):
         del params, extra
-        nu = jax.tree.map(lambda g, v: (1 - decay) * g**2 + decay * v, grads, state.nu)
+        v = jax.tree.map(lambda g, v: (1 - decay) * g**2 + decay * v, grads, state.nu)
         t = safe_increment(state.count) if bias_correction else None
-        nu_hat = _corrected(nu, decay, t) if bias_correction else nu
-        u = jax.tree.map(lambda v, g: inv_root(v, eps) * g, nu_hat, grads)
+        v_hat = tree_bias_correction(v, decay, t) if bias_correction else v
+        u = jax.tree.map(lambda v, g: inv_root(v, eps) * g, v_hat, grads)
         if bias_correction:
-            return u, ScaleByRmsWithCountState(count=t, nu=nu)
-        return u, ScaleByRmsState(nu=nu)
+            return u, ScaleByRmsWithCountState(count=t, nu=v)
+        return u, ScaleByRmsState(nu=v)
 
     return Transform(init, update)
 
@@ -101,34 +115,50 @@ def scale_by_stddev(
     eps_in_sqrt: bool = True,
     bias_correction: bool = False,
 ) -> Transform:
-    """Divide by a moving estimate of the gradient's standard deviation (centered RMSprop).
+    """Centered RMSprop's scaling: divide by a moving estimate of the gradient's std.
 
         m_t = (1 - decay) * g_t + decay * m_{t-1}           (m_0 = 0)
         v_t = (1 - decay) * g_t**2 + decay * v_{t-1}        (v_0 = initial_scale)
-        m_hat, v_hat = m_t, v_t divided by (1 - decay**t)   (bias_correction, else as is)
+        m_hat = m_t / (1 - decay**t)                        (bias_correction, else m_t)
+        v_hat = v_t / (1 - decay**t)                        (bias_correction, else v_t)
         u_t = g_t / sqrt(v_hat - m_hat**2 + eps)            (eps_in_sqrt)
         u_t = g_t / (sqrt(v_hat - m_hat**2) + eps)          (otherwise)
+
+    Args:
+        decay, eps, initial_scale, eps_in_sqrt, bias_correction: as in `scale_by_rms`.
+
+    Returns:
+        A Transform whose state is a `ScaleByRStdDevState` (``mu``: ``m``, ``nu``:
+        ``v``, like params), or with bias_correction a `ScaleByRStdDevWithCountState`
+        (also ``count``, an int32 scalar).
+
+    Raises:
+        ConfigError: as `scale_by_rms`.
+
+    References:
+        Graves, "Generating Sequences With Recurrent Neural Networks", 2013,
+        arXiv:1308.0850. Mirrors ``optax.scale_by_stddev``.
     """
     _check(decay, eps, initial_scale)
     inv_root = _inverse_root(eps_in_sqrt)
 
     def init(params):
-        mu, nu = tree_zeros_like(params), tree_full_like(params, initial_scale)
+        m, v = tree_zeros_like(params), tree_full_like(params, initial_scale)
         if bias_correction:
-            return ScaleByRStdDevWithCountState(count=jnp.zeros([], jnp.int32), mu=mu, nu=nu)
-        return ScaleByRStdDevState(mu=mu, nu=nu)
+            return ScaleByRStdDevWithCountState(count=jnp.zeros([], jnp.int32), mu=m, nu=v)
+        return ScaleByRStdDevState(mu=m, nu=v)
 
     def update(grads, state, params=None, **extra):
         del params, extra
-        mu = jax.tree.map(lambda g, m: (1 - decay) * g + decay * m, grads, state.mu)
-        nu = jax.tree.map(lambda g, v: (1 - decay) * g**2 + decay * v, grads, state.nu)
+        m = jax.tree.map(lambda g, m: (1 - decay) * g + decay * m, grads, state.mu)
+        v = jax.tree.map(lambda g, v: (1 - decay) * g**2 + decay * v, grads, state.nu)
         t = safe_increment(state.count) if bias_correction else None
-        mu_hat = _corrected(mu, decay, t) if bias_correction else mu
-        nu_hat = _corrected(nu, decay, t) if bias_correction else nu
-        u = jax.tree.map(lambda m, v, g: inv_root(v - m * m, eps) * g, mu_hat, nu_hat, grads)
+        m_hat = tree_bias_correction(m, decay, t) if bias_correction else m
+        v_hat = tree_bias_correction(v, decay, t) if bias_correction else v
+        u = jax.tree.map(lambda m, v, g: inv_root(v - m * m, eps) * g, m_hat, v_hat, grads)
         if bias_correction:
-            return u, ScaleByRStdDevWithCountState(count=t, mu=mu, nu=nu)
-        return u, ScaleByRStdDevState(mu=mu, nu=nu)
+            return u, ScaleByRStdDevWithCountState(count=t, mu=m, nu=v)
+        return u, ScaleByRStdDevState(mu=m, nu=v)
 
     return Transform(init, update)
 
@@ -144,10 +174,11 @@ def rmsprop(
     nesterov: bool = False,
     bias_correction: bool = False,
 ) -> Transform:
-    """RMSprop: ``d_t = g_t / rms_t`` (see scale_by_rms / scale_by_stddev), then
+    """RMSprop: steps divided by the root of a moving average of squared gradients.
 
+        d_t = scale_by_rms(g_t)                  (scale_by_stddev if centered)
         d_t = -lr_t * d_t
-        m_t = d_t + momentum * m_{t-1}                 (if momentum is given)
+        m_t = d_t + momentum * m_{t-1}           (trace, if momentum is given)
         u_t = d_t + momentum * m_t  (nesterov)  |  m_t  |  d_t  (no momentum)
 
     Conventions: optax defaults to decay 0.9 with eps INSIDE the sqrt; PyTorch to
@@ -155,6 +186,26 @@ def rmsprop(
     torch's rule. With momentum, optax (and this) put the lr inside the buffer,
     torch outside: the same for a constant lr, not under a schedule. ``centered``
     divides by the standard deviation instead of the rms (torch's ``centered``).
+
+    Args:
+        learning_rate: the step size ``lr > 0``, or a schedule of the int32 step count.
+        decay, eps, initial_scale, eps_in_sqrt, bias_correction: as in `scale_by_rms`.
+        centered: divide by the std (`scale_by_stddev`) instead of the rms.
+        momentum: decay of the momentum buffer ``m``, in [0, 1); None for none.
+        nesterov: Nesterov's form of the momentum (needs a momentum).
+
+    Returns:
+        ``chain(scale_by_rms or scale_by_stddev, scale_by_learning_rate(learning_rate),
+        trace(momentum) or identity())``.
+
+    Raises:
+        ConfigError: ``learning_rate`` not > 0, a bad ``decay``, ``eps`` or
+            ``initial_scale``, ``momentum`` outside [0, 1), or ``nesterov`` without
+            a momentum.
+
+    References:
+        Tieleman & Hinton, lecture 6.5, 2012; centered: Graves, 2013, arXiv:1308.0850.
+        Mirrors ``optax.rmsprop``; PyTorch: ``torch.optim.RMSprop``.
     """
     check_learning_rate(learning_rate)
     if nesterov and momentum is None:

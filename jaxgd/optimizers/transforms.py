@@ -22,7 +22,12 @@ from jaxgd.core.transform import (
     safe_increment,
     set_to_zero,
 )
-from jaxgd.core.tree import tree_cast, tree_zeros_like
+from jaxgd.core.tree import (
+    tree_bias_correction,
+    tree_cast,
+    tree_nesterov_bias_correction,
+    tree_zeros_like,
+)
 from jaxgd.optimizers.combine import masked
 from jaxgd.optimizers.momentum import TraceState, trace
 from jaxgd.optimizers.scaling import ScaleByScheduleState, scale, scale_by_learning_rate, scale_by_schedule
@@ -152,10 +157,20 @@ def add_decayed_weights(weight_decay: ScalarOrSchedule = 0.0, mask: Any = None) 
     See Also:
         ``optax.add_decayed_weights``; the ``weight_decay`` argument of ``torch.optim.SGD``.
     """
-    if not callable(weight_decay):
-        check_nonnegative("weight_decay", weight_decay,
-                          fix="Use 0 for no decay; typical values are 1e-4 to 1e-2, or a schedule.")
+    check_weight_decay(weight_decay)
     return decayed_weights(weight_decay, mask)
+
+
+def check_weight_decay(value: Any, name: str = "weight_decay") -> Any:
+    """Return ``value`` if it is a weight decay: a finite number >= 0, or a schedule.
+
+    The one check of every decay argument; ``name`` is the argument's name in the
+    error (``weight_decay_rate`` in adafactor). Raises ConfigError otherwise.
+    """
+    if callable(value):
+        return value
+    return check_nonnegative(name, value,
+                             fix="Use 0 for no decay; typical values are 1e-4 to 1e-2, or a schedule.")
 
 
 def ema(decay: float, debias: bool = True, accumulator_dtype: Any = None) -> Transform:
@@ -193,16 +208,10 @@ def ema(decay: float, debias: bool = True, accumulator_dtype: Any = None) -> Tra
         del params, extra
         e = jax.tree.map(lambda g, e: (1 - decay) * g + decay * e, grads, state.ema)
         t = safe_increment(state.count)
-        u = _bias_correction(e, decay, t) if debias else e
+        u = tree_bias_correction(e, decay, t) if debias else e
         return u, EmaState(count=t, ema=tree_cast(e, accumulator_dtype))
 
     return Transform(init, update)
-
-
-def _bias_correction(moment, decay, count):
-    """``moment / (1 - decay**count)`` in the moment's dtype."""
-    correction = 1 - decay ** count
-    return jax.tree.map(lambda t: t / correction.astype(t.dtype), moment)
 
 
 def scale_by_adam(
@@ -268,14 +277,10 @@ def scale_by_adam(
         v = jax.tree.map(lambda g, v: (1 - b2) * g * g + b2 * v, grads, state.nu)
         t = safe_increment(state.count)
         if nesterov:
-            m_hat = jax.tree.map(
-                lambda m, g: b1 * m / (1 - b1 ** (t + 1)).astype(m.dtype)
-                + (1 - b1) * g / (1 - b1 ** t).astype(m.dtype),
-                m, grads,
-            )
+            m_hat = tree_nesterov_bias_correction(m, grads, b1, t)
         else:
-            m_hat = _bias_correction(m, b1, t)
-        v_hat = _bias_correction(v, b2, t)
+            m_hat = tree_bias_correction(m, b1, t)
+        v_hat = tree_bias_correction(v, b2, t)
         u = jax.tree.map(lambda m, v: m / (jnp.sqrt(v + eps_root) + eps), m_hat, v_hat)
         return u, ScaleByAdamState(count=t, mu=tree_cast(m, mu_dtype), nu=v)
 
