@@ -2,7 +2,7 @@
 
 This package is the only part of jaxgd that imports optax. ``jaxgd.reference.NAME``
 takes the same arguments as ``jaxgd.optimizers.NAME``; `OPTIMIZERS` lists every
-pair (with test settings and capabilities) and drives the tests and `crosscheck`.
+pair (with its kwargs, capabilities and tolerances) and drives the tests and `crosscheck`.
 """
 
 from jaxgd.core.errors import check_choice

@@ -45,80 +45,43 @@ def _wd_schedule(count):
     return 0.1 * 0.98 ** count
 
 
-def _decaying_lr(count):
-    """A decaying lr: NovoGrad's and LAMB's steps do not shrink near a minimum by themselves."""
-    return 0.05 * 0.998 ** count
-
-
-_BAD_LR = (({"learning_rate": -0.1}, "learning_rate"), ({"learning_rate": 0.0}, "learning_rate"),
-           ({"learning_rate": float("nan")}, "learning_rate"))
-_BAD_B = _BAD_LR + (({"b1": 1.0}, "b1"), ({"b1": -0.1}, "b1"), ({"b2": 1.5}, "b2"))
-_BAD_ADAM = _BAD_B + (({"eps": -1.0}, "eps"), ({"eps_root": -1e-8}, "eps_root"))
-_BAD_WD = (({"weight_decay": -0.1}, "weight_decay"), ({"weight_decay": float("inf")}, "weight_decay"))
-_ADAM_RANGES = {"b1": (0.0, 0.99), "b2": (0.5, 0.9999), "eps": (1e-8, 1e-3)}
-_WD_RANGES = {**_ADAM_RANGES, "weight_decay": (0.0, 0.5)}
 _LR, _WD = {"learning_rate": 0.01}, {"learning_rate": 0.01, "weight_decay": 0.1}
-_MIN = {"minimize": {"learning_rate": 0.02}, "steps": 2000, "rosen_tol": 0.1}
 
 ROWS = (
-    Row("adamw", hand.adamw, adamw, _WD, ranges=_WD_RANGES, invalid=_BAD_ADAM + _BAD_WD,
-        zero_grad_fixed=False, minimize={"learning_rate": 0.02, "weight_decay": 1e-4}, steps=2000,
-        rosen_tol=0.1,
+    Row("adamw", hand.adamw, adamw, _WD,
         note="PyTorch's p *= 1 - lr*wd is the same rule; its default wd is 1e-2, optax's 1e-4"),
-    Row("adamw-mask", hand.adamw, adamw, {**_WD, "mask": weights_mask}, ranges=_WD_RANGES,
-        invalid=_BAD_WD, zero_grad_fixed=False, note="decay on weight matrices (ndim >= 2) only"),
+    Row("adamw-mask", hand.adamw, adamw, {**_WD, "mask": weights_mask},
+        note="decay on weight matrices (ndim >= 2) only"),
     Row("adamw-wd_schedule", hand.adamw, adamw, {**_LR, "weight_decay": _wd_schedule},
-        zero_grad_fixed=False, note="the weight decay is a schedule of the step count"),
-    Row("nadam", hand.nadam, nadam, _LR, ranges=_ADAM_RANGES, invalid=_BAD_ADAM, **_MIN,
+        note="the weight decay is a schedule of the step count"),
+    Row("nadam", hand.nadam, nadam, _LR,
         note="constant b1; PyTorch's NAdam (momentum_decay 4e-3) matches only with momentum_decay huge"),
-    Row("nadamw", hand.nadamw, nadamw, {**_WD, "eps": 1e-3}, ranges=_WD_RANGES,
-        invalid=_BAD_ADAM + _BAD_WD, zero_grad_fixed=False),
-    Row("amsgrad", hand.amsgrad, amsgrad, _LR, ranges=_ADAM_RANGES, invalid=_BAD_ADAM,
-        minimize={"learning_rate": 0.5}, steps=3000, rosen_tol=0.1,
+    Row("nadamw", hand.nadamw, nadamw, {**_WD, "eps": 1e-3}),
+    Row("amsgrad", hand.amsgrad, amsgrad, _LR,
         note="max over bias-corrected v_hat; PyTorch takes the max over raw v: no flag reproduces it"),
     Row("amsgrad-raw_nu", hand.amsgrad, amsgrad,
-        {**_LR, "eps": 1e-3, "bias_correction_mu": False, "bias_correction_nu": False},
-        ranges=_ADAM_RANGES, invalid=_BAD_ADAM),
-    Row("adamax", hand.adamax, adamax, _LR, ranges=_ADAM_RANGES, invalid=_BAD_B + (({"eps": -1.0}, "eps"),),
-        minimize={"learning_rate": 0.05}, steps=3000, rosen_tol=0.1,
-        note="same rule as PyTorch's Adamax (eps inside the max)"),
-    Row("adamaxw", hand.adamaxw, adamaxw, {**_WD, "eps": 1e-3, "mask": weights_mask},
-        ranges=_WD_RANGES, invalid=_BAD_LR + _BAD_WD, zero_grad_fixed=False),
-    Row("radam", hand.radam, radam, _LR, ranges={**_ADAM_RANGES, "threshold": (4.0, 60.0)},
-        invalid=_BAD_ADAM + (({"threshold": float("nan")}, "threshold"), ({"threshold": 3.0}, "threshold")),
-        minimize={"learning_rate": 0.005, "b2": 0.99}, steps=4000, rosen_tol=0.1,
+        {**_LR, "eps": 1e-3, "bias_correction_mu": False, "bias_correction_nu": False}),
+    Row("adamax", hand.adamax, adamax, _LR, note="same rule as PyTorch's Adamax (eps inside the max)"),
+    Row("adamaxw", hand.adamaxw, adamaxw, {**_WD, "eps": 1e-3, "mask": weights_mask}),
+    Row("radam", hand.radam, radam, _LR,
         note="PyTorch divides by sqrt(v)+eps before bias correction and switches at rho > 5: "
              "the same rule only with eps=0"),
     Row("radam-threshold", hand.radam, radam, {**_LR, "threshold": 50.0, "eps": 1e-3},
-        ranges={"threshold": (4.0, 60.0)}, invalid=_BAD_LR,
         note="rectification starts at step 51 (rho_t >= 50 with b2 = 0.999)"),
-    Row("radam-nesterov", hand.radam, radam, {**_LR, "nesterov": True, "eps_root": 1e-8},
-        ranges=_ADAM_RANGES, invalid=_BAD_ADAM),
-    Row("adabelief", hand.adabelief, adabelief, _LR,
-        ranges={**_ADAM_RANGES, "eps": (1e-16, 1e-3), "eps_root": (1e-16, 1e-3)}, invalid=_BAD_ADAM,
-        **_MIN),
-    Row("adabelief-nesterov", hand.adabelief, adabelief, {**_LR, "nesterov": True, "eps": 1e-3},
-        ranges=_ADAM_RANGES, invalid=_BAD_ADAM),
-    Row("yogi", hand.yogi, yogi, _LR, ranges={**_ADAM_RANGES, "eps": (1e-6, 1e-2)},
-        invalid=_BAD_B + (({"eps": -1.0}, "eps"),), minimize={"learning_rate": 0.05}, steps=2000,
-        rosen_tol=0.1, zero_grad_fixed=False,
+    Row("radam-nesterov", hand.radam, radam, {**_LR, "nesterov": True, "eps_root": 1e-8}),
+    Row("adabelief", hand.adabelief, adabelief, _LR),
+    Row("adabelief-nesterov", hand.adabelief, adabelief, {**_LR, "nesterov": True, "eps": 1e-3}),
+    Row("yogi", hand.yogi, yogi, _LR,
         note="both moments start at 1e-6, so zero gradients still move params (by ~3e-4 * lr at step 1)"),
-    Row("adan", hand.adan, adan, _LR, ranges={**_ADAM_RANGES, "b3": (0.5, 0.999)},
-        invalid=_BAD_ADAM + (({"b3": 1.0}, "b3"),), **_MIN,
+    Row("adan", hand.adan, adan, _LR,
         note="optax 0.2.8 weights the gradient difference by 1 - b2 (0.08); the paper and "
              "official code by b2 (0.92) (optax PR #1715); jaxgd follows optax"),
-    Row("adan-wd", hand.adan, adan, {**_WD, "mask": weights_mask}, ranges={"weight_decay": (0.0, 0.5)},
-        invalid=_BAD_LR + _BAD_WD, zero_grad_fixed=False,
+    Row("adan-wd", hand.adan, adan, {**_WD, "mask": weights_mask},
         note="decay added to the direction, not the paper's proximal p / (1 + lr*wd)"),
     Row("novograd", _layer.novograd, novograd, _LR,
-        ranges={"b1": (0.0, 0.99), "b2": (0.0, 0.99), "eps": (1e-8, 1e-3)}, invalid=_BAD_ADAM,
-        minimize={"learning_rate": _decaying_lr}, steps=3000, rosen_tol=0.1,
         note="normalised per leaf: a constant lr circles the minimum, so minimised with a decay"),
-    Row("novograd-wd", _layer.novograd, novograd, {**_WD, "eps_root": 1e-6},
-        ranges={"weight_decay": (0.0, 0.5)}, invalid=_BAD_LR + _BAD_WD, zero_grad_fixed=False),
-    Row("lamb", _layer.lamb, lamb, _LR, ranges=_ADAM_RANGES, invalid=_BAD_ADAM,
-        minimize={"learning_rate": _decaying_lr}, steps=3000, rosen_tol=0.1,
+    Row("novograd-wd", _layer.novograd, novograd, {**_WD, "eps_root": 1e-6}),
+    Row("lamb", _layer.lamb, lamb, _LR,
         note="steps are lr * ||p|| per leaf, so a constant lr circles the minimum: minimised with a decay"),
-    Row("lamb-wd_mask", _layer.lamb, lamb, {**_WD, "mask": weights_mask}, ranges=_WD_RANGES,
-        invalid=_BAD_LR + _BAD_WD, zero_grad_fixed=False),
+    Row("lamb-wd_mask", _layer.lamb, lamb, {**_WD, "mask": weights_mask}),
 )

@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from lockstep import gradient_stream
 from planted_rules import rmsprop_eps_inside, rmsprop_eps_outside
 
 from jaxgd import optimizers as hand
@@ -38,11 +39,10 @@ def adam_report():
 
 # (1) ------------------------------------------------------------ eps placement
 def test_eps_inside_vs_outside_sqrt_is_found_at_step_0_on_the_small_gradient_leaf():
-    rng = np.random.default_rng(1)
     steps, lr, decay, eps = 30, 0.01, 0.9, 1e-3
-    g = {"a_big": 1e4 * rng.normal(size=(steps, 3)), "b_small": 1e-2 * rng.normal(size=(steps, 4))}
-    g = jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), g)
     params = {"a_big": jnp.ones(3, jnp.float32), "b_small": jnp.ones(4, jnp.float32)}
+    scale = {"a_big": 1e4, "b_small": 1e-2}
+    g = jax.tree.map(lambda s, x: s * x, scale, gradient_stream(params, steps))
     report = crosscheck(rmsprop_eps_inside(lr, decay, eps), rmsprop_eps_outside(lr, decay, eps),
                         params, grads=g, names=("inside", "outside"))
 
@@ -62,14 +62,14 @@ def test_eps_inside_vs_outside_sqrt_is_found_at_step_0_on_the_small_gradient_lea
 
 # (2) ------------------------------------------------------------ seed momentum vs optax.sgd
 def test_seed_momentum_parts_from_optax_sgd_under_decay_exactly_where_tolerance_is_passed(x64):
-    rng = np.random.default_rng(0)
     steps, mu, rtol = 40, 0.9, 1e-4
-    g = {"b": rng.normal(size=(steps,)), "w": rng.normal(size=(steps, 3))}
     lr = 0.1 * 0.9999 ** np.arange(steps)
     sched = lambda count: 0.1 * 0.9999**count
     params = {"b": jnp.asarray(0.3), "w": jnp.ones(3)}
+    grads = gradient_stream(params, steps)
     report = crosscheck(hand.tutorial_momentum(sched, mu), optax.sgd(sched, mu), params,
-                        grads=jax.tree.map(jnp.asarray, g), rtol=rtol)
+                        grads=grads, rtol=rtol)
+    g = jax.tree.map(np.asarray, grads)
 
     ratios = {}
     for name, gs in g.items():  # seed: v = mu v + lr g, u = -v;  optax: m = g + mu m, u = -lr m

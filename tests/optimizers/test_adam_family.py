@@ -15,34 +15,24 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from lockstep import gradient_stream, run
 
 from jaxgd import ConfigError
 from jaxgd import optimizers as hand
-from jaxgd.core.transform import apply_updates
 from jaxgd.optimizers import adam_layerwise
 from jaxgd.reference import adam_family as ref
 
 STEPS = 40
 
 
-def grad_stream(steps=STEPS, n=6, seed=0):
-    return np.random.default_rng(seed).normal(size=(steps, n))
+def stream(p0, steps=STEPS, scale=1.0):
+    """The shared gradient stream for a params vector, as NumPy ``(steps, n)``."""
+    return np.asarray(gradient_stream(p0, steps, scale=scale))
 
 
-def run(tx, p0, grads):
+def trajectory(tx, p0, grads):
     """Params after each step, ``(steps, n)``, running ``tx`` on a fixed gradient stream."""
-
-    @jax.jit
-    def go(p0, grads):
-        def body(carry, g):
-            p, s = carry
-            u, s = tx.update(g, s, p)
-            p = apply_updates(p, u)
-            return (p, s), p
-
-        return jax.lax.scan(body, (p0, tx.init(p0)), grads)[1]
-
-    return np.asarray(go(jnp.asarray(p0), jnp.asarray(grads)))
+    return np.asarray(run(tx, jnp.asarray(p0), jnp.asarray(grads)).params)
 
 
 def rel(a, b):
@@ -140,11 +130,12 @@ def adan_official(p, grads, lr, b1=0.98, b2=0.92, b3=0.99, eps=1e-8, diff_weight
 
 def test_adamw_equals_pytorch_decoupled_decay(x64):
     """optax's ``-lr * (adam_dir + wd * p)`` is PyTorch's ``p *= 1 - lr*wd`` then the Adam step."""
-    p0, grads = np.linspace(-1, 1, 6), grad_stream()
-    ours = run(hand.adamw(0.01, weight_decay=0.1), p0, grads)
+    p0 = np.linspace(-1, 1, 6)
+    grads = stream(p0)
+    ours = trajectory(hand.adamw(0.01, weight_decay=0.1), p0, grads)
     assert rel(ours, torch_adam(p0, grads, 0.01, weight_decay=0.1)) < 1e-12
     # ... and the decay is really there: plain Adam lands elsewhere.
-    assert rel(run(hand.adam(0.01), p0, grads), ours) > 1e-4
+    assert rel(trajectory(hand.adam(0.01), p0, grads), ours) > 1e-4
 
 
 def test_adamw_mask_decays_only_selected_leaves(x64):
@@ -163,7 +154,7 @@ def test_amsgrad_optax_form_differs_from_pytorch(x64):
     PyTorch's is max(v_1, v_2) / (1 - b2**2) = v_hat_2 ~ 0.5."""
     p0 = np.zeros(1)
     grads = np.array([[1.0]] + [[0.1]] * 9)
-    ours = run(hand.amsgrad(0.01, eps=0.0), p0, grads)
+    ours = trajectory(hand.amsgrad(0.01, eps=0.0), p0, grads)
     b2 = 0.999
     v = [0.0]
     for g in grads[:, 0]:
@@ -177,45 +168,49 @@ def test_amsgrad_optax_form_differs_from_pytorch(x64):
     assert torch_denom == pytest.approx(np.sqrt(0.5048), rel=1e-3)
     assert torch[1, 0] - torch[0, 0] == pytest.approx(-0.01 * m2 / torch_denom, rel=1e-12)
     assert rel(ours, torch) > 1e-3
-    np.testing.assert_allclose(ours, run(ref.amsgrad(0.01, eps=0.0), p0, grads), rtol=1e-13)
+    np.testing.assert_allclose(ours, trajectory(ref.amsgrad(0.01, eps=0.0), p0, grads), rtol=1e-13)
 
 
 def test_nadam_is_adam_nesterov():
-    p0, grads = np.linspace(-1, 1, 6).astype(np.float32), grad_stream().astype(np.float32)
-    np.testing.assert_array_equal(run(hand.nadam(0.01), p0, grads),
-                                  run(hand.adam(0.01, nesterov=True), p0, grads))
-    np.testing.assert_array_equal(run(hand.nadam(0.01, nesterov=False), p0, grads),
-                                  run(hand.adam(0.01), p0, grads))
-    np.testing.assert_array_equal(run(optax.nadam(0.01), p0, grads),
-                                  run(optax.adam(0.01, nesterov=True), p0, grads))
+    p0 = np.linspace(-1, 1, 6).astype(np.float32)
+    grads = stream(p0)
+    np.testing.assert_array_equal(trajectory(hand.nadam(0.01), p0, grads),
+                                  trajectory(hand.adam(0.01, nesterov=True), p0, grads))
+    np.testing.assert_array_equal(trajectory(hand.nadam(0.01, nesterov=False), p0, grads),
+                                  trajectory(hand.adam(0.01), p0, grads))
+    np.testing.assert_array_equal(trajectory(optax.nadam(0.01), p0, grads),
+                                  trajectory(optax.adam(0.01, nesterov=True), p0, grads))
 
 
 def test_nadam_first_step_closed_form(x64):
     """t = 1, eps = 0: m_hat = g * (1 + b1 / (1 + b1)), v_hat = g**2, so u = -lr * 1.4737 * sign(g)."""
     g = np.array([[0.3, -2.0, 1e-3]])
-    step = run(hand.nadam(0.1, eps=0.0), np.zeros(3), g)[0]
+    step = trajectory(hand.nadam(0.1, eps=0.0), np.zeros(3), g)[0]
     np.testing.assert_allclose(step, -0.1 * (1 + 0.9 / 1.9) * np.sign(g[0]), rtol=1e-13)
 
 
 def test_nadam_matches_pytorch_only_without_momentum_schedule(x64):
-    p0, grads = np.linspace(-1, 1, 6), grad_stream()
-    ours = run(hand.nadam(0.01), p0, grads)
+    p0 = np.linspace(-1, 1, 6)
+    grads = stream(p0)
+    ours = trajectory(hand.nadam(0.01), p0, grads)
     assert rel(ours, torch_nadam(p0, grads, 0.01, momentum_decay=1e9)) < 1e-12
     assert rel(ours, torch_nadam(p0, grads, 0.01)) > 1e-3  # PyTorch's default psi = 4e-3
 
 
 def test_radam_matches_pytorch_only_with_zero_eps(x64):
-    p0, grads = np.linspace(-1, 1, 6), grad_stream()
-    ours0 = run(hand.radam(0.01, eps=0.0), p0, grads)
+    p0 = np.linspace(-1, 1, 6)
+    grads = stream(p0)
+    ours0 = trajectory(hand.radam(0.01, eps=0.0), p0, grads)
     assert rel(ours0, torch_radam(p0, grads, 0.01, eps=0.0)) < 1e-12
-    ours = run(hand.radam(0.01, eps=1e-3), p0, grads)
+    ours = trajectory(hand.radam(0.01, eps=1e-3), p0, grads)
     assert rel(ours, torch_radam(p0, grads, 0.01, eps=1e-3)) > 1e-5
 
 
 def test_radam_is_momentum_until_threshold(x64):
     """Below the threshold, u = -lr * m_hat; rectification starts at t = 51 for threshold 50."""
-    p0, grads = np.zeros(6), grad_stream(60)
-    steps = np.diff(run(hand.radam(0.01, threshold=50.0), p0, grads), axis=0, prepend=p0[None])
+    p0 = np.zeros(6)
+    grads = stream(p0, 60)
+    steps = np.diff(trajectory(hand.radam(0.01, threshold=50.0), p0, grads), axis=0, prepend=p0[None])
     m = np.zeros(6)
     for t in range(1, 61):
         m = 0.9 * m + 0.1 * grads[t - 1]
@@ -227,16 +222,18 @@ def test_radam_is_momentum_until_threshold(x64):
 
 
 def test_adamax_matches_pytorch(x64):
-    p0, grads = np.linspace(-1, 1, 6), grad_stream()
-    assert rel(run(hand.adamax(0.01, eps=1e-3), p0, grads),
+    p0 = np.linspace(-1, 1, 6)
+    grads = stream(p0)
+    assert rel(trajectory(hand.adamax(0.01, eps=1e-3), p0, grads),
                torch_adamax(p0, grads, 0.01, eps=1e-3)) < 1e-12
 
 
 def test_adan_follows_optax_not_the_paper(x64):
     """optax 0.2.8 weights g_t - g_{t-1} by 1 - b2 where the paper's code uses b2 (optax PR #1715).
     Step 1 has no difference, so the two agree there and part from step 2."""
-    p0, grads = np.linspace(-1, 1, 6), grad_stream()
-    ours = run(hand.adan(0.01, eps_root=0.0), p0, grads)
+    p0 = np.linspace(-1, 1, 6)
+    grads = stream(p0)
+    ours = trajectory(hand.adan(0.01, eps_root=0.0), p0, grads)
     assert rel(ours, adan_official(p0, grads, 0.01, diff_weight=1 - 0.92)) < 1e-12
     official = adan_official(p0, grads, 0.01)
     assert rel(ours[:1], official[:1]) < 1e-12
@@ -276,11 +273,12 @@ SCALE_BY = [
 
 @pytest.mark.parametrize(("name", "kwargs"), SCALE_BY, ids=[n for n, _ in SCALE_BY])
 def test_scale_by_transforms_agree_with_optax_off_defaults(name, kwargs, x64):
-    p0, grads = np.linspace(-1, 1, 6), 0.3 * grad_stream(20)
-    ours = run(_hand(name)(**kwargs), p0, grads)
-    theirs = run(getattr(ref, name)(**kwargs), p0, grads)
+    p0 = np.linspace(-1, 1, 6)
+    grads = stream(p0, 20, scale=0.3)
+    ours = trajectory(_hand(name)(**kwargs), p0, grads)
+    theirs = trajectory(getattr(ref, name)(**kwargs), p0, grads)
     assert rel(ours, theirs) < 1e-12
-    assert rel(ours, run(_hand(name)(), p0, grads)) > 1e-6  # the off-default arguments matter
+    assert rel(ours, trajectory(_hand(name)(), p0, grads)) > 1e-6  # the off-default arguments matter
 
 
 def _hand(name):

@@ -1,6 +1,7 @@
 """Every hand-written rule against its optax twin, driven by `jaxgd.reference.OPTIMIZERS`.
 
-Capabilities live in the table (Row fields); no test body names an optimizer.
+Capabilities live in the table (Row fields), test-only settings in row_settings.py
+(keyed by row id); no test body names an optimizer.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from lockstep import at, gradient_stream, lockstep, run
+from row_settings import SETTINGS
 
 from jaxgd import ConfigError
-from jaxgd.core.transform import apply_updates
 from jaxgd.reference import OPTIMIZERS
 from jaxgd.training.problems import descend, parabola, rosenbrock
 
@@ -46,37 +48,22 @@ def random_tree(dtype):
     }
 
 
-def gradient_stream(params, steps, seed=42):
-    """``steps`` random gradients shaped like params (a leading steps axis)."""
-    leaves, treedef = jax.tree.flatten(params)
-    keys = jax.random.split(jax.random.key(seed), len(leaves))
-    return treedef.unflatten([
-        jax.random.normal(k, (steps,) + x.shape, x.dtype) for k, x in zip(keys, leaves, strict=True)
-    ])
-
-
 def decaying(lr):
     return lambda count: lr * 0.99 ** count
 
 
-def lockstep(row, kwargs, params, grads, scheduled):
-    """Run both rules on the same gradient stream; return per-step updates and params."""
+def value_arg(row, value):
+    """The extra update() argument of rows that need one: ``fn(g, p) -> dict`` for `run`."""
+    return (lambda g, p: {"value": value(g)}) if "value" in row.extra else None
+
+
+def row_lockstep(row, kwargs, params, grads, scheduled):
+    """Both rules of the row over the same gradient stream: ``(hand Run, optax Run)``."""
     kw = dict(kwargs)
     if scheduled:
         kw["learning_rate"] = decaying(kw["learning_rate"])
-    txs = (row.hand(**kw), row.ref(**kw))
-
-    def body(carry, g):
-        out = []
-        for tx, (p, s) in zip(txs, carry, strict=True):
-            extra = {"value": jnp.sum(jax.tree.leaves(g)[0])} if "value" in row.extra else {}
-            u, s = tx.update(g, s, p, **extra)
-            out.append((apply_updates(p, u), s, u))
-        return tuple((p, s) for p, s, _ in out), tuple((u, p) for p, _, u in out)
-
-    init = tuple((params, tx.init(params)) for tx in txs)
-    final, hist = jax.lax.scan(body, init, grads)
-    return hist, init, final
+    extra = value_arg(row, lambda g: jnp.sum(jax.tree.leaves(g)[0]))
+    return lockstep(row.hand(**kw), row.ref(**kw), params, grads, extra)
 
 
 def assert_close_rel(a, b, rtol, what):
@@ -91,44 +78,30 @@ def assert_close_rel(a, b, rtol, what):
 def hyper_start(row):
     """The row's own values of its drawable hyperparameters (kwargs, else the default)."""
     sig = inspect.signature(row.hand).parameters
-    return {k: row.kwargs.get(k, sig[k].default) for k in row.ranges}
+    return {k: row.kwargs.get(k, sig[k].default) for k in SETTINGS[row.id].ranges}
 
 
-def scan_hand(row, params, grads):
-    """The hand rule alone over a short gradient stream: (params, state, initial state)."""
-    tx = row.hand(**row.kwargs)
-    state0 = tx.init(params)
-
-    def body(carry, g):
-        p, s = carry
-        extra = {"value": jnp.asarray(1.0, jax.tree.leaves(g)[0].dtype)} if "value" in row.extra else {}
-        u, s = tx.update(g, s, p, **extra)
-        return (apply_updates(p, u), s), None
-
-    (p, s), _ = jax.lax.scan(body, (params, state0), grads)
-    return p, s, state0
+def check_lockstep(runs, params, rtol, what):
+    hand, ref = runs
+    chex.assert_trees_all_equal_shapes_and_dtypes(hand.updates, ref.updates)
+    for r in runs:  # state survives lax.scan
+        chex.assert_trees_all_equal_shapes_and_dtypes(r.state, r.init)
+        chex.assert_trees_all_equal_shapes_and_dtypes(at(r.params, -1), params)
+    assert_close_rel(hand.updates, ref.updates, rtol, f"updates, {what}")
+    assert_close_rel(hand.params, ref.params, rtol, f"params, {what}")
 
 
-def zero_steps(row, params):
-    """Three updates with zero gradients."""
-    tx = row.hand(**row.kwargs)
-    zeros = jax.tree.map(jnp.zeros_like, params)
-    extra = {"value": jnp.float32(0.0)} if "value" in row.extra else {}
-    state = tx.init(params)
-    for _ in range(3):
-        updates, state = tx.update(zeros, state, params, **extra)
-        params = apply_updates(params, updates)
-    return params
-
-
-def check_lockstep(row, hist, init, final, params, rtol, what):
-    (u_h, p_h), (u_r, p_r) = hist
-    chex.assert_trees_all_equal_shapes_and_dtypes(u_h, u_r)
-    for (_, s0), (p1, s1) in zip(init, final, strict=True):  # state survives lax.scan
-        chex.assert_trees_all_equal_shapes_and_dtypes(s1, s0)
-        chex.assert_trees_all_equal_shapes_and_dtypes(p1, params)
-    assert_close_rel(u_h, u_r, rtol, f"updates, {what}")
-    assert_close_rel(p_h, p_r, rtol, f"params, {what}")
+def test_every_row_has_test_settings_and_no_settings_id_is_stale():
+    ids = [r.id for r in OPTIMIZERS]
+    assert len(set(ids)) == len(ids), f"duplicate row ids: {sorted(i for i in ids if ids.count(i) > 1)}"
+    missing = sorted(set(ids) - set(SETTINGS))
+    stale = sorted(set(SETTINGS) - set(ids))
+    assert not missing, f"rows without an entry in tests/optimizers/row_settings.py: {missing}"
+    assert not stale, f"row_settings.py keys that are no row id of OPTIMIZERS: {stale}"
+    for r in OPTIMIZERS:  # drawn and refused arguments are the rule's own
+        test, params = SETTINGS[r.id], inspect.signature(r.hand).parameters
+        named = set(test.ranges) | {k for bad, _ in test.invalid for k in bad} | set(test.minimize or {})
+        assert named <= set(params), f"{r.id}: {sorted(named - set(params))} are no arguments of {r.hand}"
 
 
 @pytest.mark.parametrize("row", OPTIMIZERS, ids=[r.id for r in OPTIMIZERS])
@@ -140,6 +113,7 @@ def test_float32_agreement_hyperparameters_bf16_zero_grads(row):
     - bf16 params: the state keeps its structure, shapes and dtypes through lax.scan;
     - zero gradients leave the params unchanged (rows where the rule says so).
     """
+    test = SETTINGS[row.id]
     p32 = random_tree(jnp.float32)
     g32 = gradient_stream(p32, STEPS)
     pbf = random_tree(jnp.bfloat16)
@@ -147,33 +121,37 @@ def test_float32_agreement_hyperparameters_bf16_zero_grads(row):
     variants = (False, True) if row.schedule else (False,)
     chex.clear_trace_counter()  # the counter is keyed by code location, shared across rows
 
+    hand = row.hand(**row.kwargs)
+    value_one = value_arg(row, lambda g: jnp.ones([], jax.tree.leaves(g)[0].dtype))
+    zeros = jax.tree.map(jnp.zeros_like, gradient_stream(p32, 3))
+
     @jax.jit
     @chex.assert_max_traces(n=1)
-    def run(hyper):
+    def run_all(hyper):
         kw = {**row.kwargs, **hyper}
-        out = {"lockstep": [lockstep(row, kw, p32, g32, scheduled=v) for v in variants],
-               "bf16": scan_hand(row, pbf, gbf)}
-        if row.zero_grad_fixed:
-            out["zero"] = zero_steps(row, p32)
+        out = {"lockstep": [row_lockstep(row, kw, p32, g32, scheduled=v) for v in variants],
+               "bf16": run(hand, pbf, gbf, value_one)}
+        if test.zero_grad_fixed:
+            out["zero"] = at(run(hand, p32, zeros, value_arg(row, lambda g: jnp.float32(0.0))).params, -1)
         return out
 
-    out = run({k: jnp.float32(v) for k, v in hyper_start(row).items()})
-    for v, (hist, init, final) in zip(variants, out["lockstep"], strict=True):
-        check_lockstep(row, hist, init, final, p32, row.rtol32, "decaying lr" if v else "constant lr")
-    p_bf, s_bf, s0_bf = out["bf16"]
-    chex.assert_trees_all_equal_shapes_and_dtypes(s_bf, s0_bf)
-    chex.assert_trees_all_equal_shapes_and_dtypes(p_bf, pbf)
-    if row.zero_grad_fixed:
+    out = run_all({k: jnp.float32(v) for k, v in hyper_start(row).items()})
+    for v, runs in zip(variants, out["lockstep"], strict=True):
+        check_lockstep(runs, p32, row.rtol32, "decaying lr" if v else "constant lr")
+    bf = out["bf16"]
+    chex.assert_trees_all_equal_shapes_and_dtypes(bf.state, bf.init)
+    chex.assert_trees_all_equal_shapes_and_dtypes(at(bf.params, -1), pbf)
+    if test.zero_grad_fixed:
         for a, b in zip(jax.tree.leaves(out["zero"]), jax.tree.leaves(p32), strict=True):
             np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-    if not row.ranges:
+    if not test.ranges:
         return
 
     @settings(max_examples=4, deadline=None, database=None)
-    @given(st.fixed_dictionaries({k: st.floats(lo, hi) for k, (lo, hi) in row.ranges.items()}))
+    @given(st.fixed_dictionaries({k: st.floats(lo, hi) for k, (lo, hi) in test.ranges.items()}))
     def drawn(hyper):
-        hist, init, final = run({k: jnp.float32(v) for k, v in hyper.items()})["lockstep"][0]
-        check_lockstep(row, hist, init, final, p32, row.rtol32 * 10, f"drawn {hyper}")
+        runs = run_all({k: jnp.float32(v) for k, v in hyper.items()})["lockstep"][0]
+        check_lockstep(runs, p32, row.rtol32 * 10, f"drawn {hyper}")
 
     drawn()
 
@@ -184,27 +162,29 @@ def test_float64_agreement(row, x64):
     params = random_tree(jnp.float64)
     grads = gradient_stream(params, STEPS)
     variants = (False, True) if row.schedule else (False,)
-    run = jax.jit(lambda p, g: [lockstep(row, row.kwargs, p, g, scheduled=v) for v in variants])
-    for v, (hist, init, final) in zip(variants, run(params, grads), strict=True):
-        check_lockstep(row, hist, init, final, params, row.rtol64, "decaying lr" if v else "constant lr")
+    run_all = jax.jit(lambda p, g: [row_lockstep(row, row.kwargs, p, g, scheduled=v) for v in variants])
+    for v, runs in zip(variants, run_all(params, grads), strict=True):
+        check_lockstep(runs, params, row.rtol64, "decaying lr" if v else "constant lr")
 
 
-MINIMIZERS = [r for r in OPTIMIZERS if r.minimize]
+MINIMIZERS = [r for r in OPTIMIZERS if SETTINGS[r.id].minimize]
 
 
 @pytest.mark.parametrize("row", MINIMIZERS, ids=[r.id for r in MINIMIZERS])
 def test_reaches_minimum_of_parabola_and_rosenbrock(row):
+    test = SETTINGS[row.id]
     problems = (parabola(), rosenbrock())
-    tols = (row.parabola_tol, row.rosen_tol)
-    tx = row.hand(**row.minimize)
-    run = jax.jit(lambda: [descend(pb.f, pb.x0, tx, row.steps, "value" in row.extra) for pb in problems])
-    for pb, tol, (x, values) in zip(problems, tols, run(), strict=True):
+    tols = (test.parabola_tol, test.rosen_tol)
+    tx = row.hand(**test.minimize)
+    descend_all = jax.jit(lambda: [descend(pb.f, pb.x0, tx, test.steps, "value" in row.extra)
+                                   for pb in problems])
+    for pb, tol, (x, values) in zip(problems, tols, descend_all(), strict=True):
         dist = float(jnp.max(jnp.abs(x - pb.x_star)))
         assert dist <= tol, f"{row.id} on {pb.name}: |x - x*| = {dist:.3g} > {tol}"
         assert float(values[-1]) < float(values[0])
 
 
-INVALID = [(r, bad, arg) for r in OPTIMIZERS for bad, arg in r.invalid]
+INVALID = [(r, bad, arg) for r in OPTIMIZERS for bad, arg in SETTINGS[r.id].invalid]
 
 
 @pytest.mark.parametrize(("row", "bad", "arg"), INVALID,

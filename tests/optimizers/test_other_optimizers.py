@@ -12,24 +12,20 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from lockstep import gradient_stream, run
 
 from jaxgd.core.errors import ConfigError, UnknownNameError
-from jaxgd.core.transform import apply_updates
 from jaxgd.optimizers import adaptive, factored, layerwise, rms, sgd_variants, sign_methods
 
 
-def run(tx, params, grads, **extra):
-    """Updates of ``tx`` along a list of gradients (params moved by each update)."""
-    state, out = tx.init(params), []
-    for g in grads:
-        u, state = tx.update(g, state, params, **extra)
-        params = apply_updates(params, u)
-        out.append(u)
-    return out
+def updates(tx, params, grads, **extra):
+    """The update of each step of ``tx`` along a gradient stream (params moved by each update)."""
+    return run(tx, params, grads, extra).updates
 
 
-def stream(shape, steps, seed=0, dtype=np.float64):
-    return [np.asarray(g, dtype) for g in np.random.default_rng(seed).normal(size=(steps, *shape))]
+def stream(shape, steps):
+    """The shared gradient stream for params of this shape, as NumPy ``(steps, *shape)``."""
+    return np.asarray(gradient_stream(np.zeros(shape), steps))
 
 
 # ------------------------------------------------------------ PyTorch's conventions
@@ -61,35 +57,34 @@ def test_rmsprop_with_decay_099_and_eps_outside_is_torch(kw, x64):
     torch = torch_rmsprop(grads, lr=0.01, alpha=0.99, eps=1e-3, **kw)
     tx = rms.rmsprop(0.01, decay=0.99, eps=1e-3, eps_in_sqrt=False, **kw)
     ref = optax.rmsprop(0.01, decay=0.99, eps=1e-3, eps_in_sqrt=False, **kw)
-    for mine, theirs, t in zip(run(tx, np.zeros(5), grads), run(ref, np.zeros(5), grads), torch, strict=True):
-        np.testing.assert_allclose(mine, t, rtol=1e-12, atol=1e-15)
-        np.testing.assert_allclose(theirs, t, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(updates(tx, np.zeros(5), grads), torch, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(updates(ref, np.zeros(5), grads), torch, rtol=1e-12, atol=1e-15)
 
 
 def test_rmsprop_default_is_not_torchs_default(x64):
     """optax's defaults (decay 0.9, eps inside) vs torch's (alpha 0.99, eps outside)."""
     grads = stream((5,), 30)
-    mine = run(rms.rmsprop(0.01), np.zeros(5), grads)
+    mine = updates(rms.rmsprop(0.01), np.zeros(5), grads)
     torch = torch_rmsprop(grads, lr=0.01)
     assert max(float(np.max(np.abs(a - b))) for a, b in zip(mine, torch, strict=True)) > 1e-3
 
 
 def test_adagrad_matches_torch_with_zero_start_and_zero_eps(x64):
-    grads = stream((4,), 20, seed=1)
+    grads = stream((4,), 20)
     G, torch = np.zeros(4), []
     for g in grads:  # torch.optim.Adagrad with initial_accumulator_value=0, eps=0, lr_decay=0
         G = G + g * g
         torch.append(-0.1 * g / (np.sqrt(G) + 0.0))
-    mine = run(adaptive.adagrad(0.1, initial_accumulator_value=0.0, eps=0.0), np.zeros(4), grads)
+    mine = updates(adaptive.adagrad(0.1, initial_accumulator_value=0.0, eps=0.0), np.zeros(4), grads)
     for a, b in zip(mine, torch, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12)
 
 
 def test_adagrad_first_step_starts_from_point_one(x64):
     g = np.array([0.3, -2.0, 0.0])
-    (u,) = run(adaptive.adagrad(0.1), np.zeros(3), [g])
+    (u,) = updates(adaptive.adagrad(0.1), np.zeros(3), g[None])
     np.testing.assert_allclose(u, -0.1 * g / np.sqrt(0.1 + g * g + 1e-7), rtol=1e-14)
-    (u0,) = run(adaptive.adagrad(0.1, 0.0, 0.0), np.zeros(3), [g])  # torch's start: a sign step
+    (u0,) = updates(adaptive.adagrad(0.1, 0.0, 0.0), np.zeros(3), g[None])  # torch's start: a sign step
     np.testing.assert_allclose(u0, -0.1 * np.sign(g), rtol=1e-14)
 
 
@@ -107,12 +102,12 @@ def torch_rprop(grads, lr, etaminus=0.5, etaplus=1.2, step_min=1e-6, step_max=50
 
 
 def test_rprop_matches_torch_and_optax_lags_one_step(x64):
-    grads = stream((6,), 25, seed=2)
-    mine = run(sgd_variants.rprop(0.01), np.zeros(6), grads)
+    grads = stream((6,), 25)
+    mine = updates(sgd_variants.rprop(0.01), np.zeros(6), grads)
     for a, b in zip(mine, torch_rprop(grads, 0.01), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
     # optax 0.2.8 emits state.prev_updates from BEFORE the step: zeros, then our step t-1.
-    theirs = run(optax.rprop(0.01), np.zeros(6), grads)
+    theirs = updates(optax.rprop(0.01), np.zeros(6), grads)
     np.testing.assert_array_equal(theirs[0], np.zeros(6))
     for t in range(1, len(grads)):
         kept = np.asarray(mine[t]) != 0  # after a sign change optax also zeroes the stale step
@@ -124,26 +119,25 @@ def test_rprop_matches_torch_and_optax_lags_one_step(x64):
 
 def test_noisy_sgd_draws_optax_stream_with_a_typed_key():
     params = {"a": jnp.zeros((3, 2)), "b": [jnp.zeros(()), jnp.zeros(4)]}
-    grads = [jax.tree.map(jnp.ones_like, params)] * 3
+    grads = jax.tree.map(lambda x: jnp.ones((3, *x.shape)), params)
     key = jax.random.key(7)
-    mine = run(sgd_variants.noisy_sgd(0.1, eta=0.5, key=key), params, grads)
-    theirs = run(optax.noisy_sgd(0.1, eta=0.5, key=key), params, grads)
-    for a, b in zip(mine, theirs, strict=True):
-        jax.tree.map(np.testing.assert_array_equal, a, b)
-    other = run(sgd_variants.noisy_sgd(0.1, eta=0.5, key=8), params, grads)
-    assert not np.array_equal(other[0]["a"], mine[0]["a"])
+    mine = updates(sgd_variants.noisy_sgd(0.1, eta=0.5, key=key), params, grads)
+    theirs = updates(optax.noisy_sgd(0.1, eta=0.5, key=key), params, grads)
+    jax.tree.map(np.testing.assert_array_equal, mine, theirs)
+    other = updates(sgd_variants.noisy_sgd(0.1, eta=0.5, key=8), params, grads)
+    assert not np.array_equal(other["a"][0], mine["a"][0])
 
 
 def test_noisy_sgd_noise_statistics():
     """Zero gradients: u_t / -lr is N(0, eta / t**gamma), fresh each step and each leaf."""
     eta, gamma, lr, n = 0.5, 0.55, 0.1, 40_000
     params = {"a": jnp.zeros(n), "b": jnp.zeros(n)}
-    zero = jax.tree.map(jnp.zeros_like, params)
-    steps = run(sgd_variants.noisy_sgd(lr, eta, gamma, key=0), params, [zero] * 3)
-    xs = [np.asarray(u[k]) / -lr for u in steps for k in ("a", "b")]
-    for t, u in enumerate(steps, start=1):
+    zeros = jax.tree.map(lambda x: jnp.zeros((3, *x.shape)), params)
+    steps = updates(sgd_variants.noisy_sgd(lr, eta, gamma, key=0), params, zeros)
+    xs = [np.asarray(steps[k][t]) / -lr for t in range(3) for k in ("a", "b")]
+    for t in range(1, 4):
         for k in ("a", "b"):
-            x = np.asarray(u[k]) / -lr
+            x = np.asarray(steps[k][t - 1]) / -lr
             sigma = np.sqrt(eta / t**gamma)
             assert abs(np.mean(x)) < 4 * sigma / np.sqrt(n)
             assert abs(np.std(x) / sigma - 1) < 4 / np.sqrt(2 * n)
@@ -156,8 +150,8 @@ def test_noisy_sgd_key_arguments():
         sgd_variants.noisy_sgd(0.1, key=0, seed=1)
     with pytest.raises(ConfigError, match="key="):
         sgd_variants.noisy_sgd(0.1, key=jax.random.PRNGKey(0))  # raw uint32 key
-    a = run(sgd_variants.noisy_sgd(0.1, seed=3), jnp.zeros(3), [jnp.zeros(3)])
-    b = run(sgd_variants.noisy_sgd(0.1, key=3), jnp.zeros(3), [jnp.zeros(3)])
+    a = updates(sgd_variants.noisy_sgd(0.1, seed=3), jnp.zeros(3), jnp.zeros((1, 3)))
+    b = updates(sgd_variants.noisy_sgd(0.1, key=3), jnp.zeros(3), jnp.zeros((1, 3)))
     np.testing.assert_array_equal(a[0], b[0])
 
 
@@ -166,27 +160,27 @@ def test_noisy_sgd_key_arguments():
 
 def test_sign_rules_do_not_move_where_the_gradient_is_exactly_zero():
     g = jnp.array([0.0, -0.0, 2.0, -3e-30])
-    (u,) = run(sign_methods.sign_sgd(0.1), jnp.ones(4), [g])
+    (u,) = updates(sign_methods.sign_sgd(0.1), jnp.ones(4), g[None])
     step = np.float32(0.1)
     np.testing.assert_array_equal(u, [0.0, 0.0, -step, step])
-    (u,) = run(sign_methods.signum(0.1), jnp.ones(4), [g])
+    (u,) = updates(sign_methods.signum(0.1), jnp.ones(4), g[None])
     np.testing.assert_array_equal(u, [0.0, 0.0, -step, step])
-    (u,) = run(sign_methods.lion(0.1, weight_decay=0.5), jnp.ones(4), [g])  # only decay moves
+    (u,) = updates(sign_methods.lion(0.1, weight_decay=0.5), jnp.ones(4), g[None])  # only decay moves
     np.testing.assert_allclose(u, -0.1 * (np.sign([0.0, 0.0, 2.0, -1.0]) + 0.5), rtol=1e-6)
 
 
 def test_lion_second_step_uses_b1_for_the_step_and_b2_for_the_memory(x64):
     g1, g2 = np.array([1.0, -1.0, 0.5]), np.array([-0.5, -0.5, -2.0])
-    u = run(sign_methods.lion(1.0, b1=0.9, b2=0.99, weight_decay=0.0), np.zeros(3), [g1, g2])
+    u = updates(sign_methods.lion(1.0, b1=0.9, b2=0.99, weight_decay=0.0), np.zeros(3), np.stack([g1, g2]))
     m1 = 0.01 * g1  # (1 - b2) * g1
     np.testing.assert_array_equal(u[1], -np.sign(0.1 * g2 + 0.9 * m1))
 
 
 @pytest.mark.parametrize("mode", ["smooth", "refined"])
 def test_lion_modes_match_optax(mode, x64):
-    grads = stream((5,), 4, seed=3)
-    mine = run(sign_methods.scale_by_lion(mode=mode, smooth_beta=2.0), np.zeros(5), grads)
-    theirs = run(optax.scale_by_lion(mode=mode, smooth_beta=2.0), np.zeros(5), grads)
+    grads = stream((5,), 4)
+    mine = updates(sign_methods.scale_by_lion(mode=mode, smooth_beta=2.0), np.zeros(5), grads)
+    theirs = updates(optax.scale_by_lion(mode=mode, smooth_beta=2.0), np.zeros(5), grads)
     for a, b in zip(mine, theirs, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-14)
 
@@ -198,13 +192,13 @@ def test_polyak_step_on_a_quadratic(x64):
     """f = 0.5 ||x||**2: the Polyak step f / ||g||**2 = 1/2, halving x; scaling c divides it."""
     x = np.array([1.0, -2.0, 3.0])
     f = 0.5 * np.sum(x * x)
-    (u,) = run(sgd_variants.polyak_sgd(max_learning_rate=1.0), x, [x], value=f)
+    (u,) = updates(sgd_variants.polyak_sgd(max_learning_rate=1.0), x, x[None], value=f)
     np.testing.assert_allclose(u, -0.5 * x, rtol=1e-15)
-    (u,) = run(sgd_variants.polyak_sgd(max_learning_rate=1.0, scaling=2.0), x, [x], value=f)
+    (u,) = updates(sgd_variants.polyak_sgd(max_learning_rate=1.0, scaling=2.0), x, x[None], value=f)
     np.testing.assert_allclose(u, -0.25 * x, rtol=1e-15)
-    (u,) = run(sgd_variants.polyak_sgd(max_learning_rate=0.1), x, [x], value=f)
+    (u,) = updates(sgd_variants.polyak_sgd(max_learning_rate=0.1), x, x[None], value=f)
     np.testing.assert_allclose(u, -0.1 * x, rtol=1e-15)
-    (u,) = run(sgd_variants.polyak_sgd(variant="sps+"), x, [x], value=-1.0)  # below f_min: no step
+    (u,) = updates(sgd_variants.polyak_sgd(variant="sps+"), x, x[None], value=-1.0)  # below f_min: no step
     np.testing.assert_array_equal(u, np.zeros(3))
 
 
@@ -218,7 +212,8 @@ def test_polyak_needs_value_and_a_known_variant():
 
 def test_optimistic_first_steps(x64):
     g1, g2 = np.array([1.0, 2.0]), np.array([-1.0, 0.5])
-    u = run(sgd_variants.optimistic_gradient_descent(0.1, alpha=1.0, beta=0.5), np.zeros(2), [g1, g2])
+    tx = sgd_variants.optimistic_gradient_descent(0.1, alpha=1.0, beta=0.5)
+    u = updates(tx, np.zeros(2), np.stack([g1, g2]))
     np.testing.assert_allclose(u[0], -0.1 * g1, rtol=1e-15)  # g_0 := g_1
     np.testing.assert_allclose(u[1], -0.1 * (1.5 * g2 - 0.5 * g1), rtol=1e-15)
 
@@ -226,21 +221,21 @@ def test_optimistic_first_steps(x64):
 def test_adadelta_first_step_descends_without_a_learning_rate(x64):
     g = np.array([0.5, -3.0])
     step = np.sqrt(1e-6) / np.sqrt(0.1 * g * g + 1e-6) * g
-    (u,) = run(adaptive.adadelta(rho=0.9, eps=1e-6), np.zeros(2), [g])
+    (u,) = updates(adaptive.adadelta(rho=0.9, eps=1e-6), np.zeros(2), g[None])
     np.testing.assert_allclose(u, -step, rtol=1e-14)
-    (u,) = run(optax.adadelta(rho=0.9, eps=1e-6), np.zeros(2), [g])  # optax 0.2.8: uphill
+    (u,) = updates(optax.adadelta(rho=0.9, eps=1e-6), np.zeros(2), g[None])  # optax 0.2.8: uphill
     np.testing.assert_allclose(u, step, rtol=1e-14)
 
 
 def test_lars_trust_ratio(x64):
     p, g = np.array([3.0, 4.0]), np.array([0.0, 0.5])
-    (u,) = run(layerwise.lars(0.1, trust_coefficient=0.01, momentum=0.0), p, [g])
+    (u,) = updates(layerwise.lars(0.1, trust_coefficient=0.01, momentum=0.0), p, g[None])
     np.testing.assert_allclose(u, -0.1 * 0.01 * 5.0 / 0.5 * g, rtol=1e-15)
 
 
 def test_fromage_step_keeps_the_norm_for_an_orthogonal_gradient(x64):
     p, g = np.array([3.0, 4.0]), np.array([-4.0, 3.0])
-    (u,) = run(layerwise.fromage(0.2), p, [g])
+    (u,) = updates(layerwise.fromage(0.2), p, g[None])
     expected = (p - 0.2 * 5.0 / 5.0 * g) / np.sqrt(1 + 0.2**2)
     np.testing.assert_allclose(p + u, expected, rtol=1e-15)
     np.testing.assert_allclose(np.linalg.norm(p + u), 5.0, rtol=1e-15)
@@ -269,21 +264,18 @@ def test_adafactor_positive_decay_offset_gives_nan_on_a_fresh_count_as_in_optax(
 
 
 def test_sm3_equals_plain_optax_on_leaves_optax_accepts(x64):
-    rng = np.random.default_rng(5)
     params = {"m": np.zeros((3, 4)), "t": np.zeros((2, 3, 2)), "v": np.zeros(4)}
-    grads = [jax.tree.map(lambda p: rng.normal(size=p.shape), params) for _ in range(6)]
-    mine = run(adaptive.sm3(0.1), params, grads)
-    theirs = run(optax.sm3(0.1), params, grads)
-    for a, b in zip(mine, theirs, strict=True):
-        jax.tree.map(lambda x, y: np.testing.assert_allclose(x, y, rtol=1e-13), a, b)
+    grads = gradient_stream(params, 6)
+    mine = updates(adaptive.sm3(0.1), params, grads)
+    theirs = updates(optax.sm3(0.1), params, grads)
+    jax.tree.map(lambda x, y: np.testing.assert_allclose(x, y, rtol=1e-13), mine, theirs)
 
 
 def test_sm3_treats_a_scalar_as_a_one_vector(x64):
-    grads = stream((), 5, seed=6)
-    scalar = run(adaptive.sm3(0.1), np.zeros(()), grads)
-    vector = run(adaptive.sm3(0.1), np.zeros(1), [g.reshape(1) for g in grads])
-    for a, b in zip(scalar, vector, strict=True):
-        np.testing.assert_array_equal(np.reshape(a, 1), b)
+    grads = stream((), 5)
+    scalar = updates(adaptive.sm3(0.1), np.zeros(()), grads)
+    vector = updates(adaptive.sm3(0.1), np.zeros(1), grads[:, None])
+    np.testing.assert_array_equal(np.reshape(scalar, (5, 1)), vector)
 
 
 # ------------------------------------------------------------------- bad input

@@ -14,10 +14,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from lockstep import at, gradient_stream, lockstep, run
 
 from jaxgd import ConfigError
 from jaxgd import optimizers as jo
-from jaxgd.core.transform import apply_updates
 
 
 def net(dtype=jnp.float32):
@@ -29,38 +29,8 @@ def net(dtype=jnp.float32):
     }
 
 
-def grad_stream(params, steps, seed=1, scale=1.0):
-    leaves, treedef = jax.tree.flatten(params)
-    keys = jax.random.split(jax.random.key(seed), len(leaves))
-    return treedef.unflatten([scale * jax.random.normal(k, (steps,) + x.shape, x.dtype)
-                              for k, x in zip(keys, leaves, strict=True)])
-
-
-def at(stream, t):
-    return jax.tree.map(lambda x: x[t], stream)
-
-
 def key_paths(tree):
     return [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_flatten_with_path(tree)[0]]
-
-
-def run_both(hand_tx, optax_tx, params, grads):
-    """Updates and final states of both transforms on the same stream (one jit)."""
-
-    @jax.jit
-    def run(params, grads):
-        out = []
-        for tx in (hand_tx, optax_tx):
-            def body(carry, g, tx=tx):
-                p, s = carry
-                u, s = tx.update(g, s, p)
-                return (apply_updates(p, u), s), u
-
-            (_, s), us = jax.lax.scan(body, (params, tx.init(params)), grads)
-            out.append((us, s))
-        return out
-
-    return run(params, grads)
 
 
 # ------------------------------------------------------------------- masks and freezing
@@ -71,17 +41,7 @@ PREFIX = {"encoder": True, "head": False}  # a prefix of the params tree: whole 
 def test_freeze_never_moves_the_frozen_subtree_in_100_steps():
     params = net()
     tx = jo.chain(jo.freeze(PREFIX), jo.sgd(0.05, momentum=0.9))
-
-    @jax.jit
-    def train(params, grads):
-        def body(carry, g):
-            p, s = carry
-            u, s = tx.update(g, s, p)
-            return (apply_updates(p, u), s), None
-
-        return jax.lax.scan(body, (params, tx.init(params)), grads)[0][0]
-
-    final = train(params, grad_stream(params, 100))
+    final = at(run(tx, params, gradient_stream(params, 100)).params, -1)
     chex.assert_trees_all_equal(final["encoder"], params["encoder"])  # bitwise
     for moved, start in zip(jax.tree.leaves(final["head"]), jax.tree.leaves(params["head"]), strict=True):
         assert float(jnp.min(jnp.abs(moved - start))) > 0.0
@@ -91,14 +51,14 @@ def test_freeze_never_moves_the_frozen_subtree_in_100_steps():
                          ids=["prefix", "function", "scalar"])
 def test_masked_matches_optax_updates_and_state_paths(mask):
     params = net()
-    grads = grad_stream(params, 5)
-    (u_h, s_h), (u_r, s_r) = run_both(jo.masked(jo.sgd(0.1, 0.9), mask),
+    grads = gradient_stream(params, 5)
+    h, r = lockstep(jo.masked(jo.sgd(0.1, 0.9), mask),
                                       optax.masked(optax.sgd(0.1, 0.9), mask), params, grads)
-    chex.assert_trees_all_close(u_h, u_r, rtol=1e-6)
-    assert key_paths(s_h) == key_paths(s_r)  # MaskedState(inner_state) with MaskedNode holes
+    chex.assert_trees_all_close(h.updates, r.updates, rtol=1e-6)
+    assert key_paths(h.state) == key_paths(r.state)  # MaskedState(inner_state) with MaskedNode holes
     resolved = mask(params) if callable(mask) else mask
     passed = jax.tree.map(lambda m, g: None if m else g, resolved, grads, is_leaf=lambda x: x is None)
-    kept = jax.tree.map(lambda m, u: None if m else u, resolved, u_h, is_leaf=lambda x: x is None)
+    kept = jax.tree.map(lambda m, u: None if m else u, resolved, h.updates, is_leaf=lambda x: x is None)
     chex.assert_trees_all_equal(kept, passed)  # masked-out updates are the raw gradients
 
 
@@ -137,14 +97,14 @@ def test_set_to_zero_keeps_shapes_and_dtypes():
 
 def test_selective_transform_keeps_no_state_for_frozen_leaves():
     params = net()
-    grads = grad_stream(params, 4)
-    (u_h, s_h), (u_r, s_r) = run_both(jo.selective_transform(jo.sgd(0.1, 0.9), freeze_mask=PREFIX),
+    grads = gradient_stream(params, 4)
+    h, r = lockstep(jo.selective_transform(jo.sgd(0.1, 0.9), freeze_mask=PREFIX),
                                       optax.selective_transform(optax.sgd(0.1, 0.9), freeze_mask=PREFIX),
                                       params, grads)
-    chex.assert_trees_all_close(u_h, u_r, rtol=1e-6)
-    assert key_paths(s_h) == key_paths(s_r)
-    assert not any("encoder" in k for k in key_paths(s_h.inner_states["train"]))
-    chex.assert_trees_all_equal(u_h["encoder"], jax.tree.map(jnp.zeros_like, grads["encoder"]))
+    chex.assert_trees_all_close(h.updates, r.updates, rtol=1e-6)
+    assert key_paths(h.state) == key_paths(r.state)
+    assert not any("encoder" in k for k in key_paths(h.state.inner_states["train"]))
+    chex.assert_trees_all_equal(h.updates["encoder"], jax.tree.map(jnp.zeros_like, grads["encoder"]))
 
 
 # ------------------------------------------------------------------- multi_transform
@@ -152,28 +112,22 @@ def test_selective_transform_keeps_no_state_for_frozen_leaves():
 
 def test_multi_transform_applies_each_groups_rule_to_its_leaves_only():
     params = net()
-    grads = grad_stream(params, 6)
+    grads = gradient_stream(params, 6)
     labels = {"encoder": {"w": "plain", "b": "momentum"}, "head": "momentum"}  # a prefix at "head"
     make = lambda lib: lib.multi_transform(
         {"plain": lib.sgd(0.05), "momentum": lib.sgd(0.1, 0.9), "unused": lib.sgd(1.0, 0.5)}, labels)
-    (u_h, s_h), (u_r, s_r) = run_both(make(jo), make(optax), params, grads)
-    assert key_paths(s_h) == key_paths(s_r)
-    assert set(s_h.inner_states) == {"plain", "momentum", "unused"}  # an unused label has a state too
-    chex.assert_trees_all_close(u_h, u_r, rtol=1e-6)
+    h, r = lockstep(make(jo), make(optax), params, grads)
+    assert key_paths(h.state) == key_paths(r.state)
+    assert set(h.state.inner_states) == {"plain", "momentum", "unused"}  # an unused label has a state too
+    chex.assert_trees_all_close(h.updates, r.updates, rtol=1e-6)
 
     # independent reference: each rule run alone on its own leaves
-    def alone(tx, p, g):
-        def body(s, g):
-            u, s = tx.update(g, s, p)
-            return s, u
-
-        return jax.lax.scan(body, tx.init(p), g)[1]
-
+    alone = lambda tx, p, g: run(tx, p, g).updates
     w_alone = alone(jo.sgd(0.05), params["encoder"]["w"], grads["encoder"]["w"])
-    chex.assert_trees_all_close(u_h["encoder"]["w"], w_alone, rtol=1e-6)
+    chex.assert_trees_all_close(h.updates["encoder"]["w"], w_alone, rtol=1e-6)
     sgd_part = {"b": params["encoder"]["b"], "head": params["head"]}
     sgd_grads = {"b": grads["encoder"]["b"], "head": grads["head"]}
-    chex.assert_trees_all_close({"b": u_h["encoder"]["b"], "head": u_h["head"]},
+    chex.assert_trees_all_close({"b": h.updates["encoder"]["b"], "head": h.updates["head"]},
                                 alone(jo.sgd(0.1, 0.9), sgd_part, sgd_grads), rtol=1e-6)
 
 
@@ -188,52 +142,44 @@ def test_multi_transform_rejects_a_label_without_a_transform():
 
 def test_multi_steps_emits_the_mean_of_k_gradients_every_k_calls():
     params = {"w": jnp.zeros((3,), jnp.float32)}
-    g = np.random.default_rng(0).normal(size=(6, 3)).astype(np.float32)
+    grads = gradient_stream(params, 6)
     ms = jo.MultiSteps(jo.sgd(0.5), every_k_schedule=3)
-    tx = ms.gradient_transformation()
-    state = tx.init(params)
-    got, steps = [], []
-    for t in range(6):
-        u, state = tx.update({"w": jnp.asarray(g[t])}, state, params)
-        got.append(np.asarray(u["w"]))
-        steps.append((int(state.mini_step), int(state.gradient_step), bool(ms.has_updated(state))))
+    r = run(ms.gradient_transformation(), params, grads)
+    g = np.asarray(grads["w"])
     zero = np.zeros(3, np.float32)
     expected = [zero, zero, -0.5 * g[0:3].mean(0), zero, zero, -0.5 * g[3:6].mean(0)]
-    np.testing.assert_allclose(np.stack(got), np.stack(expected), rtol=1e-6, atol=1e-7)
-    assert steps == [(1, 0, False), (2, 0, False), (0, 1, True), (1, 1, False), (2, 1, False), (0, 2, True)]
-    chex.assert_trees_all_equal(state.acc_grads, {"w": jnp.zeros(3, jnp.float32)})
+    np.testing.assert_allclose(r.updates["w"], np.stack(expected), rtol=1e-6, atol=1e-7)
+    steps = zip(r.states.mini_step.tolist(), r.states.gradient_step.tolist(),
+                ms.has_updated(r.states).tolist(), strict=True)
+    assert list(steps) == [(1, 0, False), (2, 0, False), (0, 1, True), (1, 1, False), (2, 1, False),
+                           (0, 2, True)]
+    chex.assert_trees_all_equal(r.state.acc_grads, {"w": jnp.zeros(3, jnp.float32)})
 
 
 def test_multi_steps_sum_and_schedule_match_optax_with_state():
     params = net()
-    grads = grad_stream(params, 9)
+    grads = gradient_stream(params, 9)
     every_k = lambda step: jnp.where(step < 1, 2, 3)  # 2 mini-steps, then 3
     make = lambda lib: lib.MultiSteps(lib.sgd(0.1, 0.9), every_k,
                                       use_grad_mean=False).gradient_transformation()
-    (u_h, s_h), (u_r, s_r) = run_both(make(jo), make(optax), params, grads)
-    chex.assert_trees_all_close(u_h, u_r, rtol=1e-6)
-    assert key_paths(s_h) == key_paths(s_r)
-    counters = [(int(s.mini_step), int(s.gradient_step)) for s in (s_h, s_r)]
+    h, r = lockstep(make(jo), make(optax), params, grads)
+    chex.assert_trees_all_close(h.updates, r.updates, rtol=1e-6)
+    assert key_paths(h.state) == key_paths(r.state)
+    counters = [(int(s.mini_step), int(s.gradient_step)) for s in (h.state, r.state)]
     assert counters == [(1, 3), (1, 3)]
-    emitted = [t for t in range(9) if float(jnp.abs(u_h["head"][0][t]).sum()) > 0]
+    emitted = [t for t in range(9) if float(jnp.abs(h.updates["head"][0][t]).sum()) > 0]
     assert emitted == [1, 4, 7]
 
 
 def test_multi_steps_skips_a_nan_mini_step():
     params = {"w": jnp.ones((2,), jnp.float32)}
-    stream = [jnp.array([1.0, 2.0]), jnp.array([jnp.nan, 0.0]), jnp.array([3.0, 4.0])]
-    states = []
-    for lib in (jo, optax):
-        tx = lib.MultiSteps(lib.sgd(1.0), 2, should_skip_update_fn=lib.skip_not_finite)
-        state = tx.init(params)
-        out = []
-        for g in stream:
-            u, state = tx.update({"w": g}, state, params)
-            out.append(np.asarray(u["w"]))
-        np.testing.assert_allclose(np.stack(out), [[0, 0], [0, 0], [-2.0, -3.0]])  # mean of steps 1, 3
-        states.append(state)
-    assert key_paths(states[0]) == key_paths(states[1])
-    assert int(states[0].skip_state["num_not_finite"]) == 0 and int(states[0].gradient_step) == 1
+    stream = {"w": jnp.array([[1.0, 2.0], [jnp.nan, 0.0], [3.0, 4.0]])}
+    make = lambda lib: lib.MultiSteps(lib.sgd(1.0), 2, should_skip_update_fn=lib.skip_not_finite)
+    h, r = lockstep(make(jo), make(optax), params, stream)
+    for side in (h, r):
+        np.testing.assert_allclose(side.updates["w"], [[0, 0], [0, 0], [-2.0, -3.0]])  # mean of steps 1, 3
+    assert key_paths(h.state) == key_paths(r.state)
+    assert int(h.state.skip_state["num_not_finite"]) == 0 and int(h.state.gradient_step) == 1
 
 
 # ------------------------------------------------------------------- apply_if_finite
@@ -241,30 +187,22 @@ def test_multi_steps_skips_a_nan_mini_step():
 
 def test_apply_if_finite_skips_nan_steps_counts_them_and_gives_up():
     params = {"w": jnp.zeros((2,), jnp.float32)}
-    nan = jnp.array([jnp.nan, 1.0])
-    stream = [jnp.array([1.0, 1.0]), nan, nan, nan, jnp.array([2.0, 2.0])]
-    runs = []
-    for lib in (jo, optax):
-        tx = lib.apply_if_finite(lib.sgd(0.1, momentum=0.5), max_consecutive_errors=2)
-        state = tx.init(params)
-        rows = []
-        for g in stream:
-            u, state = tx.update({"w": g}, state, params)
-            rows.append((np.asarray(u["w"]), int(state.notfinite_count), bool(state.last_finite),
-                         int(state.total_notfinite), np.asarray(state.inner_state[0].trace["w"])))
-        runs.append(rows)
-    hand, ref = runs
+    stream = {"w": jnp.array([[1.0, 1.0], [jnp.nan, 1.0], [jnp.nan, 1.0], [jnp.nan, 1.0], [2.0, 2.0]])}
+    make = lambda lib: lib.apply_if_finite(lib.sgd(0.1, momentum=0.5), max_consecutive_errors=2)
+    hand, ref = lockstep(make(jo), make(optax), params, stream)
+    u, trace = np.asarray(hand.updates["w"]), np.asarray(hand.states.inner_state[0].trace["w"])
     # step 0 applied; steps 1, 2 skipped (zero update, momentum untouched); step 3 is the third in a row
-    np.testing.assert_allclose(hand[0][0], [-0.1, -0.1])
+    np.testing.assert_allclose(u[0], [-0.1, -0.1])
     for t in (1, 2):
-        np.testing.assert_array_equal(hand[t][0], [0.0, 0.0])
-        np.testing.assert_array_equal(hand[t][4], [1.0, 1.0])
-    assert np.isnan(hand[3][0][0])  # given up: the NaN goes through
-    assert [r[1:4] for r in hand] == [(0, True, 0), (1, False, 1), (2, False, 2), (3, False, 3),
-                                      (0, True, 3)]
-    for h, r in zip(hand, ref, strict=True):
-        np.testing.assert_array_equal(h[0], r[0])
-        assert h[1:4] == r[1:4]
+        np.testing.assert_array_equal(u[t], [0.0, 0.0])
+        np.testing.assert_array_equal(trace[t], [1.0, 1.0])
+    assert np.isnan(u[3][0])  # given up: the NaN goes through
+    counters = lambda s: list(zip(s.notfinite_count.tolist(), s.last_finite.tolist(),
+                                  s.total_notfinite.tolist(), strict=True))
+    assert counters(hand.states) == [(0, True, 0), (1, False, 1), (2, False, 2), (3, False, 3),
+                                     (0, True, 3)]
+    np.testing.assert_array_equal(u, ref.updates["w"])
+    assert counters(ref.states) == counters(hand.states)
 
 
 def test_apply_if_finite_state_fields_match_optax():
@@ -300,14 +238,14 @@ def test_inject_hyperparams_reads_and_changes_the_learning_rate():
 
 def test_inject_hyperparams_schedule_matches_optax_and_ignores_edits():
     params = net()
-    grads = grad_stream(params, 4)
+    grads = gradient_stream(params, 4)
     warmup = lambda count: 0.05 * count  # 0 at step 0: not re-checked per step
     make = lambda lib: lib.inject_hyperparams(lib.sgd)(learning_rate=warmup, momentum=0.8)
-    (u_h, s_h), (u_r, s_r) = run_both(make(jo), make(optax), params, grads)
-    chex.assert_trees_all_close(u_h, u_r, rtol=1e-6)
-    assert key_paths(s_h) == key_paths(s_r)
-    chex.assert_trees_all_close(s_h.hyperparams, s_r.hyperparams)
-    assert float(s_h.hyperparams["learning_rate"]) == pytest.approx(0.15)  # schedule(3)
+    h, r = lockstep(make(jo), make(optax), params, grads)
+    chex.assert_trees_all_close(h.updates, r.updates, rtol=1e-6)
+    assert key_paths(h.state) == key_paths(r.state)
+    chex.assert_trees_all_close(h.state.hyperparams, r.state.hyperparams)
+    assert float(h.state.hyperparams["learning_rate"]) == pytest.approx(0.15)  # schedule(3)
     tx = make(jo)
     state = tx.init(params)
     state.hyperparams["learning_rate"] = 100.0  # a scheduled value: overwritten
@@ -330,24 +268,19 @@ def test_inject_hyperparams_checks_arguments_when_built():
 
 def test_ema_matches_numpy_closed_form(x64):
     decay = 0.8
-    g = np.random.default_rng(1).normal(size=(7, 3))
     params = jnp.zeros(3, jnp.float64)
+    grads = gradient_stream(params, 7)
+    g = np.asarray(grads)
     for debias in (True, False):
-        tx = jo.ema(decay, debias=debias)
-        state = tx.init(params)
+        r = run(jo.ema(decay, debias=debias), params, grads)
         for t in range(1, 8):
-            u, state = tx.update(jnp.asarray(g[t - 1]), state)
             weights = (1 - decay) * decay ** np.arange(t - 1, -1, -1)  # (1-d) d^(t-s), s = 1..t
             e = weights @ g[:t]
             expected = e / (1 - decay ** t) if debias else e
-            np.testing.assert_allclose(np.asarray(u), expected, rtol=1e-13)
-        assert int(state.count) == 7
-    const = jnp.full(3, 2.5, jnp.float64)  # a constant input is reproduced exactly once debiased
-    tx = jo.ema(0.9)
-    state = tx.init(params)
-    for _ in range(3):
-        u, state = tx.update(const, state)
-    np.testing.assert_allclose(np.asarray(u), 2.5, rtol=1e-14)
+            np.testing.assert_allclose(np.asarray(r.updates[t - 1]), expected, rtol=1e-13)
+        assert int(r.state.count) == 7
+    const = jnp.full((3, 3), 2.5, jnp.float64)  # a constant input is reproduced exactly once debiased
+    np.testing.assert_allclose(np.asarray(run(jo.ema(0.9), params, const).updates[-1]), 2.5, rtol=1e-14)
 
 
 def test_clip_by_global_norm_closed_form(x64):

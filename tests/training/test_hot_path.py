@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from lockstep import gradient_stream, run
 
 from jaxgd import optimizers as O
 from jaxgd.data import moons
@@ -57,21 +58,15 @@ def test_seed_momentum_equals_optax_sgd_for_constant_lr_only():
     """The tutorial's v = mu*v + lr*g is optax's sgd(lr, mu) for a constant lr; under a decaying
     schedule it is chain(scale_by_learning_rate(sched), trace(mu)) instead."""
     p = {"w": jnp.linspace(-1.0, 1.0, 6)}
-    grads = jax.random.normal(jax.random.key(0), (60, 6))
+    grads = gradient_stream(p, 60)
     sched = optax.exponential_decay(0.1, 10, 0.5)
+    updates = lambda tx: np.asarray(run(tx, p, grads).updates["w"])
 
-    def run(tx):
-        s, out = tx.init(p), []
-        for g in grads:
-            u, s = tx.update({"w": g}, s, p)
-            out.append(u["w"])
-        return np.stack(out)
-
-    np.testing.assert_allclose(run(O.tutorial_momentum(0.1, 0.9)), run(optax.sgd(0.1, 0.9)),
+    np.testing.assert_allclose(updates(O.tutorial_momentum(0.1, 0.9)), updates(optax.sgd(0.1, 0.9)),
                                rtol=1e-5, atol=1e-7)
-    seed = run(O.tutorial_momentum(sched, 0.9))
+    seed = updates(O.tutorial_momentum(sched, 0.9))
     np.testing.assert_allclose(
-        seed, run(optax.chain(optax.scale_by_learning_rate(sched), optax.trace(0.9))),
+        seed, updates(optax.chain(optax.scale_by_learning_rate(sched), optax.trace(0.9))),
         rtol=1e-5, atol=1e-7)
-    apart = np.max(np.abs(seed - run(optax.sgd(sched, 0.9)))) / np.max(np.abs(seed))
+    apart = np.max(np.abs(seed - updates(optax.sgd(sched, 0.9)))) / np.max(np.abs(seed))
     assert apart > 0.05  # the two forms part under a decaying schedule

@@ -1,0 +1,194 @@
+"""What the table-driven tests do with each row of `jaxgd.reference.OPTIMIZERS`.
+
+The table (jaxgd/reference) holds what the library needs: the two factories, the
+kwargs, capabilities and the agreement tolerances `jaxgd crosscheck` uses. The
+settings that only the tests read live here, keyed by row id: which hyperparameters
+hypothesis draws, which arguments must be refused, and how the rule is run to the
+minimum of the parabola and of Rosenbrock's function. test_optimizers.py checks that
+every row has settings and that no settings key is a stale id.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from jaxgd.reference import row
+
+
+class Settings(NamedTuple):
+    """Test settings of one row.
+
+    Attributes:
+        ranges: float hyperparameters drawn in property tests: name -> (low, high).
+        invalid: (bad kwargs, argument name the error must mention) pairs.
+        minimize: kwargs for the parabola/Rosenbrock tests, or None to skip them.
+        parabola_tol, rosen_tol: distance to the minimum reached in `steps` steps.
+        steps: steps for the minimisation tests.
+        zero_grad_fixed: zero gradients leave params unchanged.
+    """
+
+    ranges: dict = {}
+    invalid: tuple = ()
+    minimize: dict | None = None
+    parabola_tol: float = 1e-2
+    rosen_tol: float = 5e-2
+    steps: int = 1000
+    zero_grad_fixed: bool = True
+
+
+def _bad(arg: str, *values) -> tuple:
+    """(bad kwargs, argument name) pairs: ``arg`` set to each of ``values``."""
+    return tuple(({arg: v}, arg) for v in values)
+
+
+def _decaying_lr(count):
+    """NovoGrad's and LAMB's steps do not shrink near a minimum by themselves."""
+    return 0.05 * 0.998 ** count
+
+
+def _sign_lr(count):
+    """Sign rules with a constant lr zig-zag in Rosenbrock's valley."""
+    return 0.01 * 0.999 ** count
+
+
+_BAD_LR = _bad("learning_rate", -0.1, 0.0, float("nan"))
+_BAD_MOMENTUM = _BAD_LR + _bad("momentum", 1.0, -0.5)
+_BAD_EPS = _bad("eps", -1.0)
+_BAD_B = _BAD_LR + _bad("b1", 1.0, -0.1) + _bad("b2", 1.5, -0.1)
+_BAD_ADAM = _BAD_B + _BAD_EPS + _bad("eps_root", -1e-8)
+_BAD_WD = _bad("weight_decay", -0.1, float("inf"))
+_BAD_RMS = _BAD_LR + _BAD_EPS + _bad("decay", 1.0) + _bad("initial_scale", -1.0) + _bad("momentum", 1.5)
+_MOMENTUM = {"momentum": (0.0, 0.99)}
+_MOMENTUM_MIN = {"learning_rate": 0.0005, "momentum": 0.9}
+_ADAM_RANGES = {"b1": (0.0, 0.99), "b2": (0.5, 0.9999), "eps": (1e-8, 1e-3)}
+_B_RANGES = {"b1": (0.0, 0.99), "b2": (0.5, 0.9999)}
+_WD_RANGES = {**_ADAM_RANGES, "weight_decay": (0.0, 0.5)}
+_RMS_RANGES = {"decay": (0.5, 0.999), "eps": (1e-4, 1e-2)}
+_ADAM_MIN = {"minimize": {"learning_rate": 0.02}, "steps": 2000, "rosen_tol": 0.1}
+_NO_ZERO = {"zero_grad_fixed": False}
+
+
+def _rmsprop(row_id: str, lr: float = 0.01, steps: int = 2000, rosen_tol: float = 0.1) -> Settings:
+    """An rmsprop row, minimised with its own kwargs at learning rate ``lr``."""
+    minimize = {**row(row_id).kwargs, "learning_rate": lr}
+    return Settings(_RMS_RANGES, _BAD_RMS, minimize, steps=steps, rosen_tol=rosen_tol)
+
+
+SETTINGS: dict[str, Settings] = {
+    # jaxgd/reference/core.py
+    "sgd": Settings(invalid=_BAD_LR, minimize={"learning_rate": 0.002}, steps=4000, rosen_tol=0.2),
+    "sgd-momentum": Settings(_MOMENTUM, _BAD_MOMENTUM, _MOMENTUM_MIN, steps=3000),
+    "sgd-nesterov": Settings(_MOMENTUM, _BAD_MOMENTUM,
+                             {"learning_rate": 0.0005, "momentum": 0.9, "nesterov": True}, steps=3000),
+    "tutorial_momentum": Settings(_MOMENTUM, _BAD_MOMENTUM, _MOMENTUM_MIN, steps=3000),
+    "sgd_l2": Settings({"l2": (0.0, 0.1)}, _BAD_LR + _bad("l2", -1.0), **_NO_ZERO),
+    "adam": Settings(_ADAM_RANGES, _BAD_ADAM, **_ADAM_MIN),
+    "adam-nesterov": Settings(_B_RANGES, _BAD_ADAM, {"learning_rate": 0.02, "nesterov": True}, steps=2000,
+                              rosen_tol=0.1),
+    "adam-eps_root": Settings({"eps_root": (0.0, 1e-3)}, _BAD_ADAM),
+    # jaxgd/reference/adam_family.py
+    "adamw": Settings(_WD_RANGES, _BAD_ADAM + _BAD_WD, {"learning_rate": 0.02, "weight_decay": 1e-4},
+                      steps=2000, rosen_tol=0.1, **_NO_ZERO),
+    "adamw-mask": Settings(_WD_RANGES, _BAD_WD, **_NO_ZERO),
+    "adamw-wd_schedule": Settings(**_NO_ZERO),
+    "nadam": Settings(_ADAM_RANGES, _BAD_ADAM, **_ADAM_MIN),
+    "nadamw": Settings(_WD_RANGES, _BAD_ADAM + _BAD_WD, **_NO_ZERO),
+    "amsgrad": Settings(_ADAM_RANGES, _BAD_ADAM, {"learning_rate": 0.5}, steps=3000, rosen_tol=0.1),
+    "amsgrad-raw_nu": Settings(_ADAM_RANGES, _BAD_ADAM),
+    "adamax": Settings(_ADAM_RANGES, _BAD_B + _BAD_EPS, {"learning_rate": 0.05}, steps=3000, rosen_tol=0.1),
+    "adamaxw": Settings(_WD_RANGES, _BAD_LR + _BAD_WD, **_NO_ZERO),
+    "radam": Settings({**_ADAM_RANGES, "threshold": (4.0, 60.0)},
+                      _BAD_ADAM + _bad("threshold", float("nan"), 3.0),
+                      {"learning_rate": 0.005, "b2": 0.99}, steps=4000, rosen_tol=0.1),
+    "radam-threshold": Settings({"threshold": (4.0, 60.0)}, _BAD_LR),
+    "radam-nesterov": Settings(_ADAM_RANGES, _BAD_ADAM),
+    "adabelief": Settings({**_ADAM_RANGES, "eps": (1e-16, 1e-3), "eps_root": (1e-16, 1e-3)}, _BAD_ADAM,
+                          **_ADAM_MIN),
+    "adabelief-nesterov": Settings(_ADAM_RANGES, _BAD_ADAM),
+    "yogi": Settings({**_ADAM_RANGES, "eps": (1e-6, 1e-2)}, _BAD_B + _BAD_EPS, {"learning_rate": 0.05},
+                     steps=2000, rosen_tol=0.1, **_NO_ZERO),
+    "adan": Settings({**_ADAM_RANGES, "b3": (0.5, 0.999)}, _BAD_ADAM + _bad("b3", 1.0), **_ADAM_MIN),
+    "adan-wd": Settings({"weight_decay": (0.0, 0.5)}, _BAD_LR + _BAD_WD, **_NO_ZERO),
+    "novograd": Settings({"b1": (0.0, 0.99), "b2": (0.0, 0.99), "eps": (1e-8, 1e-3)}, _BAD_ADAM,
+                         {"learning_rate": _decaying_lr}, steps=3000, rosen_tol=0.1),
+    "novograd-wd": Settings({"weight_decay": (0.0, 0.5)}, _BAD_LR + _BAD_WD, **_NO_ZERO),
+    "lamb": Settings(_ADAM_RANGES, _BAD_ADAM, {"learning_rate": _decaying_lr}, steps=3000, rosen_tol=0.1),
+    "lamb-wd_mask": Settings(_WD_RANGES, _BAD_LR + _BAD_WD, **_NO_ZERO),
+    # jaxgd/reference/others.py
+    "noisy_sgd": Settings({"eta": (0.0, 0.1), "gamma": (0.0, 1.0)},
+                          _BAD_LR + _bad("eta", -1.0) + _bad("gamma", -0.5) + _bad("key", 1.5),
+                          {"learning_rate": 0.002, "eta": 1e-3, "key": 0}, steps=4000, rosen_tol=0.2,
+                          **_NO_ZERO),
+    "sign_sgd": Settings(invalid=_BAD_LR, minimize={"learning_rate": _sign_lr}, steps=6000),
+    "signum": Settings({"beta": (0.0, 0.99)}, _BAD_LR + _bad("beta", 1.0), {"learning_rate": _sign_lr},
+                       steps=6000),
+    "lion": Settings({"b1": (0.0, 0.99), "b2": (0.0, 0.999), "weight_decay": (0.0, 0.1)},
+                     _BAD_LR + _bad("b1", 1.0) + _bad("b2", -0.1) + _BAD_WD,
+                     {"learning_rate": _sign_lr, "weight_decay": 0.0}, steps=6000, **_NO_ZERO),
+    "lion-masked_decay": Settings(**_NO_ZERO),
+    "polyak_sgd": Settings({"max_learning_rate": (0.1, 2.0), "f_min": (-1.0, 0.0), "eps": (0.0, 1e-2)},
+                           _bad("max_learning_rate", -1.0) + _bad("scaling", 0.0) + _BAD_EPS
+                           + _bad("f_min", float("inf")),
+                           {"max_learning_rate": 0.5}, steps=2000),
+    "polyak_sgd-sps_plus": Settings({"max_learning_rate": (0.1, 2.0), "scaling": (0.1, 2.0)}),
+    "optimistic_gradient_descent": Settings({"alpha": (0.0, 2.0), "beta": (0.0, 2.0)},
+                                            _BAD_LR + _bad("alpha", -1.0) + _bad("beta", float("nan")),
+                                            {"learning_rate": 4.5e-4}, steps=20000, rosen_tol=0.05),
+    "rprop": Settings({"eta_minus": (0.1, 0.9), "eta_plus": (1.0, 2.0)},
+                      _BAD_LR + _bad("eta_minus", 1.5) + _bad("eta_plus", 0.5) + _bad("min_step_size", -1.0)
+                      + _bad("max_step_size", 0.0),
+                      {"learning_rate": 0.01}, steps=2000),
+    "adagrad": Settings({"initial_accumulator_value": (0.0, 1.0), "eps": (0.0, 1e-3)},
+                        _BAD_LR + _BAD_EPS + _bad("initial_accumulator_value", -1.0),
+                        {"learning_rate": 0.5}, steps=3000, rosen_tol=0.1),
+    "adagrad-torch": Settings(),
+    "adadelta": Settings({"rho": (0.5, 0.99), "eps": (1e-6, 1e-2)},
+                         _BAD_LR + _BAD_EPS + _bad("rho", 1.0) + _BAD_WD, {"learning_rate": 0.1}, steps=6000, rosen_tol=0.05),
+    "adadelta-weight_decay": Settings({"weight_decay": (0.0, 0.1)}, **_NO_ZERO),
+    "rmsprop": _rmsprop("rmsprop"),
+    "rmsprop-torch": _rmsprop("rmsprop-torch", lr=0.003, steps=3000),
+    "rmsprop-centered": _rmsprop("rmsprop-centered"),
+    "rmsprop-centered-eps_outside": _rmsprop("rmsprop-centered-eps_outside"),
+    "rmsprop-momentum": _rmsprop("rmsprop-momentum"),
+    "rmsprop-nesterov": _rmsprop("rmsprop-nesterov"),
+    "rmsprop-bias_correction": _rmsprop("rmsprop-bias_correction"),
+    "rmsprop-centered-bias_correction": _rmsprop("rmsprop-centered-bias_correction", lr=3e-4, rosen_tol=0.15),
+    "rmsprop-initial_scale": _rmsprop("rmsprop-initial_scale"),
+    "sm3": Settings(_MOMENTUM, _BAD_LR + _bad("momentum", 1.0), {"learning_rate": 1.0}, steps=3000,
+                    rosen_tol=0.05),
+    "adafactor": Settings({"decay_rate": (0.5, 1.0)},
+                          _BAD_LR + _BAD_EPS + _bad("clipping_threshold", 0.0) + _bad("momentum", 1.0)
+                          + _bad("min_dim_size_to_factor", 0),
+                          {"learning_rate": 0.01, "multiply_by_parameter_scale": False}, steps=3000,
+                          rosen_tol=0.2),
+    "adafactor-factored": Settings({"decay_rate": (0.5, 1.0), "clipping_threshold": (0.1, 2.0)}),
+    "adafactor-momentum_decay": Settings({"momentum": (0.0, 0.99), "weight_decay_rate": (0.0, 0.01)},
+                                         **_NO_ZERO),
+    "lars": Settings({"trust_coefficient": (1e-3, 1.0), "momentum": (0.0, 0.99)},
+                     _BAD_LR + _BAD_EPS + _BAD_WD + _bad("trust_coefficient", 0.0) + _bad("momentum", 1.0),
+                     {"learning_rate": 0.5, "trust_coefficient": 0.01}, steps=3000, rosen_tol=0.2),
+    "lars-decay-nesterov": Settings({"weight_decay": (0.0, 0.1)}, **_NO_ZERO),
+    "fromage": Settings({"min_norm": (0.0, 1e-3)}, _BAD_LR + _bad("min_norm", -1.0), {"learning_rate": 0.01},
+                        steps=4000, **_NO_ZERO),
+    # jaxgd/reference/wrappers.py
+    "clip": Settings({"max_delta": (0.05, 3.0)}, _BAD_LR + _bad("max_delta", -1.0),
+                     {"learning_rate": 0.002, "max_delta": 1.0}, steps=4000, rosen_tol=0.2),
+    "clip_by_global_norm": Settings({"max_norm": (0.5, 10.0), **_MOMENTUM},
+                                    _BAD_MOMENTUM + _bad("max_norm", 0.0, -1.0), {"learning_rate": 0.0005, "max_norm": 10.0}, steps=3000),
+    "clip_by_block_rms": Settings({"threshold": (0.1, 3.0)}, _BAD_LR + _bad("threshold", 0.0),
+                                  {"learning_rate": 0.002, "threshold": 1.0}, steps=4000, rosen_tol=0.2),
+    "ema": Settings({"decay": (0.0, 0.99)}, _BAD_LR + _bad("decay", 1.0, -0.1),
+                    {"learning_rate": 0.002, "decay": 0.9}, steps=4000, rosen_tol=0.2),
+    "ema-no_debias": Settings({"decay": (0.0, 0.99)}, _BAD_LR + _bad("decay", 1.0)),
+    "masked": Settings(_B_RANGES, _BAD_LR + _bad("b1", 1.0), {"learning_rate": 0.002}, steps=4000,
+                       rosen_tol=0.2),
+    "freeze": Settings(_MOMENTUM, _BAD_MOMENTUM),
+    "multi_transform": Settings(_MOMENTUM, _BAD_MOMENTUM, _MOMENTUM_MIN, steps=3000),
+    "apply_if_finite": Settings(_MOMENTUM, _BAD_MOMENTUM + _bad("max_consecutive_errors", -1), _MOMENTUM_MIN,
+                                steps=3000),
+    "MultiSteps": Settings(invalid=_BAD_LR + _bad("every_k_schedule", 0), minimize={"learning_rate": 0.02},
+                           steps=6000, rosen_tol=0.1),
+    "MultiSteps-sum": Settings(_MOMENTUM, _BAD_MOMENTUM),
+    "inject_hyperparams": Settings(_MOMENTUM, _BAD_MOMENTUM, _MOMENTUM_MIN, steps=3000),
+    "inject_hyperparams-adam": Settings(_B_RANGES, _BAD_LR + _bad("b1", 1.0) + _BAD_EPS),
+}
