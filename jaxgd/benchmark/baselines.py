@@ -177,14 +177,17 @@ def torch_available() -> bool:
 
 
 def torch_loop(kind: str, act: str, opt: dict, params, x, y, idx):
-    """torch.optim on the same MLP, eager mode, float32, CPU."""
+    """torch.optim on the same MLP, eager mode, float32, on CUDA when torch sees a GPU."""
     import torch
 
+    dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.set_num_threads(max(1, torch.get_num_threads()))
-    p0 = [(torch.tensor(np.array(w)), torch.tensor(np.array(b))) for w, b in params]
-    x_t = torch.tensor(np.asarray(x))
-    y_t = torch.tensor(np.asarray(y)).long() if kind == "ce" else torch.tensor(np.asarray(y))
-    idx_t = torch.tensor(np.asarray(idx)).long()
+    p0 = [(torch.tensor(np.array(w), device=dev), torch.tensor(np.array(b), device=dev))
+          for w, b in params]
+    x_t = torch.tensor(np.asarray(x), device=dev)
+    y_t = torch.tensor(np.asarray(y), device=dev)
+    y_t = y_t.long() if kind == "ce" else y_t
+    idx_t = torch.tensor(np.asarray(idx), device=dev).long()
     nonlin = torch.relu if act == "relu" else torch.sigmoid
 
     def run():
@@ -205,6 +208,8 @@ def torch_loop(kind: str, act: str, opt: dict, params, x, y, idx):
             o.zero_grad(set_to_none=True)
             loss.backward()
             o.step()
+        if dev.type == "cuda":
+            torch.cuda.synchronize()  # CUDA runs asynchronously: wait, as block_until_ready does
         return ps
 
     return run

@@ -11,13 +11,14 @@ import jax
 
 from jaxgd.benchmark import workloads as W
 from jaxgd.benchmark.endtoend import train_end_to_end
+from jaxgd.benchmark.sweep_bare import w5
 from jaxgd.benchmark.sweep_bench import w4
 from jaxgd.benchmark.timing import measure
 from jaxgd.core.errors import check_choice, check_positive_int
 
 __all__ = ["WORKLOADS", "machine", "run_bench"]
 
-WORKLOADS = ("W1", "W2", "W3", "W4")
+WORKLOADS = ("W1", "W2", "W3", "W4", "W5")
 
 
 def machine() -> dict[str, Any]:
@@ -36,7 +37,12 @@ def machine() -> dict[str, Any]:
 
 def run_bench(workloads=WORKLOADS, repeats: int = 5, quick: bool = False,
               end_to_end: bool = True, progress: bool = False) -> dict[str, Any]:
-    """Run the benchmark; ``quick`` shrinks every workload (for tests and smoke runs)."""
+    """Run the benchmark on JAX's default device; ``quick`` shrinks every workload.
+
+    On a GPU, W3 is the large compute-bound MLP (1024-4096-4096-4096-10, batch 4096,
+    20 steps) and W5 sweeps R = 1, 32, 256 and 1024 runs; on a CPU, W3 is
+    1024-2048-2048-10 and W5 sweeps R = 1 and 32.
+    """
     for w in workloads:
         check_choice("workload", w, WORKLOADS)
     check_positive_int("repeats", repeats)
@@ -46,6 +52,9 @@ def run_bench(workloads=WORKLOADS, repeats: int = 5, quick: bool = False,
         "W2": lambda: W.w2(epochs=1 if quick else 20),
         "W3": lambda: W.w3(n=1024 if quick else 4096),
     }
+    gpu = jax.default_backend() == "gpu"
+    if gpu and not quick:
+        builders["W3"] = lambda: W.w3(n=4096 * 20, sizes=(1024, 4096, 4096, 4096, 10), batch=4096)
     if "W3" in workloads:
         out["matmul_gflops"] = W.matmul_peak(512 if quick else 2048)
     for name in workloads:
@@ -53,6 +62,10 @@ def run_bench(workloads=WORKLOADS, repeats: int = 5, quick: bool = False,
             print(f"[bench] {name} ...", flush=True)
         if name == "W4":
             out["workloads"].append(w4(quick=quick, repeats=max(1, repeats // 2)))
+            continue
+        if name == "W5":
+            runs = (1, 4) if quick else (1, 32, 256, 1024) if gpu else (1, 32)
+            out["workloads"].append(w5(runs, epochs=2 if quick else 20, repeats=1 if quick else 5))
             continue
         wl = builders[name]()
         timings = measure(wl.impls, repeats=repeats)

@@ -10,7 +10,9 @@ from pathlib import Path
 def register(sub) -> None:
     p = sub.add_parser("bench", help="benchmark jaxgd against other implementations",
                        description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--workloads", default="W1,W2,W3,W4", help="comma-separated subset of W1..W4")
+    p.add_argument("--workloads", default="W1,W2,W3,W4,W5",
+                   help="comma-separated subset of W1..W5 (W5: the sweep against a bare vmapped "
+                   "program)")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--quick", action="store_true", help="small sizes: a smoke run in seconds")
     p.add_argument("--no-end-to-end", action="store_true", help="skip the fresh-process runs")

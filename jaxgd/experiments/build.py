@@ -137,7 +137,12 @@ def make_eval_fn(cfg: TrainConfig, pb: Problem, loss_fn):
 
 
 def select_device(kind: str):
-    """This process's first device of ``kind``; a clear error with the install hint when absent."""
+    """This process's first device of ``kind``; a clear error with the install hint when absent.
+
+    ``kind="auto"`` is JAX's default backend: the GPU when JAX sees one, else the CPU.
+    """
+    if kind == "auto":
+        return jax.local_devices()[0]
     try:
         devices = jax.local_devices(backend=kind)
     except RuntimeError:

@@ -46,7 +46,7 @@ __all__ = ["GRADS", "IMPLS", "RESUMABLE", "SINGLE_IMPLS", "TrainConfig", "optimi
 IMPLS = ("hand", "optax", "both")
 SINGLE_IMPLS = ("hand", "optax")  # one rule per run: sweep and compare
 GRADS = ("backprop", "autodiff", "tutorial")
-DEVICES = ("cpu", "gpu")
+DEVICES = ("auto", "cpu", "gpu")
 # values renamed in 0.2 (the tutorial deck was called "the seed"): old -> new; schedules: their table
 RENAMED_VALUES = {"grad": {"seed": "tutorial"}, "optimizer": {"seed_momentum": "tutorial_momentum"}}
 HYPER_SHORTCUTS = tuple(Shortcut(f"--{k.replace('_', '-')}", k, f"{what} (the same as --set {k}=X)")
@@ -182,7 +182,12 @@ class TrainConfig:
                                   parse=float, check=in_range(low=0.0, high=1.0, high_open=True))
     label_column: str | None = option(None, "label column of a .csv file", unset="the last")
     standardize: bool = option(False, "standardise x with the training statistics", switch=True)
-    device: str = option("cpu", "where the run computes", choices=DEVICES, resumable=True)
+    eval_every: int = option(1, "evaluate accuracy and test metrics every N epochs and at the last "
+                             "(other epochs: NaN in the history)", parse=int, metavar="N",
+                             check=positive_int("Use 1 to evaluate after every epoch."),
+                             resumable=True)
+    device: str = option("auto", "where the run computes (auto: JAX's default backend, the GPU "
+                         "when there is one)", choices=DEVICES, resumable=True)
     devices: int | str | None = option(  # data-parallel mesh: None = one device, N, or "all"
         None, "split each batch over N devices (parameters replicated)", parse=parse_devices,
         check=check_devices, metavar="N|all", unset="one device", resumable=True)

@@ -104,6 +104,7 @@ def train(cfg: TrainConfig, progress: bool = False, *, folder: RunFolder | None 
             else:
                 res = fit(None, None, txs[impl], ds.x, ds.y, epochs=cfg.epochs, batch_size=batch,
                           value_and_grad=vg, tol=cfg.tol, gtol=cfg.gtol, eval_fn=eval_fn,
+                          eval_every=cfg.eval_every,
                           learning_rate=cfg.learning_rate, progress=progress,
                           state=snap.states[impl], mesh=mesh, pass_value=needs_value(cfg.optimizer),
                           checkpoint_every=cfg.checkpoint_every if folder else 0,

@@ -26,6 +26,14 @@ __all__ = [
 
 
 class ScaleByBeliefState(NamedTuple):
+    """State of `scale_by_belief` (the fields of ``optax.ScaleByBeliefState``).
+
+    Attributes:
+        count: int32 scalar: t - 1 before the update.
+        mu: like params: first moment m.
+        nu: like params: belief s, the EMA of (g - m)**2 (+ eps_root).
+    """
+
     count: jax.Array  # int32 scalar: t - 1 before the update
     mu: Any  # like params: first moment m
     nu: Any  # like params: belief s, the EMA of (g - m)**2 (+ eps_root)

@@ -29,15 +29,35 @@ __all__ = [
 
 
 class ScaleByRssState(NamedTuple):
+    """State of `scale_by_rss` (the fields of ``optax.ScaleByRssState``).
+
+    Attributes:
+        sum_of_squares: like params: G, the running sum of g**2 (starts at the initial value).
+    """
+
     sum_of_squares: Any  # like params: G, the running sum of g**2 (starts at the initial value)
 
 
 class ScaleByAdaDeltaState(NamedTuple):
+    """State of `scale_by_adadelta` (the fields of ``optax.ScaleByAdaDeltaState``).
+
+    Attributes:
+        e_g: like params: E[g**2], average squared gradient.
+        e_x: like params: E[dx**2], average squared step.
+    """
+
     e_g: Any  # like params: E[g**2], average squared gradient
     e_x: Any  # like params: E[dx**2], average squared step
 
 
 class ScaleBySM3State(NamedTuple):
+    """State of `scale_by_sm3` (the fields of ``optax.ScaleBySM3State``).
+
+    Attributes:
+        mu: like params, each leaf a list of ndim vectors (one per axis): the cover maxima.
+        nu: like params: momentum of the preconditioned gradient.
+    """
+
     mu: Any  # like params, each leaf a list of ndim vectors (one per axis): the cover maxima
     nu: Any  # like params: momentum of the preconditioned gradient
 

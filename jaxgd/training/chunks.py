@@ -26,13 +26,36 @@ CheckpointFn = Callable[[Any, int, dict[str, np.ndarray]], None]
 RUNNING, CONVERGED, NON_FINITE = 0, 1, 2
 
 
+def every_nth(eval_fn: EvalFn, eval_names: tuple[str, ...], eval_every: int):
+    """``(params, epoch, last_epoch) -> row``: ``eval_fn`` at epochs that are multiples of
+    ``eval_every`` and at ``last_epoch``, NaN at the others (``epoch`` counts from 1).
+
+    A `jax.lax.cond` on an epoch number that is the same for every run: under
+    `jax.vmap` over runs (a sweep) the predicate is not batched, so the skipped
+    evaluations cost nothing. ``eval_every=1`` calls ``eval_fn`` with no cond.
+    """
+    if eval_every == 1:
+        return lambda params, epoch, last_epoch: eval_fn(params)
+
+    def skip(params):
+        out = jax.eval_shape(eval_fn, params)
+        return {name: jnp.full(out[name].shape, jnp.nan, out[name].dtype) for name in eval_names}
+
+    def row(params, epoch, last_epoch):
+        due = (epoch % eval_every == 0) | (epoch >= last_epoch)
+        return jax.lax.cond(due, eval_fn, skip, params)
+
+    return row
+
+
 def block_size(chunk: int, cap: int = 64) -> int:
     """Epochs per inner scan: the largest divisor of ``chunk`` that is at most ``cap``."""
     return max(k for k in range(1, min(chunk, cap) + 1) if chunk % k == 0)
 
 
 def make_chunk(epoch, chunk: int, tol: float = 0.0, gtol: float = 0.0,
-               eval_fn: EvalFn | None = None, eval_names: tuple[str, ...] = ()):
+               eval_fn: EvalFn | None = None, eval_names: tuple[str, ...] = (),
+               eval_every: int = 1):
     """Up to ``chunk`` epochs on the device, stopping early when converged or non-finite.
 
     ``run(state, x, y, epoch0, max_epochs, prev_loss) -> (state, buffers, done, stop, last_loss)``
@@ -44,9 +67,11 @@ def make_chunk(epoch, chunk: int, tol: float = 0.0, gtol: float = 0.0,
     CPU backend this costs a fraction of writing one buffer element per epoch. An
     epoch after the stop (or past ``max_epochs``) inside the last block is computed
     but discarded: its state update is dropped by `jnp.where`, so results are the
-    same as stopping exactly there.
+    same as stopping exactly there. ``eval_fn`` runs after every ``eval_every``-th
+    epoch and after epoch ``max_epochs`` (`every_nth`); its columns are NaN in between.
     """
     names = ("loss", "grad_norm", *eval_names)
+    evaluate = every_nth(eval_fn, eval_names, eval_every) if eval_fn is not None else None
     k = block_size(chunk)
 
     def run(state, x, y, epoch0, max_epochs, prev_loss):
@@ -56,8 +81,8 @@ def make_chunk(epoch, chunk: int, tol: float = 0.0, gtol: float = 0.0,
             state, i, prev, stop = carry
             new, m = epoch(state, x, y)
             row = {"loss": m.loss, "grad_norm": m.grad_norm}
-            if eval_fn is not None:
-                row.update(eval_fn(new.params))
+            if evaluate is not None:
+                row.update(evaluate(new.params, epoch0 + i + 1, max_epochs))
             row = {name: v.astype(dtype) for name, v in row.items()}
             live = (stop == RUNNING) & (epoch0 + i < max_epochs)
             finite = jnp.isfinite(m.loss) & jnp.isfinite(m.grad_norm) & tree_all_finite(new.params)

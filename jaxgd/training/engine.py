@@ -187,6 +187,7 @@ def fit(
     tol: float = 0.0,
     gtol: float = 0.0,
     eval_fn: EvalFn | None = None,
+    eval_every: int = 1,
     chunk: int | None = None,
     state: TrainState | None = None,
     pass_value: bool = False,
@@ -213,6 +214,9 @@ def fit(
         gtol: stop when the epoch's mean gradient norm is below ``gtol`` (0 disables).
         eval_fn: ``params -> {name: scalar}`` evaluated after every epoch inside the
             compiled loop (accuracy, test loss, ...); the names become history columns.
+        eval_every: evaluate ``eval_fn`` only every this many epochs and at the last
+            epoch (``epochs``); its columns are NaN at the other epochs. A test-set
+            pass can cost as much as an epoch of small batches.
         chunk: epochs per compiled chunk (the host wakes between chunks); default
             about 1/20 of the run.
         state: continue from this TrainState (resume); its ``step`` counts updates.
@@ -247,6 +251,7 @@ def fit(
     n = int(x.shape[0])
     batch_size = n if batch_size is None else batch_size
     _validate(epochs, batch_size, n, tol, gtol, chunk)
+    check_positive_int("eval_every", eval_every, fix="Use 1 to evaluate after every epoch.")
     if value_and_grad is None:
         if loss_fn is None:
             raise ConfigError("fit needs loss_fn or value_and_grad; pass loss_fn(params, x, y).")
@@ -270,7 +275,7 @@ def fit(
     else:
         state = jax.tree.map(jnp.copy, state)  # chunks donate their input; keep the caller's arrays
     epoch = make_epoch(make_step(value_and_grad, tx, pass_value), n, batch_size, mesh)
-    run_chunk = jax.jit(make_chunk(epoch, chunk, tol, gtol, eval_fn, eval_names),
+    run_chunk = jax.jit(make_chunk(epoch, chunk, tol, gtol, eval_fn, eval_names, eval_every),
                         donate_argnums=0, **jit_kwargs)
 
     state, history, done, stop = run_chunks(

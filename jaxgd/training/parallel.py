@@ -64,11 +64,13 @@ def resolve_device_count(devices: int | str | None, available: int) -> int:
 def make_mesh(devices: int | str | None = "all", platform: str | None = None) -> Mesh:
     """A 1-D mesh (axis "data") over the first ``devices`` devices of ``platform``.
 
+    ``platform`` None or "auto": JAX's default backend.
+
     Raises:
         ConfigError: ``platform`` has no devices here, or fewer than ``devices``.
     """
     try:
-        available = jax.devices(platform) if platform else jax.devices()
+        available = jax.devices(platform) if platform not in (None, "auto") else jax.devices()
     except RuntimeError:
         available = []
     if not available:

@@ -41,7 +41,8 @@ def test_every_field_declares_help_and_the_resume_rule_is_derived():
     assert set(FIELDS) == {f.name for f in dataclasses.fields(TrainConfig)}
     for name, (_, opt) in FIELDS.items():
         assert opt.help.strip(), name
-    assert set(RESUMABLE) == {"epochs", "checkpoint_every", "devices", "device", "tol", "gtol"}
+    assert set(RESUMABLE) == {"epochs", "checkpoint_every", "devices", "device", "tol", "gtol",
+                              "eval_every"}
 
 
 @pytest.mark.parametrize("cfg", NON_DEFAULT, ids=range(len(NON_DEFAULT)))

@@ -14,7 +14,7 @@ from jaxgd.core.errors import ConfigError, DivergenceError, UnknownNameError
 from jaxgd.experiments.build import make_eval_fn, make_objective, make_problem, make_tx
 from jaxgd.experiments.config import TrainConfig
 from jaxgd.experiments.plots import read_table
-from jaxgd.experiments.sweep.engine import sweep
+from jaxgd.experiments.sweep.engine import make_run_fns, sweep
 from jaxgd.experiments.sweep.grid import check_names, make_grid, parse_seeds, parse_spec
 from jaxgd.experiments.sweep.plan import bytes_per_run, epoch_calls, plan_chunks, use_cpu_devices
 from jaxgd.nn.models import init_mlp
@@ -220,6 +220,35 @@ def test_diverging_run_is_marked_and_the_other_is_untouched(diverging):
     assert all(np.all(np.isfinite(leaf[1])) for leaf in jax.tree.leaves(diverging.params))
     alone = fit_one(SINE, 0, learning_rate=0.05)
     np.testing.assert_allclose(diverging.history["loss"][0], alone.history["loss"], rtol=2e-5)
+
+
+def test_eval_every_in_a_sweep_is_a_real_cond_and_keeps_the_history(sharded):
+    """eval_every=3 over 4 epochs: train_accuracy at epochs 3 and 4 (the last) equals the
+    every-epoch sweep's, NaN at 1 and 2; losses unchanged. The epoch number is shared by
+    the runs, so under vmap the evaluation stays a `cond` (not a select of both branches)."""
+    sparse = sweep(dataclasses.replace(MOONS, eval_every=3), GRID)
+    acc, full = sparse.history["train_accuracy"], sharded.history["train_accuracy"]
+    assert np.all(np.isnan(acc[:, :2])) and np.all(np.isfinite(acc[:, 2:]))
+    np.testing.assert_allclose(acc[:, 2:], full[:, 2:], rtol=1e-6)
+    np.testing.assert_allclose(sparse.history["loss"], sharded.history["loss"], rtol=1e-6)
+    cfg = dataclasses.replace(MOONS, eval_every=3)
+    pb = make_problem(cfg)
+    init_one, run_one = make_run_fns(cfg, pb, "hand", GRID.names, 16)
+    values = jax.numpy.asarray(GRID.values[:2], jax.numpy.float32)
+    first = jax.tree.map(lambda *a: jax.numpy.stack(a), *[init_mlp(jax.random.key(s), pb.sizes)
+                                                          for s in (0, 1)])
+    carry = jax.vmap(init_one)(values, first, jax.numpy.arange(2))
+    mapped = jax.vmap(lambda c, v, s: run_one(c, v, pb.data.x, pb.data.y, 4, s),
+                      in_axes=(0, 0, None))
+    text = str(jax.make_jaxpr(mapped)(carry, values, np.int32(0)))
+    assert "cond[" in text
+
+
+def test_device_auto_is_the_default_backend():
+    from jaxgd.experiments.build import select_device
+
+    assert TrainConfig().device == "auto"
+    assert select_device("auto") == jax.local_devices()[0]
 
 
 def test_every_run_diverging_raises():

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from jaxgd import optimizers as O
-from jaxgd.core.errors import DivergenceError
+from jaxgd.core.errors import ConfigError, DivergenceError
 from jaxgd.core.transform import apply_updates
 from jaxgd.data import sine, xor
 from jaxgd.data.batching import epoch_indices
@@ -154,6 +154,37 @@ def test_eval_metrics_recorded_per_epoch():
     res = fit(TUTORIAL_LOSS, params, O.sgd(0.5), ds.x, ds.y, epochs=10, eval_fn=eval_fn)
     # eval runs after each epoch's update: it equals the next epoch's pre-update loss
     np.testing.assert_allclose(res.history["double_loss"][:-1], 2 * res.history["loss"][1:], rtol=1e-6)
+
+
+@pytest.mark.parametrize("every, chunk", [(3, None), (4, 5), (1, 3)])
+def test_eval_every_n_epochs_and_the_last(every, chunk):
+    """eval_every=N: the metric at epochs N, 2N, ... and the last, equal to eval_every=1's there;
+    NaN elsewhere; the training itself unchanged. Chunk edges do not move the evaluated epochs."""
+    ds = xor()
+    params = init_mlp(jax.random.key(0), (2, 3, 1))
+
+    def eval_fn(p):
+        return {"double_loss": 2 * TUTORIAL_LOSS(p, ds.x, ds.y)}
+
+    def run(n):
+        return fit(TUTORIAL_LOSS, params, O.sgd(0.5), ds.x, ds.y, epochs=10, eval_fn=eval_fn,
+                   eval_every=n, chunk=chunk)
+
+    every_epoch, sparse = run(1), run(every)
+    due = [e for e in range(1, 11) if e % every == 0 or e == 10]
+    got = sparse.history["double_loss"]
+    assert [e for e in range(1, 11) if np.isfinite(got[e - 1])] == due
+    np.testing.assert_allclose(got[np.array(due) - 1],
+                               every_epoch.history["double_loss"][np.array(due) - 1], rtol=1e-6)
+    np.testing.assert_array_equal(sparse.history["loss"], every_epoch.history["loss"])
+
+
+def test_eval_every_is_checked():
+    ds = xor()
+    params = init_mlp(jax.random.key(0), (2, 3, 1))
+    with pytest.raises(ConfigError, match="eval_every=0"):
+        fit(TUTORIAL_LOSS, params, O.sgd(0.5), ds.x, ds.y, epochs=2, eval_every=0,
+            eval_fn=lambda p: {"l": TUTORIAL_LOSS(p, ds.x, ds.y)})
 
 
 def test_init_state_has_step_zero():

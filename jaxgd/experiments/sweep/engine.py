@@ -46,7 +46,8 @@ from jaxgd.experiments.config import SINGLE_IMPLS, TrainConfig, validate
 from jaxgd.experiments.sweep.grid import Grid, check_names, point_config, settings
 from jaxgd.experiments.sweep.plan import bytes_per_run, default_memory_budget, epoch_calls, plan_chunks
 from jaxgd.nn.models import init_mlp
-from jaxgd.training.engine import TrainState, init_state, make_epoch, make_step, run_epochs
+from jaxgd.training.chunks import every_nth
+from jaxgd.training.engine import TrainState, init_state, make_epoch, make_step
 
 
 class SweepCarry(NamedTuple):
@@ -81,10 +82,14 @@ class SweepResult(NamedTuple):
 
 
 def make_run_fns(cfg: TrainConfig, pb: Problem, impl: str, names: tuple[str, ...], batch: int):
-    """``init_one(values, params, seed) -> SweepCarry``, ``run_one(carry, values, x, y, length)``.
+    """``init_one(values, params, seed) -> SweepCarry``,
+    ``run_one(carry, values, x, y, length, start) -> (carry, rows)``.
 
     Both rebuild the update rule from ``values`` (the run's hyperparameters), so
     under `jax.vmap` they are tracers and one program serves the whole grid.
+    ``run_one`` runs epochs ``start + 1 .. start + length``; ``start`` is shared by
+    every run (not mapped), so the evaluation every ``cfg.eval_every`` epochs is a
+    real `jax.lax.cond`, not both branches.
     """
     n = pb.data.n
     steps_per_epoch = n // batch
@@ -98,15 +103,19 @@ def make_run_fns(cfg: TrainConfig, pb: Problem, impl: str, names: tuple[str, ...
         state = init_state(params, pieces(values)[0], jax.random.key(seed + 2))
         return SweepCarry(state, jnp.zeros([], jnp.int32), jnp.zeros([], jnp.int32))
 
-    def run_one(carry, values, x, y, length):
+    def run_one(carry, values, x, y, length, start):
         tx, vg, eval_fn = pieces(values)
         epoch = make_epoch(make_step(vg, tx), n, batch, gather_per_epoch=True)
+        evaluate = None
+        if eval_fn is not None:
+            names = tuple(jax.eval_shape(eval_fn, carry.state.params))
+            evaluate = every_nth(eval_fn, names, cfg.eval_every)
 
-        def guarded(c: SweepCarry, x, y):
+        def guarded(c: SweepCarry, number):
             new, m = epoch(c.state, x, y)
             row = {"loss": m.loss, "grad_norm": m.grad_norm}
-            if eval_fn is not None:
-                row.update(eval_fn(new.params))
+            if evaluate is not None:  # ``number`` is the same for every run: a real cond
+                row.update(evaluate(new.params, number, cfg.epochs))
             row = {k: v.astype(jnp.float32) for k, v in row.items()}
             finite = jnp.isfinite(m.loss) & jnp.isfinite(m.grad_norm) & tree_all_finite(new.params)
             was_ok = c.diverged_at == 0
@@ -119,7 +128,7 @@ def make_run_fns(cfg: TrainConfig, pb: Problem, impl: str, names: tuple[str, ...
             row = {k: jnp.where(was_ok, v, jnp.nan) for k, v in row.items()}
             return SweepCarry(state, at, c.epoch + 1), row
 
-        return run_epochs(guarded, carry, x, y, length)
+        return jax.lax.scan(guarded, carry, start + 1 + jnp.arange(length, dtype=jnp.int32))
 
     return init_one, run_one
 
@@ -210,41 +219,55 @@ def _untraceable(err: Exception, cfg: TrainConfig, impl: str, names: tuple[str, 
 
 
 def _run_chunks(cfg, pb, impl, names, batch, grid, devices, per_chunk, chunks, calls, bar):
-    """Compile once per call length, run chunk by chunk, gather numpy results."""
+    """Compile once per call length, run chunk by chunk, gather numpy results.
+
+    Everything is compiled ahead (``.lower().compile()``, timed as compile_seconds);
+    without a progress bar the host fetches a chunk's metrics once, after its last
+    call, so it never waits on the device between calls.
+    """
     mesh = Mesh(np.array(devices), ("runs",))
     by_run, replicated = NamedSharding(mesh, PartitionSpec("runs")), NamedSharding(mesh, PartitionSpec())
     init_one, run_one = make_run_fns(cfg, pb, impl, names, batch)
-    init_all = jax.jit(jax.vmap(init_one), in_shardings=(by_run, by_run, by_run), out_shardings=by_run)
     x, y = jax.device_put(pb.data.x, replicated), jax.device_put(pb.data.y, replicated)
     total = per_chunk * chunks
     pad = np.concatenate([np.arange(grid.runs), np.full(total - grid.runs, grid.runs - 1)])
     values = grid.values[pad].astype(np.float32)
     seeds = grid.seeds[pad].astype(np.int32)
     first = initial_params(pb, cfg.init, seeds)
-    compiled: dict[int, Any] = {}
+    compiled: dict[Any, Any] = {}
     compile_s, t_start = 0.0, time.perf_counter()
+
+    def ahead(key, fn, *args):
+        nonlocal compile_s
+        if key not in compiled:
+            t = time.perf_counter()
+            compiled[key] = fn.lower(*args).compile()
+            compile_s += time.perf_counter() - t
+        return compiled[key]
+
+    init_all = jax.jit(jax.vmap(init_one), in_shardings=(by_run, by_run, by_run), out_shardings=by_run)
     hist, at, params = [], [], []
     for c in range(chunks):
         rows = slice(c * per_chunk, (c + 1) * per_chunk)
         v = jax.device_put(values[rows], by_run)
         p0 = jax.device_put(jax.tree.map(lambda leaf, r=rows: leaf[r], first), by_run)
-        carry = init_all(v, p0, jax.device_put(seeds[rows], by_run))
-        parts = []
+        s0 = jax.device_put(seeds[rows], by_run)
+        carry = ahead("init", init_all, v, p0, s0)(v, p0, s0)
+        parts, start = [], 0
         for length in calls:
-            if length not in compiled:
-                t = time.perf_counter()
-                fn = jax.jit(jax.vmap(lambda c_, v_, x_, y_, n=length: run_one(c_, v_, x_, y_, n),
-                                      in_axes=(0, 0, None, None)),
-                             in_shardings=(by_run, by_run, replicated, replicated),
-                             out_shardings=(by_run, by_run), donate_argnums=0)
-                compiled[length] = fn.lower(carry, v, x, y).compile()
-                compile_s += time.perf_counter() - t
-            carry, metrics = compiled[length](carry, v, x, y)
-            parts.append(jax.device_get(metrics))  # the host wakes here, once per call
-            if bar is not None:
+            fn = jax.jit(jax.vmap(lambda c_, v_, x_, y_, s_, n=length: run_one(c_, v_, x_, y_, n, s_),
+                                  in_axes=(0, 0, None, None, None)),
+                         in_shardings=(by_run, by_run, replicated, replicated, None),
+                         out_shardings=(by_run, by_run), donate_argnums=0)
+            epoch0 = np.int32(start)
+            carry, metrics = ahead(length, fn, carry, v, x, y, epoch0)(carry, v, x, y, epoch0)
+            start += length
+            parts.append(metrics)
+            if bar is not None:  # the host waits for the device here, once per call
                 bar.update(length)
                 bar.set_postfix(chunk=f"{c + 1}/{chunks}", diverged=int(np.sum(
                     jax.device_get(carry.diverged_at) > 0)))
+        parts = jax.device_get(parts)
         hist.append({k: np.concatenate([p[k] for p in parts], axis=1) for k in parts[0]})
         at.append(np.asarray(jax.device_get(carry.diverged_at)))
         params.append(jax.device_get(carry.state.params))
