@@ -74,6 +74,13 @@ def spans_decades(values, decades: float = 2.0) -> bool:
     return bool(v.size) and np.log10(v.max() / v.min()) > decades
 
 
+def evaluated(epoch: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The epochs where ``values`` is defined: with ``--eval-every N`` test metrics are NaN
+    in between, and a line through NaN draws nothing."""
+    keep = ~np.isnan(values)
+    return epoch[keep], values[keep]
+
+
 def loss_figure(columns: dict[str, np.ndarray]):
     """Loss (and optax twin, test loss) per epoch; accuracies in a second panel."""
     Figure = require_matplotlib()
@@ -83,13 +90,13 @@ def loss_figure(columns: dict[str, np.ndarray]):
     epoch = columns["epoch"]
     losses = [k for k in ("loss", "optax_loss", "test_loss") if k in columns]
     for k, style in zip(losses, ("-", "--", ":"), strict=False):
-        axes[0].plot(epoch, columns[k], style, label=k.replace("_", " "))
+        axes[0].plot(*evaluated(epoch, columns[k]), style, label=k.replace("_", " "))
     if spans_decades(np.concatenate([columns[k] for k in losses])):
         axes[0].set_yscale("log")
     axes[0].set(xlabel="epoch", ylabel="loss", title="training loss")
     axes[0].legend()
     for k in acc:
-        axes[1].plot(epoch, columns[k], label=k.replace("_", " "))
+        axes[1].plot(*evaluated(epoch, columns[k]), label=k.replace("_", " "))
     if acc:
         axes[1].set(xlabel="epoch", ylabel="accuracy", title="accuracy", ylim=(0, 1.02))
         axes[1].legend()

@@ -5,7 +5,7 @@ import sys
 import numpy as np
 import pytest
 
-from jaxgd import plots
+from jaxgd.experiments import plots
 from jaxgd.cli import main
 from jaxgd.experiments.compare import CompareResult, OptimizerSpec, summarize, write_compare
 from jaxgd.experiments.config import TrainConfig
@@ -134,3 +134,11 @@ def test_plot_cli(tmp_path, train_run, capsys):
     assert capsys.readouterr().out.split() == [str(out / "loss.png"), str(out / "boundary.png")]
     assert main(["plot", str(tmp_path)]) == 2
     assert "not a jaxgd run folder" in capsys.readouterr().err
+
+
+def test_sparse_eval_columns_plot_the_evaluated_epochs():
+    """--eval-every 3 leaves NaN between evaluations; the plotted points are the evaluated ones."""
+    epoch = np.arange(1, 8)
+    acc = np.array([np.nan, np.nan, 0.5, np.nan, np.nan, 0.75, 0.8])
+    e, v = plots.evaluated(epoch, acc)
+    assert e.tolist() == [3, 6, 7] and v.tolist() == [0.5, 0.75, 0.8]
