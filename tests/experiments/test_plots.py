@@ -5,8 +5,8 @@ import sys
 import numpy as np
 import pytest
 
-from jaxgd.experiments import plots
 from jaxgd.cli import main
+from jaxgd.experiments import plots
 from jaxgd.experiments.compare import CompareResult, OptimizerSpec, summarize, write_compare
 from jaxgd.experiments.config import TrainConfig
 from jaxgd.experiments.records import read_metrics_csv
