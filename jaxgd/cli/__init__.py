@@ -21,6 +21,7 @@ import sys
 import traceback
 import warnings
 
+from jaxgd._version import __version__
 from jaxgd.core.errors import JaxgdError, TrainingInterrupted, WriteError
 
 COMMANDS = ("train", "crosscheck", "sweep", "compare", "plot", "bench")
@@ -32,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="jaxgd",
         description="Gradient descent for neural networks in JAX, every rule by hand and with optax.",
     )
+    parser.add_argument("--version", action="version", version=f"jaxgd {__version__}")
     parser.add_argument("--debug", action="store_true",
                         help="show the Python traceback of a failure (any position on the line)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -46,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in argv
     argv = [x for x in argv if x != "--debug"]
     parser = build_parser()
-    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
+    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
         argv = ["train", *argv]  # `jaxgd` alone (or with train flags) runs the default job
     args = parser.parse_args(argv)
     try:

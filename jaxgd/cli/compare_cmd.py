@@ -35,10 +35,10 @@ def register(sub) -> None:
 
 
 def run(a: argparse.Namespace) -> int:
+    cfg = config_from_args(a)  # checked before JAX is imported
     from jaxgd.experiments.compare import compare, format_table, summarize, write_compare
     from jaxgd.experiments.sweep.grid import parse_seeds
 
-    cfg = config_from_args(a)
     seeds = parse_seeds(a.seeds, cfg.seed)
     claim, show = prepare(a, "compare", cfg)
     with claim:

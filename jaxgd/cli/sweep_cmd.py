@@ -105,12 +105,12 @@ def prepare(a: argparse.Namespace, command: str, cfg: TrainConfig):
 
 
 def run(a: argparse.Namespace) -> int:
+    cfg = config_from_args(a)  # checked before JAX is imported
     from jaxgd.experiments.sweep.engine import sweep
     from jaxgd.experiments.sweep.grid import make_grid, parse_seeds
     from jaxgd.experiments.sweep.report import format_table, summarize, write_sweep
 
     axes = grid_axes(a)
-    cfg = config_from_args(a)
     grid = make_grid(axes, parse_seeds(a.seeds, cfg.seed))
     budget = None if a.memory_budget_mb is None else int(a.memory_budget_mb * 2**20)
     claim, show = prepare(a, "sweep", cfg)

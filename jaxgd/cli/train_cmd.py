@@ -13,8 +13,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 from jaxgd.cli.common import DATA_FIELDS, add_config_flags, add_flag, config_from_args, given_fields
 from jaxgd.core.errors import ConfigError, TrainingInterrupted
 from jaxgd.core.limits import DEFAULT_INIT_TIMEOUT
@@ -70,6 +68,7 @@ def interrupted_message(epoch: int | None, folder, cfg: TrainConfig) -> str:
 
 
 def run(a: argparse.Namespace) -> int:
+    cfg = None if a.resume is not None else config_from_args(a)  # checked before JAX is imported
     if (a.coordinator, a.num_processes, a.process_id) != (None, None, None):
         from jaxgd.training.parallel import initialize_distributed
 
@@ -90,7 +89,6 @@ def run(a: argparse.Namespace) -> int:
             folder.close()
             raise
     else:
-        cfg = config_from_args(a)
         name = Path(cfg.dataset).stem
         out = a.out or f"runs/{name}-{cfg.optimizer}-{time.strftime('%Y%m%d-%H%M%S')}"
         folder = RunFolder(out, a.overwrite)  # fails before training if out holds results
@@ -121,6 +119,8 @@ def run(a: argparse.Namespace) -> int:
     for k in ("train_accuracy", "test_accuracy"):
         if k in summary:
             print(f"{k.replace('_', ' '):<15}{summary[k]:.4f}")
+    import numpy as np
+
     preds = predictions(cfg, outcome)
     x = np.asarray(outcome.problem.data.x[: len(preds)])
     y = np.asarray(outcome.problem.data.y[: len(preds)])
