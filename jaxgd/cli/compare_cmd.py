@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from jaxgd.cli.common import add_config_flags, add_flag, config_from_args
+from jaxgd.cli.common import add_config_flags, add_flag, config_from_args, start_compile_cache
 from jaxgd.cli.sweep_cmd import add_problem_flags, prepare
 
 
@@ -36,6 +36,7 @@ def register(sub) -> None:
 
 def run(a: argparse.Namespace) -> int:
     cfg = config_from_args(a)  # checked before JAX is imported
+    start_compile_cache(a)
     from jaxgd.experiments.compare import compare, format_table, summarize, write_compare
     from jaxgd.experiments.sweep.grid import parse_seeds
 

@@ -22,7 +22,7 @@ import os
 import sys
 from typing import Any
 
-from jaxgd.cli.common import add_flag
+from jaxgd.cli.common import add_flag, start_compile_cache
 from jaxgd.core.deprecation import renamed_value
 from jaxgd.core.errors import ConfigError, UnknownNameError, check_choice, check_positive_int
 from jaxgd.core.names import RENAMED_SCHEDULES, SCHEDULES
@@ -162,6 +162,7 @@ def run(args: argparse.Namespace) -> int:
         "schedule", renamed_value("schedule", args.schedule, RENAMED_SCHEDULES), SCHEDULES)
     if args.same_schedule and schedule is None:
         raise ConfigError("--same-schedule needs --schedule NAME (e.g. --schedule exponential).")
+    start_compile_cache(args)
     from jaxgd.crosscheck.rows import crosscheck_row, select_rows  # JAX: after the flags are checked
 
     overrides = overrides_from(args)

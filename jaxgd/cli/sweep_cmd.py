@@ -15,7 +15,13 @@ import sys
 import time
 from pathlib import Path
 
-from jaxgd.cli.common import DATA_FIELDS, add_config_flags, add_flag, config_from_args
+from jaxgd.cli.common import (
+    DATA_FIELDS,
+    add_config_flags,
+    add_flag,
+    config_from_args,
+    start_compile_cache,
+)
 from jaxgd.core.errors import ConfigError
 from jaxgd.experiments.config import SINGLE_IMPLS, TrainConfig
 
@@ -106,6 +112,7 @@ def prepare(a: argparse.Namespace, command: str, cfg: TrainConfig):
 
 def run(a: argparse.Namespace) -> int:
     cfg = config_from_args(a)  # checked before JAX is imported
+    start_compile_cache(a)
     from jaxgd.experiments.sweep.engine import sweep
     from jaxgd.experiments.sweep.grid import make_grid, parse_seeds
     from jaxgd.experiments.sweep.report import format_table, summarize, write_sweep

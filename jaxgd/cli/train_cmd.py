@@ -13,7 +13,14 @@ import sys
 import time
 from pathlib import Path
 
-from jaxgd.cli.common import DATA_FIELDS, add_config_flags, add_flag, config_from_args, given_fields
+from jaxgd.cli.common import (
+    DATA_FIELDS,
+    add_config_flags,
+    add_flag,
+    config_from_args,
+    given_fields,
+    start_compile_cache,
+)
 from jaxgd.core.errors import ConfigError, TrainingInterrupted
 from jaxgd.core.limits import DEFAULT_INIT_TIMEOUT
 from jaxgd.experiments.config import FIELDS, RESUMABLE, TrainConfig, resume_config
@@ -74,6 +81,7 @@ def run(a: argparse.Namespace) -> int:
 
         initialize_distributed(a.coordinator, a.num_processes, a.process_id,
                                a.init_timeout)  # before any JAX use
+    start_compile_cache(a)
     from jaxgd.experiments.run import predictions, train, write_run
     from jaxgd.experiments.runfolder import RunFolder
 
