@@ -1,13 +1,17 @@
 """Test settings shared by the whole suite.
 
 Eight host CPU devices are made available so sharding tests run on any machine
-(this must happen before JAX initialises its backend). Tests run in float32 by
-default; exact checks ask for the `x64` fixture.
+(this must happen before JAX initialises its backend), and the command line's
+compilation cache is off. Tests run in float32 by default; exact checks ask for the
+`x64` fixture.
 """
 
 import os
 
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
+# the command line keeps compiled programs in the user's cache folder; tests that call it
+# (and the processes they start) do not, except where a test asks for it
+os.environ["JAXGD_NO_COMPILE_CACHE"] = "1"
 
 import jax  # noqa: E402
 import pytest  # noqa: E402

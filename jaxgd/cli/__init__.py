@@ -3,6 +3,10 @@
 Each subcommand lives in its own module exposing ``register(subparsers)``, which
 adds a parser and sets ``func=run`` where ``run(args) -> int`` is the exit code.
 
+Compiled programs are kept in JAX's persistent compilation cache (`jaxgd.core.cache`),
+so a repeated run skips compilation; ``--no-compile-cache`` or ``JAXGD_NO_COMPILE_CACHE=1``
+turn it off. Like ``--debug``, the switch may stand anywhere on the line.
+
 Every failure ends in one line on stderr, never a traceback (``--debug`` shows it):
 
     exit 1    the rules disagree (crosscheck), a file could not be written, or an
@@ -16,14 +20,18 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import os
 import re
 import sys
 import traceback
 import warnings
 
+from jaxgd._version import __version__
+from jaxgd.core.cache import cache_dir, compile_cache_off
 from jaxgd.core.errors import JaxgdError, TrainingInterrupted, WriteError
 
 COMMANDS = ("train", "crosscheck", "sweep", "compare", "plot", "bench")
+SWITCHES = ("--debug", "--no-compile-cache")  # global, at any position on the line
 RENAMED = re.compile(r".* is renamed .*; the old name is kept")  # jaxgd.core.deprecation's words
 
 
@@ -32,8 +40,13 @@ def build_parser() -> argparse.ArgumentParser:
         prog="jaxgd",
         description="Gradient descent for neural networks in JAX, every rule by hand and with optax.",
     )
+    parser.add_argument("--version", action="version", version=f"jaxgd {__version__}")
     parser.add_argument("--debug", action="store_true",
                         help="show the Python traceback of a failure (any position on the line)")
+    parser.add_argument("--no-compile-cache", action="store_true",
+                        help="compile every program afresh, and keep nothing in the compilation cache "
+                        f"(default: kept in {cache_dir('xla')}; the same as JAXGD_NO_COMPILE_CACHE=1; "
+                        "any position on the line)".replace("%", "%%"))
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"jaxgd.cli.{name}_cmd").register(sub)
@@ -43,12 +56,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script and of ``python -m jaxgd``."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    debug = "--debug" in argv
-    argv = [x for x in argv if x != "--debug"]
+    debug, no_cache = (flag in argv for flag in SWITCHES)
+    argv = [x for x in argv if x not in SWITCHES]
     parser = build_parser()
-    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
+    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
         argv = ["train", *argv]  # `jaxgd` alone (or with train flags) runs the default job
     args = parser.parse_args(argv)
+    if no_cache:
+        os.environ["JAXGD_NO_COMPILE_CACHE"] = "1"  # and in the processes a command starts (bench)
+    args.compile_cache = not compile_cache_off()  # the commands turn it on: common.start_compile_cache
     try:
         with renamed_once_on_stderr(args.command):
             return int(args.func(args) or 0)

@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from jaxgd.cli.common import start_compile_cache
+
 
 def register(sub) -> None:
     p = sub.add_parser("bench", help="benchmark jaxgd against other implementations",
@@ -22,6 +24,7 @@ def register(sub) -> None:
 
 
 def run(a: argparse.Namespace) -> int:
+    start_compile_cache(a)
     from jaxgd.benchmark import run_bench
     from jaxgd.benchmark.report import markdown
 

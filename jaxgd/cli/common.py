@@ -13,6 +13,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from jaxgd.core.cache import use_compile_cache
 from jaxgd.core.errors import ConfigError
 from jaxgd.experiments.config import FIELDS, TrainConfig, validate
 from jaxgd.experiments.fields import choices_of, flags_of
@@ -163,3 +164,10 @@ def config_argv(cfg: TrainConfig, names: Iterable[str], defaults: Mapping[str, A
         else:
             argv += [flag, opt.show(value)]
     return argv
+
+
+def start_compile_cache(a: argparse.Namespace) -> None:
+    """JAX's persistent compilation cache on, unless turned off (`jaxgd.cli.main` sets
+    ``a.compile_cache``). Call once the flags are checked, before the first compile."""
+    if getattr(a, "compile_cache", False):
+        use_compile_cache()

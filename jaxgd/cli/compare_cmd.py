@@ -12,8 +12,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from jaxgd.cli.common import add_config_flags, add_flag, config_from_args
-from jaxgd.cli.sweep_cmd import add_problem_flags, prepare
+from jaxgd.cli.common import add_config_flags, add_flag, config_from_args, start_compile_cache
+from jaxgd.cli.sweep_cmd import add_problem_flags, per_run, prepare, speed
 
 
 def register(sub) -> None:
@@ -35,10 +35,11 @@ def register(sub) -> None:
 
 
 def run(a: argparse.Namespace) -> int:
+    cfg = config_from_args(a)  # checked before JAX is imported
+    start_compile_cache(a)
     from jaxgd.experiments.compare import compare, format_table, summarize, write_compare
     from jaxgd.experiments.sweep.grid import parse_seeds
 
-    cfg = config_from_args(a)
     seeds = parse_seeds(a.seeds, cfg.seed)
     claim, show = prepare(a, "compare", cfg)
     with claim:
@@ -47,8 +48,10 @@ def run(a: argparse.Namespace) -> int:
         pngs = write_compare(claim, result, summary, plot=a.plot)
     out = claim.path
     if a.json:
-        print(json.dumps({"optimizers": summary["optimizers"], "run_dir": str(out),
-                          "plots": [str(p) for p in pngs]}))
+        rows = [{**row, "per_run": per_run(r)}
+                for row, r in zip(summary["optimizers"], result.results, strict=True)]
+        print(json.dumps({**speed(result.results), "seconds": sum(r.seconds for r in result.results),
+                          "optimizers": rows, "run_dir": str(out), "plots": [str(p) for p in pngs]}))
         return 0
     if a.quiet:
         return 0

@@ -22,8 +22,10 @@ import os
 import sys
 from typing import Any
 
-from jaxgd.cli.common import add_flag
+from jaxgd.cli.common import add_flag, start_compile_cache
+from jaxgd.core.deprecation import renamed_value
 from jaxgd.core.errors import ConfigError, UnknownNameError, check_choice, check_positive_int
+from jaxgd.core.names import RENAMED_SCHEDULES, SCHEDULES
 from jaxgd.experiments.fields import parse_assignments
 
 DTYPES = ("float32", "float64", "bfloat16")
@@ -32,8 +34,6 @@ FLAGS = {"learning_rate": "--learning-rate", "momentum": "--momentum", "b1": "--
 
 
 def register(subparsers: Any) -> None:
-    from jaxgd.schedules.table import SCHEDULES
-
     p = subparsers.add_parser(
         "crosscheck", help="run hand-written rules and their optax twins in lockstep",
         description="Run hand-written rules and their optax twins in lockstep; print one row "
@@ -52,7 +52,7 @@ def register(subparsers: Any) -> None:
     add_flag(p, "--steps", type=int, default=200, help="updates per check")
     add_flag(p, "--dtype", default="float32", choices=DTYPES, metavar="DTYPE",
              help="float dtype of params and gradients (float64 enables x64)")
-    add_flag(p, "--schedule", metavar="NAME", choices=tuple(SCHEDULES),
+    add_flag(p, "--schedule", metavar="NAME", choices=SCHEDULES,
              help="learning-rate schedule built by hand and with optax (jaxgd.schedules.table)",
              show_default="a constant learning rate")
     add_flag(p, "--same-schedule", action="store_true", help="feed the hand-built schedule to both sides")
@@ -155,15 +155,16 @@ def _summary(report: Any) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from jaxgd.crosscheck.rows import crosscheck_row, select_rows
-    from jaxgd.schedules.table import schedule_name
-
     steps = check_positive_int("--steps", args.steps, fix="e.g. --steps 200.")
     dtype = check_choice("dtype", args.dtype, DTYPES)
     mode = check_choice("mode", args.mode, ("stream", "loss"))
-    schedule = None if args.schedule is None else schedule_name(args.schedule)  # old: renamed
+    schedule = None if args.schedule is None else check_choice(  # an old name: renamed, warned
+        "schedule", renamed_value("schedule", args.schedule, RENAMED_SCHEDULES), SCHEDULES)
     if args.same_schedule and schedule is None:
         raise ConfigError("--same-schedule needs --schedule NAME (e.g. --schedule exponential).")
+    start_compile_cache(args)
+    from jaxgd.crosscheck.rows import crosscheck_row, select_rows  # JAX: after the flags are checked
+
     overrides = overrides_from(args)
     if args.hand:
         rows = (user_row(args.hand, args.reference),)

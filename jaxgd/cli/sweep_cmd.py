@@ -11,11 +11,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
 
-from jaxgd.cli.common import DATA_FIELDS, add_config_flags, add_flag, config_from_args
+from jaxgd.cli.common import (
+    DATA_FIELDS,
+    add_config_flags,
+    add_flag,
+    config_from_args,
+    start_compile_cache,
+)
 from jaxgd.core.errors import ConfigError
 from jaxgd.experiments.config import SINGLE_IMPLS, TrainConfig
 
@@ -36,7 +43,10 @@ def add_problem_flags(p: argparse.ArgumentParser, command: str) -> None:
     add_flag(g, "--out", help="run folder", show_default=f"runs/{command}-<dataset>-<time>")
     add_flag(g, "--overwrite", action="store_true", help="replace an existing run folder")
     add_flag(g, "--plot", action="store_true", help="also write PNG figures (needs matplotlib)")
-    add_flag(g, "--json", action="store_true", help="print one JSON summary line on stdout")
+    add_flag(g, "--json", action="store_true",
+             help="print one JSON object on stdout and nothing else: runs, compile_seconds, "
+                  "run_seconds, runs_per_second (runs / run_seconds), device, each run's final "
+                  "metrics, the run folder")
     add_flag(g, "--quiet", action="store_true", help="no progress bar or table")
 
 
@@ -101,16 +111,47 @@ def prepare(a: argparse.Namespace, command: str, cfg: TrainConfig):
         require_matplotlib()
     out = Path(a.out or f"runs/{command}-{Path(cfg.dataset).stem}-{time.strftime('%Y%m%d-%H%M%S')}")
     claim = OutputDir(out, a.overwrite, kind=command)  # fail before training, not after
-    return claim, not a.quiet and not a.json and sys.stderr.isatty()
+    return claim, not a.quiet and sys.stderr.isatty()  # the bar is on stderr, also with --json
+
+
+def speed(results) -> dict:
+    """The figures ``--json`` reports for the sweeps of one command, summed over them.
+
+    ``runs_per_second`` is ``runs / run_seconds``: compilation is not counted.
+    """
+    from jaxgd.experiments.build import select_device
+
+    runs = sum(r.grid.runs for r in results)
+    compile_s = sum(r.compile_seconds for r in results)
+    run_s = sum(r.run_seconds for r in results)
+    device = select_device(results[0].config.device)
+    return {"runs": runs, "compile_seconds": compile_s, "run_seconds": run_s,
+            "runs_per_second": runs / run_s if run_s > 0 else None, "device": device.platform,
+            "device_kind": device.device_kind, "devices": results[0].devices}
+
+
+def per_run(result) -> list[dict]:
+    """Each run's seed, hyperparameters, final metrics (None after it diverged) and the epoch
+    it diverged at (0: never)."""
+    names = list(result.grid.names)
+    return [{"run": i, "seed": int(result.grid.seeds[i]),
+             "hyper": dict(zip(names, map(float, result.grid.values[i]), strict=True)),
+             "final": {k: _finite(v[i, -1]) for k, v in result.history.items()},
+             "diverged_at": int(result.diverged_at[i])} for i in range(result.grid.runs)]
+
+
+def _finite(x) -> float | None:
+    return float(x) if math.isfinite(x) else None
 
 
 def run(a: argparse.Namespace) -> int:
+    cfg = config_from_args(a)  # checked before JAX is imported
+    start_compile_cache(a)
     from jaxgd.experiments.sweep.engine import sweep
     from jaxgd.experiments.sweep.grid import make_grid, parse_seeds
     from jaxgd.experiments.sweep.report import format_table, summarize, write_sweep
 
     axes = grid_axes(a)
-    cfg = config_from_args(a)
     grid = make_grid(axes, parse_seeds(a.seeds, cfg.seed))
     budget = None if a.memory_budget_mb is None else int(a.memory_budget_mb * 2**20)
     claim, show = prepare(a, "sweep", cfg)
@@ -121,8 +162,8 @@ def run(a: argparse.Namespace) -> int:
         pngs = write_sweep(claim, result, summary, plot=a.plot)
     out = claim.path
     if a.json:
-        print(json.dumps({"best": summary["best"], "runs": grid.runs,
-                          "diverged_runs": summary["diverged_runs"], "seconds": summary["seconds"],
+        print(json.dumps({**speed([result]), "seconds": result.seconds, "best": summary["best"],
+                          "diverged_runs": summary["diverged_runs"], "per_run": per_run(result),
                           "run_dir": str(out), "plots": [str(p) for p in pngs]}))
         return 0
     if a.quiet:

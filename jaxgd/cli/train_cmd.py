@@ -13,9 +13,14 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
-from jaxgd.cli.common import DATA_FIELDS, add_config_flags, add_flag, config_from_args, given_fields
+from jaxgd.cli.common import (
+    DATA_FIELDS,
+    add_config_flags,
+    add_flag,
+    config_from_args,
+    given_fields,
+    start_compile_cache,
+)
 from jaxgd.core.errors import ConfigError, TrainingInterrupted
 from jaxgd.core.limits import DEFAULT_INIT_TIMEOUT
 from jaxgd.experiments.config import FIELDS, RESUMABLE, TrainConfig, resume_config
@@ -70,11 +75,13 @@ def interrupted_message(epoch: int | None, folder, cfg: TrainConfig) -> str:
 
 
 def run(a: argparse.Namespace) -> int:
+    cfg = None if a.resume is not None else config_from_args(a)  # checked before JAX is imported
     if (a.coordinator, a.num_processes, a.process_id) != (None, None, None):
         from jaxgd.training.parallel import initialize_distributed
 
         initialize_distributed(a.coordinator, a.num_processes, a.process_id,
                                a.init_timeout)  # before any JAX use
+    start_compile_cache(a)
     from jaxgd.experiments.run import predictions, train, write_run
     from jaxgd.experiments.runfolder import RunFolder
 
@@ -90,7 +97,6 @@ def run(a: argparse.Namespace) -> int:
             folder.close()
             raise
     else:
-        cfg = config_from_args(a)
         name = Path(cfg.dataset).stem
         out = a.out or f"runs/{name}-{cfg.optimizer}-{time.strftime('%Y%m%d-%H%M%S')}"
         folder = RunFolder(out, a.overwrite)  # fails before training if out holds results
@@ -121,6 +127,8 @@ def run(a: argparse.Namespace) -> int:
     for k in ("train_accuracy", "test_accuracy"):
         if k in summary:
             print(f"{k.replace('_', ' '):<15}{summary[k]:.4f}")
+    import numpy as np
+
     preds = predictions(cfg, outcome)
     x = np.asarray(outcome.problem.data.x[: len(preds)])
     y = np.asarray(outcome.problem.data.y[: len(preds)])

@@ -5,7 +5,9 @@
     tree       pytree helpers: zeros, casts, norms, finiteness, differences
     io         files written whole or not at all (`replace_file`), write errors that name the file
     limits     numbers the rest agrees on (int32 counter range, multi-host timeout)
+    names      the names a run can be given (datasets, activations, optimizers, ...), without JAX
+    cache      where compiled programs and generated datasets are kept between runs
 
-Nothing is re-exported here, so importing one piece (the command line's errors and
-limits) does not import the rest.
+Nothing is re-exported here, so importing one piece (the command line's errors, names
+and limits) does not import the rest, nor JAX.
 """

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import difflib
 import math
+import numbers
+import sys
 from collections.abc import Iterable
 from typing import Any
-
-import jax
-import numpy as np
 
 
 class JaxgdError(Exception):
@@ -104,8 +103,13 @@ def check_instance(name: str, value: Any, kind: type, example: str) -> Any:
 
 
 def is_concrete(value: Any) -> bool:
-    """True when ``value`` can be inspected on the host (not a tracer)."""
-    return not isinstance(value, jax.core.Tracer)
+    """True when ``value`` can be inspected on the host (not a tracer).
+
+    A tracer exists only once JAX is imported; until then (the command line checks its
+    flags first) nothing is one, and this module does not import JAX itself.
+    """
+    jax = sys.modules.get("jax")
+    return jax is None or not isinstance(value, jax.core.Tracer)
 
 
 def _as_float(name: str, value: Any) -> float | None:
@@ -114,6 +118,10 @@ def _as_float(name: str, value: Any) -> float | None:
         return None
     if isinstance(value, bool):
         raise ConfigError(f"{name}={value!r}: a bool is not a number. Pass a float, e.g. {name}=0.1.")
+    if isinstance(value, numbers.Real):  # int, float, NumPy scalars
+        return float(value)
+    import numpy as np  # arrays only: the command line's checks stay without NumPy
+
     try:
         arr = np.asarray(value)
     except Exception as err:  # pragma: no cover - exotic inputs
@@ -182,7 +190,7 @@ def check_learning_rate(value: Any, name: str = "learning_rate") -> Any:
 
 def check_positive_int(name: str, value: Any, fix: str = "") -> int:
     """An int >= 1 (bools and floats are refused)."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         hint = f" {fix}" if fix else ""
         raise ConfigError(f"{name}={value!r} must be a positive integer (1, 2, 3, ...).{hint}")
     return int(value)

@@ -26,6 +26,7 @@ from jaxgd.core.errors import (
     check_choice,
     check_range,
 )
+from jaxgd.core.names import FILE_SUFFIXES, is_file_name
 from jaxgd.data.dataset import Dataset, validate_dataset
 from jaxgd.data.files import load_file
 from jaxgd.data.real import digits, mnist1d
@@ -34,17 +35,11 @@ from jaxgd.data.synthetic import circles, moons, sine, spirals, xor
 
 __all__ = ["DATASETS", "FILE_SUFFIXES", "SYNTHETIC", "is_file_name", "load_dataset"]
 
-FILE_SUFFIXES = (".npz", ".csv")
 SYNTHETIC = {"xor": xor, "moons": moons, "circles": circles, "spirals": spirals, "sine": sine}
 DATASETS: dict[str, Callable[..., Dataset]] = {**SYNTHETIC, "digits": digits, "mnist1d": mnist1d}
 
 
 # ----------------------------------------------------------------------------- by name
-
-
-def is_file_name(name: Any) -> bool:
-    """True when ``name`` is a path to a dataset file (ends in .npz or .csv)."""
-    return isinstance(name, str | os.PathLike) and str(name).lower().endswith(FILE_SUFFIXES)
 
 
 def load_dataset(name: str | os.PathLike, key: Any, **kwargs) -> Dataset:

@@ -3,8 +3,10 @@
 Each field declares, once, its flag(s), help, default, choices, check, and whether
 a resumed run may change it (`jaxgd.experiments.fields.option`). The command line
 derives its flags from them, `validate` its checks, `to_json`/`from_dict` their
-conversions and `resume_config` the resume rules. Heavy packages (the optimizer
-table, datasets, the network) are imported only inside functions.
+conversions and `resume_config` the resume rules. The names a field accepts come
+from `jaxgd.core.names`, so a config is built and validated without importing JAX;
+heavy packages (the optimizer table, datasets, the network) are imported only
+inside functions.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from jaxgd.core import names
 from jaxgd.core.deprecation import renamed_value
 from jaxgd.core.errors import ConfigError, check_choice, check_positive_int
 from jaxgd.core.limits import MAX_INT32
@@ -58,47 +61,9 @@ HYPER_SHORTCUTS = tuple(Shortcut(f"--{k.replace('_', '-')}", k, f"{what} (the sa
 HYPER_SHORTCUTS += (Shortcut("--nesterov", "nesterov", "Nesterov momentum (--set nesterov=true)", None),)
 
 
-def _datasets():
-    from jaxgd.data import DATASETS
-
-    return DATASETS
-
-
 def _check_dataset(name: str, value: Any) -> None:
-    from jaxgd.data import DATASETS, is_file_name
-
-    if not is_file_name(value):
-        check_choice(name, value, DATASETS)
-
-
-def _activations():
-    from jaxgd.nn.models import ACTIVATIONS
-
-    return ACTIVATIONS
-
-
-def _losses():
-    from jaxgd.nn.losses import LOSSES
-
-    return LOSSES
-
-
-def _inits():
-    from jaxgd.nn.models import INITS
-
-    return INITS
-
-
-def _schedules():
-    from jaxgd.schedules.table import SCHEDULES
-
-    return SCHEDULES
-
-
-def _check_schedule(name: str, value: Any) -> None:
-    from jaxgd.schedules.table import schedule_name
-
-    schedule_name(value)
+    if not names.is_file_name(value):
+        check_choice(name, value, names.DATASETS)
 
 
 def _check_epochs(name: str, value: Any) -> None:
@@ -124,28 +89,28 @@ def optimizer_names() -> list[str]:
     from jaxgd import optimizers, reference
     from jaxgd.reference import OPTIMIZERS
 
-    names = {r.hand.__name__ for r in OPTIMIZERS if "learning_rate" in r.kwargs}
-    return sorted(n for n in names if hasattr(optimizers, n) and hasattr(reference, n))
+    rules = {r.hand.__name__ for r in OPTIMIZERS if "learning_rate" in r.kwargs}
+    return sorted(n for n in rules if hasattr(optimizers, n) and hasattr(reference, n))
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
     """Everything that defines a run. Defaults = the tutorial: 2-3-1 sigmoid net, XOR, full-batch GD."""
 
-    dataset: str = option("xor", "a built-in dataset, or a .npz/.csv file", choices=_datasets,
+    dataset: str = option("xor", "a built-in dataset, or a .npz/.csv file", choices=names.DATASETS,
                           check=_check_dataset, metavar="NAME|PATH")
     hidden: tuple[int, ...] = option((3,), "hidden layer sizes ('' for none)", parse=parse_hidden,
                                      show=show_hidden, load=tuple, check=check_hidden,
                                      metavar="N[,N...]")
-    activation: str = option("sigmoid", "hidden-layer activation", choices=_activations)
-    output_activation: str | None = option(None, "output activation", choices=_activations,
+    activation: str = option("sigmoid", "hidden-layer activation", choices=names.ACTIVATIONS)
+    output_activation: str | None = option(None, "output activation", choices=names.ACTIVATIONS,
                                            unset="sigmoid for mse on 0/1 targets, else identity")
-    loss: str | None = option(None, "per-example loss, averaged over the batch", choices=_losses,
+    loss: str | None = option(None, "per-example loss, averaged over the batch", choices=names.LOSSES,
                               unset="mse for xor and regression, bce for binary, softmax_ce "
                                     "for classes")
-    init: str = option("normal", "weight init (normal: the tutorial's randn)", choices=_inits)
+    init: str = option("normal", "weight init (normal: the tutorial's randn)", choices=names.INITS)
     optimizer: str = option("sgd", "update rule (jaxgd.optimizers / jaxgd.reference)",
-                            choices=optimizer_names)
+                            choices=names.OPTIMIZERS)
     learning_rate: float = option(0.5, "learning rate (the peak of a schedule)",
                                   flags=("--learning-rate", "--lr"), parse=float,
                                   check=positive("Use a small positive float such as 0.1 or 1e-3."))
@@ -158,7 +123,7 @@ class TrainConfig:
     grad: str = option("backprop", "gradients: hand-written backprop, jax.grad, or the tutorial's "
                        "slide-7 formula", choices=GRADS)
     schedule: str = option("constant", "learning-rate schedule (jaxgd.schedules.table)",
-                           choices=_schedules, check=_check_schedule)
+                           choices=names.SCHEDULES)
     decay_rate: float = option(0.9, "factor of the decaying schedules", parse=float,
                                check=in_range(low=0.0, high=1.0, low_open=True))
     decay_every: int = option(100, "epochs between decays", parse=int, check=positive_int())
@@ -196,9 +161,8 @@ class TrainConfig:
                                    metavar="EPOCHS", resumable=True)
 
     def __post_init__(self) -> None:
-        from jaxgd.schedules.table import RENAMED
-
-        for name, renames in (*RENAMED_VALUES.items(), ("schedule", RENAMED)):  # old spellings
+        renamed = (*RENAMED_VALUES.items(), ("schedule", names.RENAMED_SCHEDULES))  # old spellings
+        for name, renames in renamed:
             object.__setattr__(self, name, renamed_value(name, getattr(self, name), renames))
 
     def to_json(self) -> str:
@@ -228,8 +192,6 @@ def needs_value(optimizer: str) -> bool:
 def validate(cfg: TrainConfig) -> TrainConfig:
     """Check every field by its declaration, then the rules between fields; raise
     ConfigError / UnknownNameError naming the bad one."""
-    from jaxgd.data import SYNTHETIC, is_file_name
-
     for name, (default, opt) in FIELDS.items():
         value = getattr(cfg, name)
         if value is None and default is None:  # None is accepted where it is the default
@@ -239,17 +201,18 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         elif opt.choices is not None:
             check_choice(name.replace("_", " "), value, opt.choices() if callable(opt.choices)
                          else opt.choices)
-    file_kind = str(cfg.dataset).lower().rsplit(".", 1)[-1] if is_file_name(cfg.dataset) else None
+    is_file = names.is_file_name(cfg.dataset)
+    file_kind = str(cfg.dataset).lower().rsplit(".", 1)[-1] if is_file else None
     if cfg.label_column is not None and file_kind != "csv":
         source = f"a .{file_kind} file" if file_kind else "a built-in dataset"
         raise ConfigError(f"label_column={cfg.label_column!r} (--label-column) applies to .csv files "
                           f"only; dataset {cfg.dataset!r} is {source}"
                           + (" whose arrays are named x and y" if file_kind == "npz" else "")
                           + ". Leave --label-column out.")
-    if cfg.n_samples is not None and cfg.dataset not in SYNTHETIC:
+    if cfg.n_samples is not None and cfg.dataset not in names.SYNTHETIC:
         raise ConfigError(f"n_samples={cfg.n_samples} (--n-samples) sets the size of a generated "
-                          f"dataset ({', '.join(sorted(SYNTHETIC))}); {cfg.dataset!r} has a fixed "
-                          "size. Leave --n-samples out.")
+                          f"dataset ({', '.join(sorted(names.SYNTHETIC))}); {cfg.dataset!r} has a "
+                          "fixed size. Leave --n-samples out.")
     if cfg.grad == "tutorial" and (cfg.hidden and len(cfg.hidden) != 1 or cfg.activation != "sigmoid"):
         raise ConfigError("grad='tutorial' is the tutorial's slide-7 formula for one sigmoid hidden layer; "
                           "use --grad backprop for other networks.")

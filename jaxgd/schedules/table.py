@@ -36,6 +36,7 @@ from typing import Any, NamedTuple
 
 from jaxgd.core.deprecation import renamed_value
 from jaxgd.core.errors import check_choice
+from jaxgd.core.names import RENAMED_SCHEDULES
 
 __all__ = ["RENAMED", "SCHEDULES", "ScheduleSettings", "build_schedule", "schedule_call",
            "schedule_name", "settings_for_steps", "shaped_by_length"]
@@ -92,9 +93,9 @@ SCHEDULES: dict[str, ScheduleRow] = {
         transition_steps=max(s.total_steps, 10), peak_value=s.learning_rate)),
 }
 
-# old spellings -> names of SCHEDULES (train had seed_step; crosscheck spelled the function names)
-RENAMED = {"seed_step": "tutorial_step", "step_decay": "step", "tutorial_step_decay": "tutorial_step",
-           "seed_step_decay": "tutorial_step"}
+# old spellings -> names of SCHEDULES (train had seed_step; crosscheck spelled the function names),
+# kept in jaxgd.core.names so that a config is checked without importing JAX
+RENAMED = RENAMED_SCHEDULES
 
 
 def schedule_name(name: str) -> str:

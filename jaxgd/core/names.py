@@ -1,0 +1,43 @@
+"""The names a run can be given, readable without importing JAX.
+
+The command line lists them in ``--help`` and checks a configuration against them
+before any JAX work starts, so help and argument errors are instant. Each tuple is,
+in order, the key set of a table that needs JAX to build; tests/core/test_names.py
+checks that they stay equal:
+
+    DATASETS     jaxgd.data.DATASETS             (SYNTHETIC: the generated ones)
+    ACTIVATIONS  jaxgd.nn.models.ACTIVATIONS
+    INITS        jaxgd.nn.models.INITS
+    LOSSES       jaxgd.nn.losses.LOSSES
+    SCHEDULES    jaxgd.schedules.table.SCHEDULES
+    OPTIMIZERS   jaxgd.experiments.config.optimizer_names() (from jaxgd.reference.OPTIMIZERS)
+
+The file suffixes of dataset files and the old schedule spellings live here only;
+`jaxgd.data` and `jaxgd.schedules.table` take them from here.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+SYNTHETIC = ("xor", "moons", "circles", "spirals", "sine")
+DATASETS = (*SYNTHETIC, "digits", "mnist1d")
+FILE_SUFFIXES = (".npz", ".csv")
+ACTIVATIONS = ("sigmoid", "tanh", "relu", "identity", "leaky_relu", "gelu", "softplus", "elu")
+INITS = ("normal", "glorot", "he", "lecun")
+LOSSES = ("mse", "bce", "softmax_ce")
+SCHEDULES = ("constant", "exponential", "staircase", "step", "tutorial_step", "cosine",
+             "warmup_cosine", "linear", "polynomial", "piecewise", "onecycle")
+# schedule names of jaxgd 0.1 -> their names now (accepted with a DeprecationWarning)
+RENAMED_SCHEDULES = {"seed_step": "tutorial_step", "step_decay": "step",
+                     "tutorial_step_decay": "tutorial_step", "seed_step_decay": "tutorial_step"}
+OPTIMIZERS = ("adabelief", "adadelta", "adafactor", "adagrad", "adam", "adamax", "adamaxw", "adamw",
+              "adan", "amsgrad", "fromage", "lamb", "lars", "lion", "nadam", "nadamw", "noisy_sgd",
+              "novograd", "optimistic_gradient_descent", "radam", "rmsprop", "rprop", "sgd", "sgd_l2",
+              "sign_sgd", "signum", "sm3", "tutorial_momentum", "yogi")
+
+
+def is_file_name(name: Any) -> bool:
+    """True when ``name`` is a path to a dataset file (ends in .npz or .csv)."""
+    return isinstance(name, str | os.PathLike) and str(name).lower().endswith(FILE_SUFFIXES)
