@@ -28,7 +28,7 @@ from jaxgd.experiments.config import SINGLE_IMPLS, TrainConfig
 
 GRID_FLAGS = ("learning_rate", "momentum", "b1", "b2", "eps", "weight_decay", "l2", "decay_rate")
 PROBLEM_FIELDS = (*DATA_FIELDS, "grad", "schedule", "decay_every", "warmup_epochs")
-RUN_FIELDS = ("batch_size", "epochs", "seed", "device")
+RUN_FIELDS = ("batch_size", "epochs", "seed", "device", "eval_every")
 SEED_HELP = "data seed, and the first run seed"
 
 
