@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from jaxgd.cli import main
-from jaxgd.core.errors import ConfigError, DivergenceError, UnknownNameError
+from jaxgd.core.errors import ConfigError, DivergenceError, ResourceError, UnknownNameError
 from jaxgd.experiments.build import make_eval_fn, make_objective, make_problem, make_tx
 from jaxgd.experiments.config import TrainConfig
 from jaxgd.experiments.plots import read_table
@@ -273,3 +273,21 @@ def test_cli_writes_tidy_csv_and_summary(tmp_path):
     assert summary["best"]["hyper"] == {"learning_rate": best}
     assert summary["best"]["final_loss_mean"] == pytest.approx(means[best], rel=1e-6)
     assert json.loads((out / "config.json").read_text())["dataset"] == "xor"
+
+
+@pytest.mark.parametrize("build", [
+    lambda: parse_spec("--lr", "0.1:1:1000000000:lin"),
+    lambda: parse_seeds("100000000"),
+    lambda: make_grid({"learning_rate": np.ones(1024), "momentum": np.ones(1024)}, [0, 1]),
+], ids=["axis", "seeds", "product"])
+def test_sweep_grid_too_large_is_refused_before_it_is_built(build):
+    """A billion-value axis once filled 23 GB of host memory before anything was said."""
+    with pytest.raises(ConfigError, match=r"runs, more than one sweep takes \(1,048,576\)"):
+        build()
+
+
+def test_sweep_run_larger_than_device_memory_is_refused_before_compiling():
+    """hidden=100000,100000 once aborted inside XLA; now a ResourceError names the size."""
+    cfg = dataclasses.replace(MOONS, hidden=(100_000, 100_000))
+    with pytest.raises(ResourceError, match=r"one run of this sweep needs about .* GiB.*--hidden"):
+        sweep(cfg, make_grid({"learning_rate": [0.1]}, [0]), memory_budget=1 << 30)

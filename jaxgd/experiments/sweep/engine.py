@@ -32,7 +32,13 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxgd.core.deprecation import warn_renamed
-from jaxgd.core.errors import ConfigError, DivergenceError, check_choice, check_positive_int
+from jaxgd.core.errors import (
+    ConfigError,
+    DivergenceError,
+    ResourceError,
+    check_choice,
+    check_positive_int,
+)
 from jaxgd.core.tree import tree_all_finite
 from jaxgd.experiments.build import (
     Problem,
@@ -185,6 +191,12 @@ def sweep(cfg: TrainConfig, grid: Grid, *, impl: str = "hand", devices: list | N
         calls = epoch_calls(cfg.epochs)
         per_run = bytes_per_run(cfg, pb, impl, names, grid.values[0], batch, calls[0])
         budget = memory_budget or default_memory_budget(devices[0])
+        if per_run > budget:
+            raise ResourceError(
+                f"one run of this sweep needs about {per_run / 2**30:.3g} GiB of device memory "
+                f"(parameters, optimizer state, activations for hidden={cfg.hidden}, batch {batch}); "
+                f"the budget per device is {budget / 2**30:.3g} GiB. Use smaller --hidden or "
+                "--batch-size, or a device with more memory.")
         per_chunk, chunks = plan_chunks(grid.runs, len(devices), per_run, budget, max_runs_per_chunk)
         try:
             out = _run_chunks(cfg, pb, impl, names, batch, grid, devices, per_chunk, chunks, calls,

@@ -23,6 +23,7 @@ import numpy as np
 
 from jaxgd import optimizers
 from jaxgd.core.errors import ConfigError, check_choice
+from jaxgd.core.limits import MAX_SWEEP_RUNS
 from jaxgd.experiments.config import TrainConfig
 
 CONFIG_FLOATS = ("learning_rate", "l2", "decay_rate")  # TrainConfig fields a sweep may vary
@@ -87,6 +88,7 @@ def parse_spec(flag: str, spec: str) -> np.ndarray:
     if num < 1 or str(num) != parts[2].lstrip("+"):
         raise ConfigError(f"{flag}={spec!r}: NUM={parts[2]!r} must be a positive integer "
                           f"(how many values), e.g. {flag} {parts[0]}:{parts[1]}:8:lin.")
+    _check_count(f"{flag}={spec!r}", num)
     scale = parts[3].lower() if len(parts) == 4 else "lin"
     if scale not in SCALES:
         raise ConfigError(f"{flag}={spec!r}: unknown scale {parts[3]!r}; accepted: log, lin.")
@@ -117,10 +119,19 @@ def parse_seeds(spec: str | int | Sequence[int], base: int = 0) -> np.ndarray:
     if count < 1 or (items is not None and any(s < 0 for s in items)):
         raise ConfigError(f"--seeds={spec!r}: expected a positive count such as 8 (seeds {base}.."
                           f"{base + 7}) or a list of non-negative ints such as 0,3,7.")
+    _check_count(f"--seeds={spec!r}", count)
     if items is not None and len(set(items)) != len(items):
         raise ConfigError(f"--seeds={spec!r} repeats a seed; each seed gives one run, list it once.")
     seeds = np.arange(base, base + count) if items is None else np.array(items)
     return seeds.astype(np.int64)
+
+
+def _check_count(what: str, runs: int) -> None:
+    """Refuse a grid of more than `MAX_SWEEP_RUNS` runs before any array is built."""
+    if runs > MAX_SWEEP_RUNS:
+        raise ConfigError(f"{what}: {runs:,} runs, more than one sweep takes ({MAX_SWEEP_RUNS:,}); "
+                          "use fewer values per axis (e.g. 1e-4:1e-1:32:log) or fewer seeds, or "
+                          "split the study into several sweeps.")
 
 
 def make_grid(axes: Mapping[str, Sequence[float]], seeds: Sequence[int]) -> Grid:
@@ -133,6 +144,9 @@ def make_grid(axes: Mapping[str, Sequence[float]], seeds: Sequence[int]) -> Grid
     for k, col in zip(names, columns, strict=True):
         if not len(col):
             raise ConfigError(f"grid axis {k!r} has no values; give at least one.")
+    sizes = [len(col) for col in columns] + [len(seeds)]
+    _check_count(" x ".join(f"{n} {k}" for n, k in zip(sizes, (*names, "seeds"), strict=True)),
+                 math.prod(sizes))
     mesh = np.meshgrid(*columns, seeds.astype(np.float64), indexing="ij")
     flat = [m.reshape(-1) for m in mesh]
     values = np.stack(flat[:-1], axis=1) if names else np.zeros((len(flat[-1]), 0), np.float64)
