@@ -6,8 +6,6 @@ import argparse
 import json
 from pathlib import Path
 
-from jaxgd.cli.common import start_compile_cache
-
 
 def register(sub) -> None:
     p = sub.add_parser("bench", help="benchmark jaxgd against other implementations",
@@ -24,7 +22,8 @@ def register(sub) -> None:
 
 
 def run(a: argparse.Namespace) -> int:
-    start_compile_cache(a)
+    # No persistent compilation cache here: the benchmark measures compile times as a
+    # first run sees them (its end-to-end part measures a warm cache apart).
     from jaxgd.benchmark import run_bench
     from jaxgd.benchmark.report import markdown
 
