@@ -73,7 +73,7 @@ def has_header(rows: list[tuple[int, list[str]]]) -> bool:
         return False
     if len(rows) == 1:
         return True
-    return any(not _is_number(a) and _is_number(b) for a, b in zip(rows[0][1], rows[1][1]))
+    return any(not _is_number(a) and _is_number(b) for a, b in zip(rows[0][1], rows[1][1], strict=False))
 
 
 def _describe(names: list[str] | None, width: int) -> str:

@@ -111,6 +111,7 @@ def shape_labels(source: str, y: np.ndarray, task: str, where: Callable[[int], s
         want = "a class index 0, 1, 2, ..."
     if bad.any():
         i = int(np.argmax(bad))
+        more = f"; {int(bad.sum())} labels like it" if bad.sum() > 1 else ""
         raise DataError(f"{source}, {where(i)}: the label {y[i, 0]:g} is not {want} (task "
-                        f"{task!r}; {int(bad.sum())} such labels). {fix}")
+                        f"{task!r}{more}). {fix}")
     return y if task == "binary" else y[:, 0].astype(np.int64)
