@@ -107,9 +107,9 @@ class TrainConfig:
     activation: str = option("sigmoid", "hidden-layer activation", choices=names.ACTIVATIONS)
     output_activation: str | None = option(None, "output activation", choices=names.ACTIVATIONS,
                                            unset="sigmoid for mse on 0/1 targets, else identity")
-    loss: str | None = option(None, "per-example loss, averaged over the batch; it sets the outputs: "
-                              "softmax_ce one per class, bce one (two classes), mse one per target "
-                              "(classes: one-hot). Also written ce, cross_entropy, "
+    loss: str | None = option(None, "per-example loss, averaged over the batch; it decides the outputs "
+                              "(softmax_ce: one per class; bce, mse: one for two classes, one per "
+                              "class on one-hot labels for more). Also written ce, cross_entropy, "
                               "binary_cross_entropy, squared_error", choices=names.LOSSES,
                               check=check_loss, unset="mse for xor and regression, bce for binary, "
                                                       "softmax_ce for classes")
