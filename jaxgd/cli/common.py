@@ -20,7 +20,7 @@ from jaxgd.experiments.fields import choices_of, flags_of
 
 # the problem: dataset, network shape, loss, init, splits (train, sweep, compare)
 DATA_FIELDS = ("dataset", "hidden", "activation", "output_activation", "loss", "init", "n_samples",
-               "test_fraction", "label_column", "standardize")
+               "test_fraction", "label_column", "task", "standardize")
 
 
 def flag_help(text: str, *, default: Any = None, choices: Iterable[str] | None = None) -> str:

@@ -4,7 +4,10 @@
     dataset    the `Dataset` type and the checks every dataset passes
     synthetic  xor, moons, circles, spirals, sine
     real       digits (scikit-learn), mnist1d
-    files      .npz and .csv files
+    files      .npz files, and `load_file` by suffix
+    csvfile    .csv tables: the label column, header detection, places as line and column
+    filedata   a file's arrays made a Dataset: text labels encoded, the task inferred
+    labels     encoding text labels, inferring the task, shaping labels by task
     splits     stratified train/test splits, standardisation on the training set
     batching   `epoch_indices` (one shuffled epoch, (steps, batch)), `iterate_minibatches`
 """

@@ -4,6 +4,9 @@ Labels by task:
   regression  y float (n, k)
   binary      y float (n, 1) of 0/1 (the tutorial's XOR trains on these with MSE)
   multiclass  y int32 (n,) in [0, n_classes)
+
+A place in an array is written as its index, ``x[3, 1]`` (from 0, as numpy counts); a
+place in a text file as ``line 4, column 2`` (from 1, as editors count).
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ class Dataset(NamedTuple):
     task: str  # "regression" | "binary" | "multiclass"
     n_classes: int  # 0 for regression, 2 for binary, >= 2 for multiclass
     name: str  # dataset name or file name
+    classes: tuple[str, ...] = ()  # the original label of class i, when text labels were encoded
+    notes: tuple[str, ...] = ()  # what loading decided: label column, task, encoding, reshaping
 
     @property
     def n(self) -> int:
@@ -45,10 +50,9 @@ class Dataset(NamedTuple):
 # ----------------------------------------------------------------------------- validation
 
 
-def _first(mask: np.ndarray) -> str:
-    """'row 3' or 'row 3, column 1': where the first True of ``mask`` is."""
-    idx = np.argwhere(mask)[0]
-    return f"row {idx[0]}" + (f", column {idx[1]}" if len(idx) > 1 else "")
+def first_index(name: str, mask: np.ndarray) -> str:
+    """``'x[3, 1]'``: the index of the first True of ``mask`` in the array ``name``."""
+    return f"{name}[{', '.join(str(i) for i in np.argwhere(mask)[0])}]"
 
 
 def validate_arrays(x, y, task: str, n_classes: int, *, names: tuple[str, str] = ("x", "y"),
@@ -90,7 +94,7 @@ def validate_arrays(x, y, task: str, n_classes: int, *, names: tuple[str, str] =
         bad = ~np.isfinite(arr)
         if bad.any():
             raise DataError(f"{at}{label} has {int(bad.sum())} non-finite values (NaN or inf), "
-                            f"the first at {_first(bad)}. Drop or fill those rows.")
+                            f"the first at {first_index(label, bad)}. Drop or fill those rows.")
     if task == "multiclass":
         bad = (y < 0) | (y >= n_classes)
         fix = "Remap labels to 0..n_classes-1 or raise n_classes."
@@ -100,7 +104,7 @@ def validate_arrays(x, y, task: str, n_classes: int, *, names: tuple[str, str] =
         fix, allowed = "Binary labels must be 0 or 1.", "{0, 1}"
     if bad.any():
         raise DataError(f"{at}{yn} has {int(bad.sum())} labels outside {allowed}; the first is "
-                        f"{y[bad][0]} at {_first(bad)}. {fix}")
+                        f"{y[bad][0]} at {first_index(yn, bad)}. {fix}")
 
 
 def validate_dataset(ds: Dataset) -> Dataset:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import inspect
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -42,6 +43,12 @@ DATASETS: dict[str, Callable[..., Dataset]] = {**SYNTHETIC, "digits": digits, "m
 # ----------------------------------------------------------------------------- by name
 
 
+def _looks_like_path(name: Any) -> bool:
+    """A name with a suffix or a folder in it is meant as a file, not a built-in dataset."""
+    text = str(name) if isinstance(name, str | os.PathLike) else ""
+    return bool(Path(text).suffix) or "/" in text or os.sep in text
+
+
 def load_dataset(name: str | os.PathLike, key: Any, **kwargs) -> Dataset:
     """A validated dataset by name ("moons", "digits", ...) or by .npz / .csv path.
 
@@ -60,7 +67,7 @@ def load_dataset(name: str | os.PathLike, key: Any, **kwargs) -> Dataset:
     elif key is None or isinstance(key, bool):
         raise ConfigError(f"load_dataset: key={key!r} is not a PRNG key; pass "
                           "jax.random.PRNGKey(seed) or an int seed.")
-    if is_file_name(name):
+    if is_file_name(name) or _looks_like_path(name):  # load_file names the accepted suffixes
         return validate_dataset(load_file(name, key, **kwargs))
     try:
         check_choice("dataset", name, DATASETS)
@@ -74,8 +81,9 @@ def load_dataset(name: str | os.PathLike, key: Any, **kwargs) -> Dataset:
         inspect.signature(fn).bind(key, **kwargs)
     except TypeError:
         accepted = [p for p in inspect.signature(fn).parameters if p != "key"]
-        raise ConfigError(f"dataset {name!r} got unexpected arguments {sorted(kwargs)}; it "
-                          f"accepts {accepted}.") from None
+        fixed = " (its 4 points are fixed)" if name == "xor" else ""
+        raise ConfigError(f"dataset {name!r}{fixed} got unexpected arguments "
+                          f"{sorted(set(kwargs) - set(accepted))}; it accepts {accepted}.") from None
     ds = fn(key, **kwargs)
     if test_fraction > 0:
         split = train_test_split(jax.random.fold_in(key, 1), ds.x, ds.y, test_fraction,

@@ -1,6 +1,6 @@
 """From a config to the pieces of a run: data, network, loss, update rule, metrics.
 
-    make_problem    dataset + layer sizes + loss + output activation
+    make_problem    dataset + layer sizes + loss + output activation (the loss decides the outputs)
     make_schedule   the learning rate (constant or a schedule of the update count)
     make_tx         the update rule, written by hand or with optax
     make_objective  ``(loss_fn, value_and_grad)`` from backprop, jax.grad or the tutorial
@@ -12,9 +12,11 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jaxgd import optimizers, reference, schedules
+from jaxgd.core import names
 from jaxgd.core.errors import ConfigError
 from jaxgd.data import Dataset, load_dataset
 from jaxgd.data.real import standardize
@@ -29,10 +31,12 @@ from jaxgd.schedules.table import ScheduleSettings, build_schedule
 class Problem(NamedTuple):
     """A dataset with the network and loss that go with it."""
 
-    data: Dataset
-    sizes: tuple[int, ...]
+    data: Dataset  # labels in the form the loss takes (see `targets_for_loss`)
+    sizes: tuple[int, ...]  # layer widths, inputs first, outputs last
     loss: str
     output_activation: str
+    one_hot: bool = False  # class indices reach the loss as one-hot rows (mse or bce on 3+ classes)
+    notes: tuple[str, ...] = ()  # what loading and the loss decided, a line each, for the run header
 
 
 def default_loss(ds: Dataset) -> str:
@@ -43,8 +47,54 @@ def default_loss(ds: Dataset) -> str:
     return "mse"  # the tutorial's XOR, and regression
 
 
+def _as_classes(ds: Dataset) -> Dataset:
+    """Binary labels (n, 1) of 0/1 as the class indices (n,) of two classes."""
+    labels = lambda y: None if y is None else jnp.asarray(y)[:, 0].astype(jnp.int32)  # noqa: E731
+    return ds._replace(y=labels(ds.y), y_test=labels(ds.y_test), task="multiclass", n_classes=2)
+
+
+def _as_binary(ds: Dataset) -> Dataset:
+    """The class indices (n,) of two classes as binary labels (n, 1) of 0/1."""
+    column = lambda y: None if y is None else jnp.asarray(y, ds.x.dtype)[:, None]  # noqa: E731
+    return ds._replace(y=column(ds.y), y_test=column(ds.y_test), task="binary", n_classes=2)
+
+
+def targets_for_loss(ds: Dataset, loss: str, from_file: bool = False) -> tuple[Dataset, bool, str]:
+    """The labels in the form ``loss`` trains on; the loss decides the network's outputs.
+
+    softmax_ce: one output per class (a binary dataset becomes two classes).
+    bce, mse on two classes: one output (class indices become 0/1 labels).
+    bce, mse on 3+ classes: one output per class, the labels one-hot.
+    Regression: one output per target; softmax_ce is refused, bce needs 0/1 targets.
+
+    Returns:
+      (the dataset, whether its class indices are one-hot encoded for the loss, a note).
+    """
+    task_hint = "; or --task multiclass if its labels are classes" if from_file else ""
+    if ds.task == "regression":
+        k = int(jnp.shape(ds.y)[1])
+        if loss == "softmax_ce":
+            raise ConfigError(f"loss='softmax_ce' (--loss softmax_ce) needs classes, but dataset "
+                              f"{ds.name!r} is a regression task (real-valued targets). Use "
+                              f"--loss mse{task_hint}.")
+        y = np.asarray(ds.y)
+        if loss == "bce" and ((y != 0) & (y != 1)).any():
+            raise ConfigError(f"loss='bce' (--loss bce) needs targets 0 or 1, but dataset "
+                              f"{ds.name!r} is a regression task with targets in "
+                              f"[{y.min():g}, {y.max():g}]. Use --loss mse{task_hint}.")
+        return ds, False, f"{k} output{'s' if k > 1 else ''}, one per target ({loss})"
+    if loss == "softmax_ce":
+        ds = _as_classes(ds) if ds.task == "binary" else ds
+        return ds, False, f"{ds.n_classes} outputs, one per class ({loss})"
+    if ds.task == "multiclass" and ds.n_classes == 2:
+        ds = _as_binary(ds)
+    if ds.task == "binary":
+        return ds, False, f"1 output for the two classes ({loss}, labels 0 and 1)"
+    return ds, True, f"{ds.n_classes} outputs, one per class ({loss} on one-hot labels)"
+
+
 def make_problem(cfg: TrainConfig) -> Problem:
-    """Load the data and choose output size, loss and output activation."""
+    """Load the data and choose the loss, the output activation and, from the loss, the outputs."""
     kwargs: dict[str, Any] = {}
     if cfg.n_samples is not None:
         kwargs["n"] = cfg.n_samples
@@ -52,6 +102,8 @@ def make_problem(cfg: TrainConfig) -> Problem:
         kwargs["test_fraction"] = cfg.test_fraction
     if cfg.label_column is not None:
         kwargs["label_column"] = cfg.label_column
+    if cfg.task is not None:
+        kwargs["task"] = cfg.task
     ds = load_dataset(cfg.dataset, jax.random.key(cfg.seed + 1), **kwargs)
     if cfg.standardize:
         if ds.x_test is not None:
@@ -61,13 +113,30 @@ def make_problem(cfg: TrainConfig) -> Problem:
             x, _ = standardize(ds.x)
             ds = ds._replace(x=x)
     loss = cfg.loss or default_loss(ds)
-    out_act = cfg.output_activation or ("sigmoid" if loss == "mse" and ds.task == "binary"
-                                        else "identity")
+    ds, one_hot, outputs = targets_for_loss(ds, loss, names.is_file_name(cfg.dataset))
+    if loss in ("bce", "softmax_ce") and cfg.output_activation not in (None, "identity"):
+        squash = "sigmoid" if loss == "bce" else "softmax"
+        raise ConfigError(f"output_activation={cfg.output_activation!r} (--output-activation) with "
+                          f"loss={loss!r} (--loss {loss}): {loss} takes the network's raw outputs "
+                          f"(logits) and applies the {squash} itself. Leave --output-activation "
+                          f"out, or use --loss mse for a {cfg.output_activation} output.")
+    squashed = loss == "mse" and ds.task != "regression"  # 0/1 or one-hot targets
+    out_act = cfg.output_activation or ("sigmoid" if squashed else "identity")
     k = ds.n_classes if ds.task == "multiclass" else int(np.shape(ds.y)[1])
     for y in (ds.y, ds.y_test):
-        if y is not None:
+        if y is not None and not one_hot:
             check_targets(loss, y, k, where=f"dataset {ds.name!r}")
-    return Problem(ds, (ds.n_features, *cfg.hidden, k), loss, out_act)
+    return Problem(ds, (ds.n_features, *cfg.hidden, k), loss, out_act, one_hot,
+                   (*ds.notes, outputs))
+
+
+def data_summary(pb: Problem) -> dict[str, Any]:
+    """What the run header prints and summary.json keeps about the data: the task, the
+    outputs, the class names of encoded text labels (class i is ``classes[i]``), the notes."""
+    out: dict[str, Any] = {"task": pb.data.task, "outputs": pb.sizes[-1], "notes": list(pb.notes)}
+    if pb.data.classes:
+        out["classes"] = list(pb.data.classes)
+    return out
 
 
 def make_schedule(cfg: TrainConfig, steps_per_epoch: int, impl: str):
@@ -92,8 +161,20 @@ def make_tx(cfg: TrainConfig, impl: str, steps_per_epoch: int):
 
 
 def make_objective(cfg: TrainConfig, pb: Problem):
-    """``(loss_fn, value_and_grad)`` by the gradient source the config names."""
-    loss_fn = make_loss_fn(pb.loss, cfg.activation, pb.output_activation, cfg.l2)
+    """``(loss_fn, value_and_grad)`` by the gradient source the config names.
+
+    Both take the dataset's labels; with ``pb.one_hot`` they encode them for the loss.
+    """
+    k = pb.sizes[-1]
+
+    def targets(x, y):
+        return jax.nn.one_hot(y, k, dtype=x.dtype) if pb.one_hot else y
+
+    base_loss = make_loss_fn(pb.loss, cfg.activation, pb.output_activation, cfg.l2)
+
+    def loss_fn(params, x, y):
+        return base_loss(params, x, targets(x, y))
+
     if cfg.grad == "autodiff":
         return loss_fn, jax.value_and_grad(loss_fn)
     if cfg.grad == "tutorial":
@@ -102,12 +183,12 @@ def make_objective(cfg: TrainConfig, pb: Problem):
                               "without l2; use --grad backprop.")
 
         def tutorial_vg(params, x, y):
-            return loss_fn(params, x, y), tutorial_backprop(params, x, y)
+            return loss_fn(params, x, y), tutorial_backprop(params, x, targets(x, y))
 
         return loss_fn, tutorial_vg
 
     def hand_vg(params, x, y):
-        return mlp_value_and_grad(params, x, y, activation=cfg.activation,
+        return mlp_value_and_grad(params, x, targets(x, y), activation=cfg.activation,
                                   output_activation=pb.output_activation, loss=pb.loss, l2=cfg.l2)
 
     return loss_fn, hand_vg

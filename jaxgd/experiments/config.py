@@ -21,9 +21,13 @@ from jaxgd.core.deprecation import renamed_value
 from jaxgd.core.errors import ConfigError, check_choice, check_positive_int
 from jaxgd.core.limits import MAX_INT32
 from jaxgd.experiments.fields import (
+    LOSS_ALIASES,
     Shortcut,
+    check_dataset,
     check_devices,
     check_hidden,
+    check_label_column,
+    check_loss,
     check_pairs,
     field_options,
     flags_of,
@@ -38,11 +42,13 @@ from jaxgd.experiments.fields import (
     parse_value,
     positive,
     positive_int,
+    resolve_loss,
     show_hidden,
     show_pairs,
 )
 
-__all__ = ["GRADS", "IMPLS", "RESUMABLE", "SINGLE_IMPLS", "TrainConfig", "optimizer_names",
+__all__ = ["GRADS", "IMPLS", "LOSS_ALIASES", "RESUMABLE", "SINGLE_IMPLS", "TASKS", "TrainConfig",
+           "optimizer_names",
            "parse_assignment", "parse_assignments", "parse_hidden", "parse_value", "resume_config",
            "validate"]
 
@@ -50,6 +56,7 @@ IMPLS = ("hand", "optax", "both")
 SINGLE_IMPLS = ("hand", "optax")  # one rule per run: sweep and compare
 GRADS = ("backprop", "autodiff", "tutorial")
 DEVICES = ("auto", "cpu", "gpu")
+TASKS = ("binary", "multiclass", "regression")  # jaxgd.data.TASKS, readable without JAX
 # values renamed in 0.2 (the tutorial deck was called "the seed"): old -> new; schedules: their table
 RENAMED_VALUES = {"grad": {"seed": "tutorial"}, "optimizer": {"seed_momentum": "tutorial_momentum"}}
 HYPER_SHORTCUTS = tuple(Shortcut(f"--{k.replace('_', '-')}", k, f"{what} (the same as --set {k}=X)")
@@ -59,11 +66,6 @@ HYPER_SHORTCUTS = tuple(Shortcut(f"--{k.replace('_', '-')}", k, f"{what} (the sa
                                         ("eps", "the optimizer's epsilon"),
                                         ("weight_decay", "decoupled weight decay")))
 HYPER_SHORTCUTS += (Shortcut("--nesterov", "nesterov", "Nesterov momentum (--set nesterov=true)", None),)
-
-
-def _check_dataset(name: str, value: Any) -> None:
-    if not names.is_file_name(value):
-        check_choice(name, value, names.DATASETS)
 
 
 def _check_epochs(name: str, value: Any) -> None:
@@ -98,16 +100,19 @@ class TrainConfig:
     """Everything that defines a run. Defaults = the tutorial: 2-3-1 sigmoid net, XOR, full-batch GD."""
 
     dataset: str = option("xor", "a built-in dataset, or a .npz/.csv file", choices=names.DATASETS,
-                          check=_check_dataset, metavar="NAME|PATH")
+                          check=check_dataset, metavar="NAME|PATH")
     hidden: tuple[int, ...] = option((3,), "hidden layer sizes ('' for none)", parse=parse_hidden,
                                      show=show_hidden, load=tuple, check=check_hidden,
                                      metavar="N[,N...]")
     activation: str = option("sigmoid", "hidden-layer activation", choices=names.ACTIVATIONS)
     output_activation: str | None = option(None, "output activation", choices=names.ACTIVATIONS,
                                            unset="sigmoid for mse on 0/1 targets, else identity")
-    loss: str | None = option(None, "per-example loss, averaged over the batch", choices=names.LOSSES,
-                              unset="mse for xor and regression, bce for binary, softmax_ce "
-                                    "for classes")
+    loss: str | None = option(None, "per-example loss, averaged over the batch; it decides the outputs "
+                              "(softmax_ce: one per class; bce, mse: one for two classes, one per "
+                              "class on one-hot labels for more). Also written ce, cross_entropy, "
+                              "binary_cross_entropy, squared_error", choices=names.LOSSES,
+                              check=check_loss, unset="mse for xor and regression, bce for binary, "
+                                                      "softmax_ce for classes")
     init: str = option("normal", "weight init (normal: the tutorial's randn)", choices=names.INITS)
     optimizer: str = option("sgd", "update rule (jaxgd.optimizers / jaxgd.reference)",
                             choices=names.OPTIMIZERS)
@@ -145,7 +150,13 @@ class TrainConfig:
                                    check=positive_int(), unset="the dataset's own")
     test_fraction: float = option(0.0, "share of a generated dataset held out for testing",
                                   parse=float, check=in_range(low=0.0, high=1.0, high_open=True))
-    label_column: str | None = option(None, "label column of a .csv file", unset="the last")
+    label_column: str | int | None = option(
+        None, "label column of a .csv file: a header name, or a position (1 = the first column, "
+        "-1 = the last)", check=check_label_column, metavar="NAME|POSITION",
+        unset="the column named label, target, y or class")
+    task: str | None = option(None, "what the labels of a .npz/.csv file are", choices=TASKS,
+                              unset="inferred: 0/1 binary, class numbers or names multiclass, "
+                                    "other numbers regression")
     standardize: bool = option(False, "standardise x with the training statistics", switch=True)
     eval_every: int = option(1, "evaluate accuracy and test metrics every N epochs and at the last "
                              "(other epochs: NaN in the history)", parse=int, metavar="N",
@@ -164,6 +175,7 @@ class TrainConfig:
         renamed = (*RENAMED_VALUES.items(), ("schedule", names.RENAMED_SCHEDULES))  # old spellings
         for name, renames in renamed:
             object.__setattr__(self, name, renamed_value(name, getattr(self, name), renames))
+        object.__setattr__(self, "loss", resolve_loss(self.loss))  # 'ce' -> 'softmax_ce', ...
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True, default=str)
@@ -209,10 +221,16 @@ def validate(cfg: TrainConfig) -> TrainConfig:
                           f"only; dataset {cfg.dataset!r} is {source}"
                           + (" whose arrays are named x and y" if file_kind == "npz" else "")
                           + ". Leave --label-column out.")
-    if cfg.n_samples is not None and cfg.dataset not in names.SYNTHETIC:
+    if cfg.task is not None and not is_file:
+        raise ConfigError(f"task={cfg.task!r} (--task) says what the labels of a .npz or .csv file "
+                          f"are; dataset {cfg.dataset!r} is built in, with its own task. Leave "
+                          "--task out.")
+    if cfg.n_samples is not None and (cfg.dataset not in names.SYNTHETIC or cfg.dataset == "xor"):
+        sized = sorted(set(names.SYNTHETIC) - {"xor"})
+        what = ("its 4 points are fixed" if cfg.dataset == "xor" else "it has a fixed size")
         raise ConfigError(f"n_samples={cfg.n_samples} (--n-samples) sets the size of a generated "
-                          f"dataset ({', '.join(sorted(names.SYNTHETIC))}); {cfg.dataset!r} has a "
-                          "fixed size. Leave --n-samples out.")
+                          f"dataset ({', '.join(sized)}); it does not apply to {cfg.dataset!r}: "
+                          f"{what}. Leave --n-samples out.")
     if cfg.grad == "tutorial" and (cfg.hidden and len(cfg.hidden) != 1 or cfg.activation != "sigmoid"):
         raise ConfigError("grad='tutorial' is the tutorial's slide-7 formula for one sigmoid hidden layer; "
                           "use --grad backprop for other networks.")

@@ -13,11 +13,16 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import difflib
+import os
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any, NamedTuple
 
+from jaxgd.core import names
 from jaxgd.core.errors import (
     ConfigError,
+    UnknownNameError,
     check_nonnegative,
     check_positive,
     check_positive_int,
@@ -91,6 +96,68 @@ def positive_int(fix: str = "") -> Callable[[str, Any], Any]:
 
 def in_range(**bounds: Any) -> Callable[[str, Any], Any]:
     return lambda name, value: check_range(name, value, **bounds)
+
+
+# ------------------------------------------------------------------ data and loss
+# other spellings of the loss names (any case; '-' or ' ' for '_'), resolved when a config is made
+LOSS_ALIASES = {
+    **dict.fromkeys(("ce", "cross_entropy", "crossentropy", "softmax", "softmax_cross_entropy",
+                     "categorical_cross_entropy", "categorical_crossentropy",
+                     "sparse_categorical_crossentropy", "nll"), "softmax_ce"),
+    **dict.fromkeys(("binary_cross_entropy", "binary_crossentropy", "sigmoid_cross_entropy",
+                     "sigmoid_binary_cross_entropy", "bce_with_logits", "logistic"), "bce"),
+    **dict.fromkeys(("squared_error", "mean_squared_error", "l2_loss", "squared_loss",
+                     "quadratic"), "mse"),
+}
+
+
+def resolve_loss(value: Any) -> Any:
+    """The loss name that ``value`` spells (``'ce'`` -> ``'softmax_ce'``); anything else as is."""
+    if not isinstance(value, str):
+        return value
+    key = value.strip().lower().replace("-", "_").replace(" ", "_")
+    return key if key in names.LOSSES else LOSS_ALIASES.get(key, value)
+
+
+def check_loss(name: str, value: Any) -> None:
+    """One of `names.LOSSES` (aliases are resolved before: `resolve_loss`)."""
+    if value in names.LOSSES:
+        return
+    spellings = {**{n: n for n in names.LOSSES}, **LOSS_ALIASES}
+    close = difflib.get_close_matches(str(value).lower(), spellings, n=1, cutoff=0.6)
+    hint = f" Did you mean {spellings[close[0]]!r}?" if close else ""
+    raise UnknownNameError(f"unknown loss {value!r} (--loss).{hint} Accepted: "
+                           f"{', '.join(names.LOSSES)}; also written ce or cross_entropy "
+                           "(softmax_ce), binary_cross_entropy (bce), squared_error (mse).")
+
+
+def check_dataset(name: str, value: Any) -> None:
+    """A built-in dataset, or a path ending in one of `names.FILE_SUFFIXES`."""
+    if value in names.DATASETS or names.is_file_name(value):
+        return
+    text = str(value) if isinstance(value, str | os.PathLike) else ""
+    suffix = Path(text).suffix
+    kinds = "a .npz file (arrays x and y) or a .csv file (a table with a label column)"
+    if suffix or "/" in text or os.sep in text:
+        found = f"the suffix {suffix!r}" if suffix else "no suffix"
+        raise ConfigError(f"dataset={text!r} (--dataset) is a file with {found}, which jaxgd does "
+                          f"not read; accepted: {kinds}, or a built-in dataset "
+                          f"({', '.join(names.DATASETS)}). Convert the file, or rename it if "
+                          "it already is one of those.")
+    close = difflib.get_close_matches(str(value), names.DATASETS, n=1, cutoff=0.5)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise UnknownNameError(f"unknown dataset {value!r} (--dataset).{hint} Accepted: "
+                           f"{', '.join(names.DATASETS)}, or {kinds}.")
+
+
+def check_label_column(name: str, value: Any) -> None:
+    """A column name (a non-empty str) or a position (an int, from 1; negative from the end)."""
+    ok = (isinstance(value, str) and value.strip()) or (
+        isinstance(value, int) and not isinstance(value, bool) and value != 0)
+    if not ok:
+        raise ConfigError(f"{name}={value!r} (--label-column): expected a column name or a "
+                          "position (1 = the first column, -1 = the last), e.g. --label-column "
+                          "label or --label-column -1.")
 
 
 # ------------------------------------------------------------------ flag text <-> values

@@ -109,8 +109,8 @@ def test_csv_round_trip_with_header_and_named_label(tmp_path):
     np.testing.assert_allclose(ds.x, [[1.5, 2], [-3, 4], [0.25, 8]])
     np.testing.assert_array_equal(ds.y, [0, 2, 1])
     assert (ds.task, ds.n_classes) == ("multiclass", 3)
-    path.write_text("0.5,1,2\n0.25,3,4\n")  # no header: detected, label column 0
-    ds = load_dataset(str(path), KEY, label_column=0)
+    path.write_text("0.5,1,2\n0.25,3,4\n")  # no header: detected; the first column, by position
+    ds = load_dataset(str(path), KEY, label_column=1)
     assert ds.task == "regression"
     np.testing.assert_allclose(ds.y, [[0.5], [0.25]])
     np.testing.assert_allclose(ds.x, [[1, 2], [3, 4]])
@@ -123,20 +123,22 @@ def _write(path, text):
 
 FILE_ERRORS = [  # file name, content, kwargs, message pattern
     ("a.npz", None, {}, r"a.npz' does not exist"),
-    ("b.npz", b"not a zip archive", {}, r"cannot read .*b.npz.* as a .npz archive"),
-    ("c.npz", {"x": np.ones((3, 2))}, {}, r"c.npz' has no key 'y' \(found \['x'\]\)"),
+    ("b.npz", b"not a zip archive", {}, r"b.npz' is not a valid .npz file"),
+    ("c.npz", {"x": np.ones((3, 2))}, {}, r"c.npz' has no array 'y' \(found \['x'\]\)"),
     ("d.npz", {"x": np.ones((3, 2)), "y": np.zeros(3), "x_test": np.ones((1, 2))}, {},
      r"only one of 'x_test' and 'y_test'"),
     ("e.npz", {"x": np.ones((3, 2)), "y": np.array([0, -1, 1])}, {},
-     r"not class indices.*-1.0 at row 1.*task='regression'"),
+     r"e.npz', y\[1\]: the label -1 is not a class index.*--task regression"),
     ("f.npz", {"x": np.ones((3, 2)), "y": np.zeros(2)}, {}, r"x has 3 rows but y has 2"),
-    ("g.csv", "x,y\n1,2\n3,oops\n", {}, r"g.csv', line 3, column 2: 'oops' is not a number"),
-    ("h.csv", "1,2,3\n4,5\n", {}, r"line 2: 2 fields, expected 3"),
-    ("i.csv", "a,b\n1,2\n", {"label_column": "c"}, r"no column named 'c'; columns: \['a', 'b'\]"),
-    ("j.csv", "1,2\n3,4\n", {"label_column": 5}, r"label_column=5 .* \[-2, 1\]"),
-    ("k.csv", "1,2\n3,4\n", {"label_column": "y"}, r"'y' is a name but the file has no header"),
-    ("l.csv", "1,2\n3,0.5\n", {"task": "multiclass"}, r"the first is 0.5 at row 1"),
-    ("m.csv", "a,b\n", {}, r"has no data rows"),
+    ("g.csv", "x,y\n1,2\noops,3\n", {}, r"g.csv', line 3, column 1 \('x'\): 'oops' is not a number"),
+    ("h.csv", "1,2,3\n4,5\n", {"label_column": -1}, r"line 2: 2 fields, but line 1 has 3"),
+    ("i.csv", "a,b\n1,2\n", {"label_column": "c"},
+     r"label_column='c' \(--label-column\) names no column: the columns are \['a', 'b'\]"),
+    ("j.csv", "1,2\n3,4\n", {"label_column": 5}, r"label_column=5 .* 1\.\.2 or -1\.\.-2"),
+    ("k.csv", "1,2\n3,4\n", {"label_column": "y"}, r"'y' .* the file has no header row"),
+    ("l.csv", "1,2\n3,0.5\n", {"task": "multiclass", "label_column": 2},
+     r"l.csv', line 2, column 2: the label 0.5 is not a class index"),
+    ("m.csv", "a,b\n", {}, r"has no data rows below its header"),
 ]
 
 

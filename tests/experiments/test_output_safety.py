@@ -176,13 +176,13 @@ def test_out_dot_or_dotdot_with_overwrite(tmp_path, monkeypatch, capsys, target)
 def test_bce_on_targets_that_are_not_0_or_1(tmp_path, capsys):
     assert main([*QUICK, "--dataset", "sine", "--loss", "bce", "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err
-    assert "needs targets 0 or 1" in err and "loss 'mse'" in err
+    assert "needs targets 0 or 1" in err and "Use --loss mse" in err
     assert not (tmp_path / "r").exists()
 
 
 def test_softmax_ce_on_real_valued_targets(tmp_path, capsys):
     assert main([*QUICK, "--dataset", "sine", "--loss", "softmax_ce", "--out", str(tmp_path / "r")]) == 2
-    assert "needs integer class labels" in capsys.readouterr().err
+    assert "needs classes, but dataset 'sine' is a regression task" in capsys.readouterr().err
 
 
 # ----------------------------------------------------------------------------- finding 6
