@@ -122,6 +122,8 @@ def run(a: argparse.Namespace) -> int:
     print(f"jaxgd train: {cfg.dataset}, sizes {outcome.problem.sizes}, {cfg.activation}, "
           f"loss {outcome.problem.loss}, {cfg.optimizer}(lr={cfg.learning_rate}"
           + "".join(f", {k}={v}" for k, v in cfg.hyper) + f"), impl {cfg.impl}, grad {cfg.grad}")
+    for note in outcome.problem.notes:
+        print(f"data           {note}")
     print(f"epochs run     {summary['epochs']}" + ("  (converged)" if summary["converged"] else ""))
     print(f"final loss     {summary['final_loss']:.6g}")
     for k in ("train_accuracy", "test_accuracy"):

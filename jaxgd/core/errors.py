@@ -204,5 +204,5 @@ def check_choice(kind: str, value: Any, valid: Iterable[str]) -> str:
     close = difflib.get_close_matches(str(value), valid, n=1, cutoff=0.5)
     hint = f" Did you mean {close[0]!r}?" if close else ""
     raise UnknownNameError(
-        f"unknown {kind} {value!r}.{hint} Valid {kind}s: {', '.join(valid)}."
+        f"unknown {kind} {value!r}.{hint} Accepted {kind} values: {', '.join(valid)}."
     )

@@ -21,6 +21,7 @@ from jaxgd.core.errors import ConfigError
 from jaxgd.core.tree import tree_max_abs_diff
 from jaxgd.experiments.build import (
     Problem,
+    data_summary,
     default_loss,
     make_eval_fn,
     make_objective,
@@ -147,6 +148,7 @@ def summarize(cfg: TrainConfig, pb: Problem, results: dict[str, FitResult], seco
         "dataset": pb.data.name,
         "optimizer": cfg.optimizer,
         "impl": cfg.impl,
+        "data": data_summary(pb),
     }
     for k in ("train_accuracy", "test_accuracy", "test_loss"):
         if k in h:

@@ -112,7 +112,7 @@ def test_grid_is_the_product_with_seeds_fastest():
 
 @pytest.mark.parametrize("names, error, fragment", [
     (("nesterov",), ConfigError, "not a float hyperparameter"),
-    (("bogus",), UnknownNameError, "Valid sgd hyperparameters"),
+    (("bogus",), UnknownNameError, "Accepted sgd hyperparameter values"),
     (("momentum", "momentum"), ConfigError, "given twice"),
 ])
 def test_check_names_rejects(names, error, fragment):

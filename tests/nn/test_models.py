@@ -115,7 +115,7 @@ def test_unknown_init_and_activation_raise_with_suggestion():
     with pytest.raises(UnknownNameError, match=r"unknown activation 'sigmod'.*'sigmoid'"):
         get_activation("sigmod")
     params = init_mlp(jax.random.key(0), (2, 1))
-    with pytest.raises(UnknownNameError, match="Valid activations: elu, gelu"):
+    with pytest.raises(UnknownNameError, match="Accepted activation values: elu, gelu"):
         mlp(params, jnp.ones((2,)), activation="swish")
 
 

@@ -369,5 +369,5 @@ def test_bad_arguments_raise_config_error(name, kw, match):
 
 
 def test_unknown_interpolation_is_an_unknown_name_error():
-    with pytest.raises(UnknownNameError, match=r"Valid interpolate_types: cosine, linear"):
+    with pytest.raises(UnknownNameError, match=r"Accepted interpolate_type values: cosine, linear"):
         schedules.piecewise_interpolate_schedule("cubic", 0.1)
