@@ -8,8 +8,10 @@ import jax
 import jax.numpy as jnp
 
 from jaxgd.core.errors import check_learning_rate, check_nonnegative, check_range
+from jaxgd.core.precision import abs_sq, tree_cast_like, tree_upcast
 from jaxgd.core.transform import ScalarOrSchedule, Transform, safe_increment
 from jaxgd.core.tree import (
+    bias_correction,
     tree_bias_correction,
     tree_full_like,
     tree_nesterov_bias_correction,
@@ -36,7 +38,7 @@ def scale_by_radam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, eps_ro
     """Rectified Adam's direction: momentum alone until ``v_hat`` is trustworthy.
 
         m_t = (1 - b1) * g_t + b1 * m_{t-1}
-        v_t = (1 - b2) * g_t**2 + b2 * v_{t-1}
+        v_t = (1 - b2) * |g_t|**2 + b2 * v_{t-1}
         m_hat = m_t / (1 - b1**t)              (Nesterov's look-ahead when nesterov)
         v_hat = v_t / (1 - b2**t)
         rho_inf = 2 / (1 - b2) - 1
@@ -80,22 +82,24 @@ def scale_by_radam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, eps_ro
 
     def update(grads, state, params=None, **extra):
         del params, extra
-        m = jax.tree.map(lambda g, m: (1 - b1) * g + b1 * m, grads, state.mu)
-        v = jax.tree.map(lambda g, v: (1 - b2) * g**2 + b2 * v, grads, state.nu)
+        g, mu, nu = tree_upcast((grads, state.mu, state.nu))  # computed in at least float32
+        m = jax.tree.map(lambda g, m: (1 - b1) * g + b1 * m, g, mu)
+        v = jax.tree.map(lambda g, v: (1 - b2) * abs_sq(g) + b2 * v, g, nu)
         t = safe_increment(state.count)
         if nesterov:
-            m_hat = tree_nesterov_bias_correction(m, grads, b1, t)
+            m_hat = tree_nesterov_bias_correction(m, g, b1, t)
         else:
             m_hat = tree_bias_correction(m, b1, t)
         v_hat = tree_bias_correction(v, b2, t)
         rho_inf = 2.0 / (1.0 - b2) - 1.0
-        b2t = b2 ** t
-        rho = rho_inf - 2 * t * b2t / (1 - b2t)
+        b2t_over = (1 - bias_correction(b2, t)) / bias_correction(b2, t)  # b2**t / (1 - b2**t)
+        rho = rho_inf - 2 * t * b2t_over
         r = jnp.sqrt((rho - 4.0) * (rho - 2.0) * rho_inf / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho))
         rect = jax.tree.map(lambda m, v: r.astype(m.dtype) * m / (jnp.sqrt(v + eps_root) + eps),
                             m_hat, v_hat)
         u = jax.tree.map(lambda a, b: jnp.where(rho >= threshold, a, b), rect, m_hat)
-        return u, ScaleByAdamState(count=t, mu=m, nu=v)
+        new = ScaleByAdamState(count=t, mu=tree_cast_like(m, state.mu), nu=tree_cast_like(v, state.nu))
+        return tree_cast_like(u, grads), new
 
     return Transform(init, update)
 
@@ -132,7 +136,7 @@ def scale_by_belief(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-16, eps_
     """AdaBelief's direction: divide by the spread of ``g`` around its average ``m``.
 
         m_t = (1 - b1) * g_t + b1 * m_{t-1}
-        s_t = (1 - b2) * (g_t - m_t)**2 + b2 * s_{t-1} + eps_root
+        s_t = (1 - b2) * |g_t - m_t|**2 + b2 * s_{t-1} + eps_root
         m_hat = m_t / (1 - b1**t)              (Nesterov's look-ahead when nesterov)
         s_hat = s_t / (1 - b2**t)
         u_t = m_hat / (sqrt(s_hat) + eps)
@@ -169,17 +173,18 @@ def scale_by_belief(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-16, eps_
 
     def update(grads, state, params=None, **extra):
         del params, extra
-        m = jax.tree.map(lambda g, m: (1 - b1) * g + b1 * m, grads, state.mu)
-        s = jax.tree.map(lambda g, m, s: (1 - b2) * (g - m)**2 + b2 * s + eps_root,
-                         grads, m, state.nu)
+        g, mu, nu = tree_upcast((grads, state.mu, state.nu))  # computed in at least float32
+        m = jax.tree.map(lambda g, m: (1 - b1) * g + b1 * m, g, mu)
+        s = jax.tree.map(lambda g, m, s: (1 - b2) * abs_sq(g - m) + b2 * s + eps_root, g, m, nu)
         t = safe_increment(state.count)
         if nesterov:
-            m_hat = tree_nesterov_bias_correction(m, grads, b1, t)
+            m_hat = tree_nesterov_bias_correction(m, g, b1, t)
         else:
             m_hat = tree_bias_correction(m, b1, t)
         s_hat = tree_bias_correction(s, b2, t)
         u = jax.tree.map(lambda m, s: m / (jnp.sqrt(s) + eps), m_hat, s_hat)
-        return u, ScaleByBeliefState(count=t, mu=m, nu=s)
+        new = ScaleByBeliefState(count=t, mu=tree_cast_like(m, state.mu), nu=tree_cast_like(s, state.nu))
+        return tree_cast_like(u, grads), new
 
     return Transform(init, update)
 
@@ -218,7 +223,7 @@ def scale_by_yogi(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-3, eps_roo
     """Yogi's direction: an additive second moment whose change is bounded by ``g**2``.
 
         m_t = (1 - b1) * g_t + b1 * m_{t-1}                        (m_0 = initial value)
-        v_t = v_{t-1} - (1 - b2) * sign(v_{t-1} - g_t**2) * g_t**2   (v_0 = initial value)
+        v_t = v_{t-1} - (1 - b2) * sign(v_{t-1} - |g_t|**2) * |g_t|**2   (v_0 = initial value)
         u_t = (m_t / (1 - b1**t)) / (sqrt(v_t / (1 - b2**t) + eps_root) + eps)
 
     Adam's ``v`` moves towards ``g**2`` by ``(1 - b2) * (g**2 - v)``; Yogi's by
@@ -256,12 +261,15 @@ def scale_by_yogi(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-3, eps_roo
 
     def update(grads, state, params=None, **extra):
         del params, extra
-        m = jax.tree.map(lambda g, m: (1 - b1) * g + b1 * m, grads, state.mu)
-        v = jax.tree.map(lambda g, v: v - (1 - b2) * jnp.sign(v - g**2) * g**2, grads, state.nu)
+        g, mu, nu = tree_upcast((grads, state.mu, state.nu))  # computed in at least float32
+        m = jax.tree.map(lambda g, m: (1 - b1) * g + b1 * m, g, mu)
+        nu = jax.tree.map(jnp.real, nu)  # real-valued, also where stored complex
+        v = jax.tree.map(lambda g, v: v - (1 - b2) * jnp.sign(v - abs_sq(g)) * abs_sq(g), g, nu)
         t = safe_increment(state.count)
         u = jax.tree.map(lambda m, v: m / (jnp.sqrt(v + eps_root) + eps),
                          tree_bias_correction(m, b1, t), tree_bias_correction(v, b2, t))
-        return u, ScaleByAdamState(count=t, mu=m, nu=v)
+        new = ScaleByAdamState(count=t, mu=tree_cast_like(m, state.mu), nu=tree_cast_like(v, state.nu))
+        return tree_cast_like(u, grads), new
 
     return Transform(init, update)
 

@@ -16,6 +16,7 @@ from jaxgd.core.errors import (
     check_range,
     is_concrete,
 )
+from jaxgd.core.precision import abs_sq, refuse_complex, tree_cast_like, tree_upcast
 from jaxgd.core.transform import ScalarOrSchedule, Transform
 from jaxgd.core.tree import tree_full_like, tree_zeros_like
 from jaxgd.optimizers.combine import chain
@@ -45,7 +46,7 @@ class ScaleBySM3State(NamedTuple):
 def scale_by_rss(initial_accumulator_value: float = 0.1, eps: float = 1e-7) -> Transform:
     """Adagrad's scaling: divide by the root of the running sum of squared gradients.
 
-        G_t = G_{t-1} + g_t**2                 (G_0 = initial_accumulator_value)
+        G_t = G_{t-1} + |g_t|**2               (G_0 = initial_accumulator_value)
         u_t = g_t / sqrt(G_t + eps)            (0 where G_t == 0)
 
     ``G`` only grows, so each coordinate's step shrinks, fastest where gradients are large.
@@ -73,9 +74,12 @@ def scale_by_rss(initial_accumulator_value: float = 0.1, eps: float = 1e-7) -> T
 
     def update(grads, state, params=None, **extra):
         del params, extra
-        G = jax.tree.map(lambda g, G: g * g + G, grads, state.sum_of_squares)
+        g, G = tree_upcast((grads, state.sum_of_squares))  # computed in at least float32
+        G = jax.tree.map(lambda g, G: abs_sq(g) + jnp.real(G), g, G)
         inv_root = jax.tree.map(lambda G: jnp.where(G > 0, jax.lax.rsqrt(G + eps), 0.0), G)
-        return jax.tree.map(lambda s, g: s * g, inv_root, grads), ScaleByRssState(sum_of_squares=G)
+        u = jax.tree.map(lambda s, g: s * g, inv_root, g)
+        G = tree_cast_like(G, state.sum_of_squares)
+        return tree_cast_like(u, grads), ScaleByRssState(sum_of_squares=G)
 
     return Transform(init, update)
 
@@ -114,12 +118,14 @@ def adagrad(
 def scale_by_adadelta(rho: float = 0.9, eps: float = 1e-6) -> Transform:
     """Adadelta's ratio of root-mean-square step to root-mean-square gradient.
 
-        E[g2]_t = rho * E[g2]_{t-1} + (1 - rho) * g_t**2
+        E[g2]_t = rho * E[g2]_{t-1} + (1 - rho) * |g_t|**2
         dx_t = sqrt(E[dx2]_{t-1} + eps) / sqrt(E[g2]_t + eps) * g_t
-        E[dx2]_t = rho * E[dx2]_{t-1} + (1 - rho) * dx_t**2
+        E[dx2]_t = rho * E[dx2]_{t-1} + (1 - rho) * |dx_t|**2
         u_t = dx_t
 
-    The ratio carries the parameters' units, so no learning rate is needed.
+    The ratio carries the parameters' units, so no learning rate is needed. For
+    complex params both averages are of ``|.|**2`` (optax 0.2.8 squares, ``g**2``,
+    and so turns a complex step real).
 
     Args:
         rho: decay of both averages, in [0, 1).
@@ -144,11 +150,12 @@ def scale_by_adadelta(rho: float = 0.9, eps: float = 1e-6) -> Transform:
 
     def update(grads, state, params=None, **extra):
         del params, extra
-        e_g = jax.tree.map(lambda g, e: (1 - rho) * g**2 + rho * e, grads, state.e_g)
-        dx = jax.tree.map(lambda g, e_g, e_x: (jnp.sqrt(e_x + eps) / jnp.sqrt(e_g + eps)) * g,
-                          grads, e_g, state.e_x)
-        e_x = jax.tree.map(lambda d, e: (1 - rho) * d**2 + rho * e, dx, state.e_x)
-        return dx, ScaleByAdaDeltaState(e_g=e_g, e_x=e_x)
+        g, e_g, e_x = tree_upcast((grads, state.e_g, state.e_x))  # computed in at least float32
+        e_g = jax.tree.map(lambda g, e: (1 - rho) * abs_sq(g) + rho * e, g, e_g)
+        dx = jax.tree.map(lambda g, e_g, e_x: (jnp.sqrt(e_x + eps) / jnp.sqrt(e_g + eps)) * g, g, e_g, e_x)
+        e_x = jax.tree.map(lambda d, e: (1 - rho) * abs_sq(d) + rho * e, dx, e_x)
+        new = ScaleByAdaDeltaState(e_g=tree_cast_like(e_g, state.e_g), e_x=tree_cast_like(e_x, state.e_x))
+        return tree_cast_like(dx, grads), new
 
     return Transform(init, update)
 
@@ -218,6 +225,8 @@ def scale_by_sm3(b1: float = 0.9, b2: float = 1.0, eps: float = 1e-8) -> Transfo
     A leaf of shape ``(n, k)`` keeps ``n + k`` numbers instead of ``n * k``; a vector
     has one accumulator per element (plain Adagrad). optax fails on a 0-d leaf and
     on an empty one; here a scalar is a 1-vector and an empty leaf stays empty.
+    Computed in at least float32. Real parameters only: the cover maxima order the
+    accumulators, and optax refuses complex input too.
 
     Args:
         b1: decay of the momentum ``m``, in [0, 1).
@@ -231,6 +240,7 @@ def scale_by_sm3(b1: float = 0.9, b2: float = 1.0, eps: float = 1e-8) -> Transfo
 
     Raises:
         ConfigError: ``b1`` outside [0, 1), ``b2`` outside (0, 1], or ``eps`` < 0.
+        UnsupportedDtypeError: from init()/update(), complex params (a TypeError).
 
     References:
         Anil, Gupta, Koren & Singer, "Memory-Efficient Adaptive Optimization", 2019
@@ -240,7 +250,14 @@ def scale_by_sm3(b1: float = 0.9, b2: float = 1.0, eps: float = 1e-8) -> Transfo
     check_range("b2", b2, low=0.0, high=1.0, low_open=True, fix="The paper uses b2=1.0.")
     check_nonnegative("eps", eps, fix="Use a small value such as 1e-8.")
 
+    def refuse(tree):
+        refuse_complex("sm3", tree, "its cover accumulators take maxima, which complex numbers do not "
+                       "have (optax's sm3 refuses them too)",
+                       "Use adagrad (scale_by_rss) for complex parameters.")
+
     def init(params):
+        refuse(params)
+
         def covers(p):  # one vector per axis; a 0-d leaf is a 1-vector
             return [jnp.zeros((n,), jnp.result_type(p)) for n in (jnp.shape(p) or (1,))]
 
@@ -252,6 +269,7 @@ def scale_by_sm3(b1: float = 0.9, b2: float = 1.0, eps: float = 1e-8) -> Transfo
         accumulate = lambda g, nu: (1.0 - b2) * g**2 + b2 * nu
 
     def leaf(g, mu):
+        out_dtype, g, mu = g.dtype, *tree_upcast((g, mu))  # computed in at least float32
         if g.ndim < 2:  # one accumulator per element
             A = accumulate(g, jnp.reshape(mu[0], g.shape))
             new_mu = [jnp.reshape(A, (-1,))]
@@ -262,15 +280,17 @@ def scale_by_sm3(b1: float = 0.9, b2: float = 1.0, eps: float = 1e-8) -> Transfo
             new_mu = [jnp.max(A, axis=tuple(b for b in range(g.ndim) if b != a), initial=0.0)
                       for a in range(g.ndim)]
         u = g * jnp.where(A > 0, jax.lax.rsqrt(A + eps), 0.0)
-        return u, new_mu
+        return u, [m.astype(out_dtype) for m in new_mu]
 
     def update(grads, state, params=None, **extra):
         del params, extra
+        refuse(grads)
         out = jax.tree.map(leaf, grads, state.mu)  # grads is the prefix: each mu list goes whole
         u = jax.tree.map(lambda _, o: o[0], grads, out)
         mu = jax.tree.map(lambda _, o: o[1], grads, out)
-        nu = jax.tree.map(lambda u, m: (1 - b1) * u + b1 * m, u, state.nu)
-        return nu, ScaleBySM3State(mu=mu, nu=nu)
+        nu = jax.tree.map(lambda u, m: (1 - b1) * u + b1 * m, u, tree_upcast(state.nu))
+        nu = tree_cast_like(nu, state.nu)
+        return tree_cast_like(nu, grads), ScaleBySM3State(mu=mu, nu=nu)
 
     return Transform(init, update)
 

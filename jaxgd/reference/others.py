@@ -150,8 +150,10 @@ ROWS = (
                  note="lr inside the momentum buffer (torch: outside); same for a constant lr"),
     _rmsprop_row("-nesterov", {"momentum": 0.9, "nesterov": True}),
     _rmsprop_row("-bias_correction", {"bias_correction": True}),
-    _rmsprop_row("-centered-bias_correction", {"centered": True, "bias_correction": True},
-                 note="step 1 divides by sqrt(eps) (v_hat - m_hat**2 = 0): keep lr small"),
+    _rmsprop_row("-centered-bias_correction", {"centered": True, "bias_correction": True}, rtol32=1e-4,
+                 note="step 1 divides by sqrt(eps + rounding noise) (v_hat - m_hat**2 = 0 exactly): "
+                      "keep lr small; the noise (1e-7 of g**2 in float32) is each side's own, so "
+                      "float32 agreement is 1e-4"),
     _rmsprop_row("-initial_scale", {"initial_scale": 1.0}),
     Row("sm3", adaptive.sm3, sm3, {"learning_rate": 0.1, "momentum": 0.9}, schedule=False,
         note="optax.sm3 fails on 0-d and empty leaves; its twin views scalars as 1-vectors and "
