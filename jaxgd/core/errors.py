@@ -118,7 +118,8 @@ def _as_float(name: str, value: Any) -> float | None:
         arr = np.asarray(value)
     except Exception as err:  # pragma: no cover - exotic inputs
         raise ConfigError(f"{name}={value!r} is not a number. Pass a float.") from err
-    if arr.dtype.kind not in "iuf" or arr.ndim != 0:
+    real = arr.dtype.kind in "iu" or jax.numpy.issubdtype(arr.dtype, jax.numpy.floating)  # bfloat16 too
+    if not real or arr.ndim != 0:
         raise ConfigError(
             f"{name}={value!r} is not a real scalar (got dtype {arr.dtype}, shape {arr.shape}). "
             f"Pass a single float, e.g. {name}=0.1."
