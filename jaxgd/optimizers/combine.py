@@ -76,9 +76,20 @@ def _is_static_bool(m: Any) -> bool:
     return is_concrete(m) and np.shape(m) == () and np.asarray(m).dtype == np.bool_
 
 
+def is_function(mask: Any) -> bool:
+    """True when a mask (or label tree) is a function of the params, False when it is a tree.
+
+    optax's rule: a callable that is a registered pytree with leaves (a model object
+    with ``__call__``, such as an equinox Module, or a dataclass pytree) is a tree of
+    mask values, not a function; only a callable that is a leaf of its own pytree is
+    called. Unlike optax's ``multi_transform``, the same rule tells labels apart.
+    """
+    return callable(mask) and jax.tree_util.treedef_is_leaf(jax.tree.structure(mask))
+
+
 def _resolve_mask(mask: Any, tree: Any, what: str = "mask") -> Any:
     """The mask tree for ``tree``: calls a mask function; checks leaves and structure."""
-    mask_tree = mask(tree) if callable(mask) else mask
+    mask_tree = mask(tree) if is_function(mask) else mask
     bad = [m for m in jax.tree.leaves(mask_tree) if not _is_static_bool(m)]
     if bad:
         raise ConfigError(
@@ -119,7 +130,9 @@ def masked(inner: Transform, mask: Any, *, mask_compatible_extra_args: bool = Fa
         mask: a pytree of Python bools with the structure of the params or a prefix
             of it (``{"w": True, "b": False}`` covers whole subtrees), or a function
             ``params -> such a tree``. It must be static: built from shapes or
-            names, never from values.
+            names, never from values. A callable that is itself a pytree with
+            leaves (a dataclass or model object with ``__call__``) is a tree, as
+            in optax (see `is_function`).
         mask_compatible_extra_args: also mask extra update() arguments that have
             the params' tree structure.
 
@@ -200,7 +213,7 @@ def multi_transform(
     transforms = dict(transforms)
 
     def resolve(tree):
-        labels = param_labels(tree) if callable(param_labels) else param_labels
+        labels = param_labels(tree) if is_function(param_labels) else param_labels
         unknown = set(jax.tree.leaves(labels)) - set(transforms)
         if unknown:
             raise ConfigError(
