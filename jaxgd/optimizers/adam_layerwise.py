@@ -25,6 +25,15 @@ __all__ = ["novograd", "scale_by_novograd", "lamb", "scale_by_trust_ratio", "Sca
 
 
 class ScaleByNovogradState(NamedTuple):
+    """State of `scale_by_novograd` (the fields of ``optax.ScaleByNovogradState``).
+
+    Attributes:
+        count: int32 scalar, t - 1 before the update.
+        mu: like params, the momentum m of the normalised gradients.
+        nu: one 0-d array per leaf (real, at least float32), the EMA of the leaf's squared
+            gradient norm.
+    """
+
     count: jax.Array  # int32 scalar: t - 1 before the update
     mu: Any  # like params: momentum m of the normalised gradients
     nu: Any  # one 0-d array per leaf (real, >= float32): EMA of the leaf's squared gradient norm

@@ -21,6 +21,15 @@ __all__ = [
 
 
 class ScaleByAmsgradState(NamedTuple):
+    """State of `scale_by_amsgrad` (the fields of ``optax.ScaleByAmsgradState``).
+
+    Attributes:
+        count: int32 scalar, t - 1 before the update.
+        mu: like params (``mu_dtype`` if given), the first moment m.
+        nu: like params, the second moment v.
+        nu_max: like params, v_max: the running max of the (bias-corrected) second moment.
+    """
+
     count: jax.Array  # int32 scalar: t - 1 before the update
     mu: Any  # like params (mu_dtype if given): first moment m
     nu: Any  # like params: second moment v

@@ -19,6 +19,16 @@ __all__ = ["adan", "scale_by_adan", "ScaleByAdanState"]
 
 
 class ScaleByAdanState(NamedTuple):
+    """State of `scale_by_adan` (the fields of ``optax.ScaleByAdanState``).
+
+    Attributes:
+        m: like params, the EMA of g.
+        v: like params, the EMA of the gradient difference g_t - g_{t-1}.
+        n: like params, the EMA of |g_t + (1 - b2) d_t|**2.
+        g: like params, the previous gradient.
+        t: int32 scalar, the steps taken.
+    """
+
     m: Any  # like params: EMA of g
     v: Any  # like params: EMA of the gradient difference g_t - g_{t-1}
     n: Any  # like params: EMA of (g_t + (1 - b2) * d_t)**2

@@ -77,13 +77,9 @@ def _is_static_bool(m: Any) -> bool:
 
 
 def is_function(mask: Any) -> bool:
-    """True when a mask (or label tree) is a function of the params, False when it is a tree.
-
-    optax's rule: a callable that is a registered pytree with leaves (a model object
-    with ``__call__``, such as an equinox Module, or a dataclass pytree) is a tree of
-    mask values, not a function; only a callable that is a leaf of its own pytree is
-    called. Unlike optax's ``multi_transform``, the same rule tells labels apart.
-    """
+    """True when a mask (or label tree) is a function of the params, False for a tree: optax's
+    rule, where a callable pytree with leaves (a model object with ``__call__``, an equinox
+    Module) is a tree. Unlike optax's ``multi_transform``, labels follow it too."""
     return callable(mask) and jax.tree_util.treedef_is_leaf(jax.tree.structure(mask))
 
 

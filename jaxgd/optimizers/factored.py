@@ -33,6 +33,18 @@ __all__ = ["scale_by_factored_rms", "scale_by_param_block_rms", "adafactor", "Fa
 
 
 class FactoredState(NamedTuple):
+    """State of `scale_by_factored_rms` (the fields of ``optax.FactoredState``).
+
+    Attributes:
+        count: int32 scalar, the updates applied so far.
+        v_row: like params, the row statistics (a leaf's shape minus its largest axis), or a
+            (1,) placeholder where the leaf is not factored.
+        v_col: like params, the column statistics (minus its second-largest axis), or a
+            (1,) placeholder.
+        v: like params, the full second moment where a leaf is not factored, else a (1,)
+            placeholder.
+    """
+
     count: jax.Array  # int32 scalar: updates applied so far
     v_row: Any  # like params: row statistics (leaf shape minus its largest axis), or a (1,) placeholder
     v_col: Any  # like params: column statistics (minus its 2nd-largest axis), or a (1,) placeholder

@@ -21,20 +21,48 @@ __all__ = [
 
 
 class ScaleByRmsState(NamedTuple):
+    """State of `scale_by_rms` (the field of ``optax.ScaleByRmsState``).
+
+    Attributes:
+        nu: like params, v: the moving average of |g|**2.
+    """
+
     nu: Any  # like params: v, the moving average of g**2
 
 
 class ScaleByRmsWithCountState(NamedTuple):
+    """State of `scale_by_rms` with bias correction (the fields of ``optax.ScaleByRmsWithCountState``).
+
+    Attributes:
+        count: int32 scalar, the updates applied so far (for the bias correction).
+        nu: like params, v: the moving average of |g|**2.
+    """
+
     count: jax.Array  # int32 scalar: updates applied so far (for the bias correction)
     nu: Any  # like params: v
 
 
 class ScaleByRStdDevState(NamedTuple):
+    """State of `scale_by_stddev` (the fields of ``optax.ScaleByRStdDevState``).
+
+    Attributes:
+        mu: like params, m: the moving average of g.
+        nu: like params, v: the moving average of |g|**2.
+    """
+
     mu: Any  # like params: m, the moving average of g
     nu: Any  # like params: v, the moving average of g**2
 
 
 class ScaleByRStdDevWithCountState(NamedTuple):
+    """State of `scale_by_stddev` with bias correction (``optax.ScaleByRStdDevWithCountState``).
+
+    Attributes:
+        count: int32 scalar, the updates applied so far (for the bias correction).
+        mu: like params, m: the moving average of g.
+        nu: like params, v: the moving average of |g|**2.
+    """
+
     count: jax.Array  # int32 scalar: updates applied so far (for the bias correction)
     mu: Any  # like params: m
     nu: Any  # like params: v
