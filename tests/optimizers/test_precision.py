@@ -10,21 +10,24 @@ Properties, per row and dtype (hypothesis draws the gradient stream's seed and s
   run: ``|x - x64| <= ROUNDING_K * eps * sqrt(t + 1) * (S + |x64|)`` per leaf (S: the
   leaf's largest float64 magnitude), the tolerance `jaxgd crosscheck --oracle` uses;
   unless the table documents the hand rule's departure in that dtype (``Row.known``);
+- the state keeps its structure, shapes and dtypes through the run;
 - a row that takes real params only (``Row.complex`` False) refuses complex64 by name.
 """
 
 from __future__ import annotations
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from lockstep import run
 from row_settings import SETTINGS
 
+from jaxgd import optimizers as o
 from jaxgd.core.precision import UnsupportedDtypeError
+from jaxgd.core.transform import apply_updates
 from jaxgd.crosscheck.oracle import ROUNDING_K
 from jaxgd.reference import OPTIMIZERS
 
@@ -43,9 +46,10 @@ def fast_compiles():
 
 
 def base_tree(seed: int, shape_prefix: tuple = ()) -> dict:
-    """Float64 NumPy values for a (3, 4) matrix, a (4,) vector and a scalar."""
+    """Float64 NumPy values for a (3, 4) matrix and a scalar (a weight and a 0-d leaf: masks by
+    ndim, per-leaf norms and a global norm across leaves all see two different leaves)."""
     rng = np.random.default_rng(seed)
-    return {"w": rng.standard_normal((*shape_prefix, 3, 4)), "b": rng.standard_normal((*shape_prefix, 4)),
+    return {"w": rng.standard_normal((*shape_prefix, 3, 4)),
             "s": rng.standard_normal(shape_prefix) if shape_prefix else np.float64(0.5)}
 
 
@@ -59,6 +63,18 @@ def widened(tree: dict) -> dict:
     """The same values in float64 (complex128): exactly representable there."""
     wide = lambda x: np.asarray(x).astype(np.complex128 if np.iscomplexobj(x) else np.float64)
     return {k: wide(v) for k, v in tree.items()}
+
+
+def run(tx, params, grads, extra):
+    """``tx`` over the stream: per step ``(updates, params)``, and the final state."""
+    def body(carry, g):
+        p, s = carry
+        u, s = tx.update(g, s, p, **(extra(g, p) if extra else {}))
+        p = apply_updates(p, u)
+        return (p, s), (u, p)
+
+    (_, state), (updates, params_t) = jax.lax.scan(body, (params, tx.init(params)), grads)
+    return updates, params_t, state
 
 
 def value_arg(row):
@@ -105,15 +121,17 @@ def test_low_precision_stays_within_rounding_of_float64(row):
         with jax.enable_x64(True):
             ref = wide({d: widened(params[d]) for d in dtypes}, {d: widened(grads[d]) for d in dtypes})
         for d in dtypes:
-            updates = [np.asarray(x, np.complex128) for x in jax.tree.leaves(out[d].updates)]
-            for x in updates:
+            updates, params_t, state = out[d]
+            chex.assert_trees_all_equal_shapes_and_dtypes(state, tx.init(params[d]))  # state dtypes kept
+            chex.assert_trees_all_equal_shapes_and_dtypes(jax.tree.map(lambda x: x[-1], params_t), params[d])
+            for x in (np.asarray(x, np.complex128) for x in jax.tree.leaves(updates)):
                 assert np.isfinite(x[:ZERO_STEPS]).all(), f"zero gradients, {d}: not finite"
                 assert not (zero_fixed and x[:ZERO_STEPS].any()), f"zero gradients, {d}: update not 0"
                 assert np.isfinite(x).all(), f"seed {seed}, {d}: not finite"
             known = row.known_for(d)
             if known is None or "hand" not in known.sides:
-                assert_within_rounding(out[d].updates, ref[d].updates, d, f"seed {seed}: updates")
-                assert_within_rounding(out[d].params, ref[d].params, d, f"seed {seed}: params")
+                assert_within_rounding(updates, ref[d][0], d, f"seed {seed}: updates")
+                assert_within_rounding(params_t, ref[d][1], d, f"seed {seed}: params")
 
     check(0, 1.0)
 
@@ -131,3 +149,15 @@ def test_rows_without_a_complex_form_refuse_complex64_by_name(row):
     params = in_dtype(base_tree(0), "complex64")
     with pytest.raises(UnsupportedDtypeError, match=r"real parameters only"):
         run(tx, params, jax.tree.map(lambda x: x[None], params), value_arg(row))
+
+
+@pytest.mark.parametrize(("dtype", "nu", "update"), [("bfloat16", 0.25, -1.831e-3),
+                                                     ("float16", 0.7559, -1.067e-3),
+                                                     ("float32", 1 - 0.999**2000, -1e-3)])
+def test_moments_kept_in_the_params_dtype_stall_as_documented(dtype, nu, update):
+    """docs/conventions.md: Adam's v = 0.999 v + 0.001 g**2 stored in 16 bits stops once its
+    step is below half an ulp; g = 1 for 2000 steps (right: v = 1 - 0.999**2000, u = -lr)."""
+    tx, p = o.adam(1e-3), jnp.ones(1, dtype)
+    state, u = jax.lax.scan(lambda s, g: tx.update(g, s, p)[::-1], tx.init(p), jnp.ones((2000, 1), dtype))
+    assert float(state[0].nu[0]) == pytest.approx(nu, rel=1e-3)
+    assert float(u[-1][0]) == pytest.approx(update, rel=1e-3)
