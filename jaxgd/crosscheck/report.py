@@ -187,11 +187,13 @@ class CrosscheckReport:
         a, b = self.names
         head = f"crosscheck {self.label + ': ' if self.label else ''}{a} vs {b}, " \
                f"{self.steps} steps, {self.mode} mode"
-        first = self.first_divergence
-        lines = [head, f"verdict: {self.verdict} - {self.summary()}"]
-        if first is not None:
-            lines.append(f"{a} vs {b} first differ at step {first.step}, {first.kind} {first.path}: "
-                         f"|d| {_fmt(first.abs)} > tol {_fmt(first.tol)} (rel {_fmt(first.rel)})")
+        first, verdict, summary = self.first_divergence, self.verdict, self.summary()
+        where = "" if first is None else f"first at step {first.step}, {first.kind} {first.path}: " \
+            f"|d| {_fmt(first.abs)} > tol {_fmt(first.tol)} (rel {_fmt(first.rel)})"
+        said = summary if summary.startswith(verdict) else f"{verdict} - {summary}"
+        lines = [head, f"verdict: differ - {where}" if verdict == "differ" else f"verdict: {said}"]
+        if first is not None and verdict != "differ":
+            lines.append(f"{a} vs {b}: {where}")
         lines.append(f"{'':10}{'max |d|':>10}{'max rel':>10}{'max d/S':>10}  {'leaves':>6}"
                      f"  first divergence")
         for kind in self.kinds():
@@ -206,14 +208,11 @@ class CrosscheckReport:
             lines.append(f"tolerance: |d| > atol + rtol*|x|, atol = {atol}; rtol " + ", ".join(
                 f"{dt} {r:g}" for dt, r in sorted({(lf.dtype, lf.rtol) for lf in floats})))
         for side in self.names if self.oracle else ():
-            d, worst = self.departures.get(side), max(
-                (float(np.max(lf.abs / lf.scale, initial=0)) if lf.scale else 0.0
-                 for lf in self.against(side)), default=0.0)
+            d, worst = self.departures.get(side), max((lf.max_scaled for lf in self.against(side)), default=0)
             lines.append(f"{side} vs the {self.oracle} oracle: max d/S {_fmt(worst)}, " + (
                 "within the tolerance" if d is None else
                 f"departs at step {d.step}, {d.kind} {d.path}: |d| {_fmt(d.abs)} > tol {_fmt(d.tol)}"))
-        for u in self.unmatched:
-            lines.append(f"unmatched (not compared): {u.side} {u.path} ({u.reason})")
+        lines += [f"unmatched (not compared): {u.side} {u.path} ({u.reason})" for u in self.unmatched]
         lines.extend(self.notes)
         if self.losses is not None and len(self.losses):
             la, lb = self.losses[-1]

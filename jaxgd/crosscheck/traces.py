@@ -78,6 +78,11 @@ class LeafTrace:
         return float(np.max(self.mag, initial=0.0))
 
     @property
+    def max_scaled(self) -> float:
+        """Largest ``d[t] / S`` (0 for a leaf that is 0 throughout)."""
+        return float(np.max(self.abs, initial=0.0) / self.scale) if self.scale else 0.0
+
+    @property
     def tol(self) -> np.ndarray:
         tol = self.atol + self.rtol * self.mag
         return tol if self.growth is None else tol * self.growth

@@ -47,9 +47,9 @@ def _wd_schedule(count):
 
 _LR, _WD = {"learning_rate": 0.01}, {"learning_rate": 0.01, "weight_decay": 0.1}
 _BIAS = (OPTAX_BIAS_32,)
-_ONE_ELEMENT = (Known(COMPLEX, ("hand", "optax"),
-                      "a one-element leaf steps by lr |p| along its Adam direction: where that direction "
-                      "is near 0, rounding turns its phase"),)
+_ONE_ELEMENT = (Known(("float16", "bfloat16", *COMPLEX), ("hand", "optax"),
+                      "a one-element leaf steps by lr |p| along the sign (complex: the phase) of its Adam "
+                      "direction: where that direction is within rounding of 0, the sign flips"),)
 _RHO = (OPTAX_BIAS_32, Known(("float32", *COMPLEX), ("optax",), "optax's rho_t cancels (see the note)"))
 _RHO_NOTE = ("optax's rho_t = rho_inf - 2t b2**t / (1 - b2**t) cancels ~2000 down to ~5 at the first "
              "rectified steps and keeps ~1e-4 of it in float32; jaxgd's series form keeps float32 "

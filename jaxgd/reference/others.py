@@ -101,10 +101,9 @@ def sm3(learning_rate, momentum=0.9):
 
 
 _SIGN_NOTE = "a sign rule: the two agree exactly because both compute the same argument of sign()"
-_SIGN_FLIPS = (Known(("bfloat16", *COMPLEX), ("hand", "optax"),
-                     "the sign (complex: the phase) of a momentum within rounding of 0 differs from "
-                     "float64's: a step of +-lr where float64 takes -+lr"),
-               Known(("float16",), ("optax",), "optax computes the momentum in float16: more sign flips"))
+_SIGN_FLIPS = (Known(("float16", "bfloat16", *COMPLEX), ("hand", "optax"),
+                     "the sign (complex: the phase) of a momentum within rounding of 0 can differ from "
+                     "float64's: a step of +-lr where float64 takes -+lr"),)
 _NOISE = (Known(LOW_AND_COMPLEX, ("hand", "optax"),
                 "the noise is drawn in each gradient's dtype: a float64 run draws other numbers"),)
 _SQUARES_G = (Known(COMPLEX, ("optax",), "optax 0.2.8 squares g (g**2, not |g|**2): the complex step "
