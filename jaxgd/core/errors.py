@@ -126,7 +126,9 @@ def _as_float(name: str, value: Any) -> float | None:
         arr = np.asarray(value)
     except Exception as err:  # pragma: no cover - exotic inputs
         raise ConfigError(f"{name}={value!r} is not a number. Pass a float.") from err
-    if arr.dtype.kind not in "iuf" or arr.ndim != 0:
+    # bfloat16 and the float8 kinds are ml_dtypes types with NumPy kind "V": real all the same
+    real = arr.dtype.kind in "iuf" or arr.dtype.name.startswith(("bfloat16", "float8", "float6", "float4"))
+    if not real or arr.ndim != 0:
         raise ConfigError(
             f"{name}={value!r} is not a real scalar (got dtype {arr.dtype}, shape {arr.shape}). "
             f"Pass a single float, e.g. {name}=0.1."

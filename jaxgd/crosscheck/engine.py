@@ -9,14 +9,20 @@ Either side may be a hand-written `Transform` or an ``optax.GradientTransformati
   a small difference grows along a run.
 
 The whole run is one jitted `lax.scan`; only the per-step statistics (one max
-difference and one magnitude per leaf and step) come back to the host. Updates,
-params and optimizer state are compared leaf by leaf; state leaves are matched by
-key path (see `match_leaves`). The tolerance rule is in `jaxgd.crosscheck.report`:
+difference, one magnitude and a non-finite flag per leaf and step) come back to
+the host. Updates, params and optimizer state are compared leaf by leaf; state
+leaves are matched by key path (see `match_leaves`). The tolerance rule is in
+`jaxgd.crosscheck.traces`:
 
-    differs at step t  <=>  max|a - b| > atol + rtol * max(|a|, |b|)
+    differs at step t  <=>  max|a - b| > (atol + rtol * max(|a|, |b|)) * g[t]
     atol = rtol * (the leaf's largest magnitude over the run), unless given
-    rtol by dtype: float64 1e-12, float32 1e-5, float16 1e-3, bfloat16 1e-2;
+    rtol by dtype: float64 and complex128 1e-12, float32 and complex64 1e-5, g[t] = 1;
+    float16 and bfloat16: rtol = ROUNDING_K * eps, g[t] = sqrt(t + 1) (`jaxgd.crosscheck.oracle`);
     integer and bool leaves (step counts) must be equal.
+
+A NaN or inf on either side is its own verdict ("non-finite"), never "agree". With
+``oracle="float64"`` the first rule also runs in float64 beside the two, and each
+side is compared with it under the eps-scaled tolerance (verdict "depart").
 """
 
 from __future__ import annotations
@@ -32,25 +38,20 @@ import numpy as np
 from jaxgd.core.errors import ConfigError, check_positive_int, check_transform
 from jaxgd.core.transform import apply_updates
 from jaxgd.crosscheck.leaves import Plan, match_leaves, plan_stats
+from jaxgd.crosscheck.oracle import (
+    DEFAULT_RTOL,
+    check_oracle,
+    default_rtol,
+    oracle_stats,
+    rounding_rtol,
+    sqrt_growth,
+    tolerance,
+)
 from jaxgd.crosscheck.report import CrosscheckReport, LeafTrace
 
 __all__ = ["DEFAULT_RTOL", "crosscheck", "crosscheck_schedule", "default_rtol"]
 
-DEFAULT_RTOL = {"float64": 1e-12, "float32": 1e-5, "float16": 1e-3, "bfloat16": 1e-2}
 DEFAULT_STEPS = 200
-
-
-def default_rtol(dtype: Any, rtol: float | dict | None = None) -> float:
-    """The relative tolerance for a leaf of ``dtype``; 0 for integer and bool leaves.
-
-    ``rtol`` overrides: a float for every float dtype, or a dict ``{dtype name: rtol}``.
-    """
-    name = jnp.dtype(dtype).name
-    if not jnp.issubdtype(jnp.dtype(dtype), jnp.inexact):
-        return 0.0
-    if isinstance(rtol, dict):
-        return float(rtol.get(name, DEFAULT_RTOL.get(name, 1e-5)))
-    return float(DEFAULT_RTOL.get(name, 1e-5) if rtol is None else rtol)
 
 
 def _leading(name: str, tree: Any, steps: int | None) -> tuple[Any, int]:
@@ -84,9 +85,10 @@ def _inputs(params, steps, grads, loss_fn, batches) -> tuple[Any, Any, int]:
         steps = check_positive_int("steps", steps, fix="e.g. steps=200.")
     params = jax.tree.map(jnp.asarray, params)
     for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
-        if not jnp.issubdtype(leaf.dtype, jnp.floating):
+        if not jnp.issubdtype(leaf.dtype, jnp.inexact):
             raise ConfigError(f"params leaf {jax.tree_util.keystr(path)} has dtype {leaf.dtype}; "
-                              "params must be float arrays (cast them, e.g. x.astype(jnp.float32)).")
+                              "params must be float or complex arrays (cast them, e.g. "
+                              "x.astype(jnp.float32)).")
     if grads is not None:
         grads, steps = _leading("grads", grads, steps)
         if jax.tree.structure(grads) != jax.tree.structure(params):
@@ -114,6 +116,8 @@ def crosscheck(
     extra_args: dict | None = None,
     names: tuple[str, str] = ("a", "b"),
     label: str = "",
+    oracle: str | None = None,
+    oracle_tx: Any = None,
 ) -> CrosscheckReport:
     """Run ``tx_a`` and ``tx_b`` in lockstep from ``params``; compare every step.
 
@@ -128,20 +132,27 @@ def crosscheck(
             ``batches``) -> scalar; each side follows the gradient at its own params.
         batches: a pytree stacked along a leading steps axis, one batch per step.
         key: PRNG key (or int seed) of the random gradient stream; default 0.
-        rtol: relative tolerance: a float for all float leaves, a dict by dtype name,
-            or None for `DEFAULT_RTOL` by dtype.
+        rtol: relative tolerance between the sides: a float for all float leaves, a
+            dict by dtype name, or None for the default by dtype (`default_rtol`).
         atol: absolute tolerance for every float leaf; None: ``rtol * S`` with S the
             leaf's largest magnitude over the run.
         extra_args: extra keyword arguments of ``update`` (e.g. ``value``); a callable
             value is called as ``fn(grads, params)`` on each side at each step.
         names: the two sides' names in the report.
         label: a title for the report (e.g. the optimizer table's row id).
+        oracle: None, or "float64": also run ``oracle_tx`` (default ``tx_a``) from the
+            params in float64 (complex128) on the same gradient stream, and compare
+            each side's updates and params with it (`jaxgd.crosscheck.oracle`). Runs
+            with x64 enabled; the two sides' runs are recorded first, outside it.
+        oracle_tx: the rule the oracle runs (default ``tx_a``).
 
     Returns:
         A `CrosscheckReport` (host NumPy arrays only).
     """
     check_transform("tx_a", tx_a)
     check_transform("tx_b", tx_b)
+    oracle = check_oracle(oracle)
+    oracle_tx = check_transform("oracle_tx", tx_a if oracle_tx is None else oracle_tx)
     params, xs, steps = _inputs(params, steps, grads, loss_fn, batches)
     key = jax.random.key(0 if key is None else key) if not isinstance(key, jax.Array) else key
     mode = "loss" if loss_fn is not None else "stream"
@@ -182,40 +193,63 @@ def crosscheck(
                    "state": plan_stats(sa, sb, plan_s)}
             if mode == "loss":
                 out["losses"] = jnp.stack([la, lb]).astype(jnp.result_type(float))
+            if oracle:  # recorded for the float64 run beside them
+                out["record"] = {"grads": ga if mode == "stream" else None, "a": (ua, pa), "b": (ub, pb)}
             return ((pa, sa), (pb, sb)), out
 
         init = ((params, tx_a.init(params)), (params, tx_b.init(params)))
         return jax.lax.scan(body, init, xs)[1]
 
-    host = jax.device_get(jax.jit(run)(params, xs))
+    recorded = jax.jit(run)(params, xs)
+    host = jax.device_get({k: v for k, v in recorded.items() if k != "record"})
     leaves = []
     for kind, plan in (("updates", plan_u), ("params", plan_p), ("state", plan_s)):
-        d, m = (np.asarray(x, np.float64) for x in host[kind])
-        for j, pair in enumerate(plan.pairs):
-            leaves.append(_trace(kind, pair, d[:, j], m[:, j], rtol, atol))
+        stats = [np.asarray(x, np.float64) for x in host[kind]]
+        leaves += [_trace(kind, pair, *(x[:, j] for x in stats), rtol, atol, steps)
+                   for j, pair in enumerate(plan.pairs)]
+    oracle_leaves = []
+    if oracle:
+        found, plan_ou, plan_op = oracle_stats(
+            oracle_tx, params, xs, recorded["record"], loss_fn=loss_fn, batched=batches is not None,
+            extras=lambda g, p: _extras(extra_args, g, p))
+        for side, name in zip("ab", names, strict=True):
+            for kind, plan in (("updates", plan_ou), ("params", plan_op)):
+                stats = [np.asarray(x, np.float64) for x in found[side][kind]]
+                oracle_leaves += [_trace(kind, pair, *(x[:, j] for x in stats), None, None, steps, name)
+                                  for j, pair in enumerate(plan.pairs) if not pair.exact]
     return CrosscheckReport(
         names=tuple(names), mode=mode, steps=int(steps), leaves=tuple(leaves),
         unmatched=plan_s.unmatched, label=label,
         losses=np.asarray(host["losses"], np.float64) if mode == "loss" else None,
-        meta={"dtypes": sorted({str(x.dtype) for x in jax.tree.leaves(params)})})
+        meta={"dtypes": sorted({str(x.dtype) for x in jax.tree.leaves(params)})},
+        oracle=oracle, oracle_leaves=tuple(oracle_leaves))
 
 
 def _normal_like(key: jax.Array, params: Any) -> Any:
-    """Standard normal noise shaped and typed like ``params`` (one draw, cut into leaves)."""
+    """Standard normal noise shaped and typed like ``params`` (one draw, cut into leaves);
+    a complex leaf gets a second draw as its imaginary part."""
     leaves, treedef = jax.tree.flatten(params)
     sizes = [x.size for x in leaves]
     flat = jax.random.normal(key, (sum(sizes),), jnp.result_type(float))
+    imag = jax.random.normal(jax.random.fold_in(key, 1), (sum(sizes),), jnp.result_type(float))
     cuts = np.cumsum([0, *sizes])
-    return treedef.unflatten([flat[i:j].reshape(x.shape).astype(x.dtype)
-                              for i, j, x in zip(cuts[:-1], cuts[1:], leaves, strict=True)])
+
+    def cut(i, j, x):
+        z = flat[i:j] + 1j * imag[i:j] if jnp.issubdtype(x.dtype, jnp.complexfloating) else flat[i:j]
+        return z.reshape(x.shape).astype(x.dtype)
+
+    return treedef.unflatten([cut(i, j, x) for i, j, x in zip(cuts[:-1], cuts[1:], leaves, strict=True)])
 
 
-def _trace(kind, pair, d, m, rtol, atol) -> LeafTrace:
-    r = 0.0 if pair.exact else default_rtol(pair.dtype, rtol)
+def _trace(kind, pair, d, m, bad, rtol, atol, steps, side="") -> LeafTrace:
+    r, growth = (0.0, None) if pair.exact else tolerance(pair.dtype, rtol, steps)
+    if side and not pair.exact:  # against the oracle: always eps-scaled
+        r, growth = rounding_rtol(pair.dtype), sqrt_growth(steps)
     scale = float(np.max(m, initial=0.0))
     a = 0.0 if pair.exact else (r * scale if atol is None else float(atol))
     return LeafTrace(kind=kind, path=pair.path_a, dtype=pair.dtype, shape=pair.shape, rtol=r,
-                     atol=a, abs=d, mag=m, path_b="" if pair.path_b == pair.path_a else pair.path_b)
+                     atol=a, abs=d, mag=m, path_b="" if pair.path_b == pair.path_a else pair.path_b,
+                     bad=bad, growth=growth, side=side)
 
 
 def crosscheck_schedule(
@@ -248,7 +282,7 @@ def crosscheck_schedule(
     d = np.where(x == y, 0.0, np.abs(x - y))
     m = np.maximum(np.abs(x), np.abs(y))
     pair = Plan.Pair(0, 0, "value", "value", want.name, (), False)
-    leaf = _trace("schedule", pair, d, m, rtol, atol)
+    leaf = _trace("schedule", pair, d, m, None, rtol, atol, steps)
     report = CrosscheckReport(names=tuple(names), mode="schedule", steps=steps, leaves=(leaf,),
                               label=label, meta={"value_dtypes": [str(t) for t in dts]})
     notes = [f"{name} returns {dt.name} values where {want.name} is expected: agreement is "

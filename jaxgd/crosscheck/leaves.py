@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgd.crosscheck.report import Unmatched
+from jaxgd.crosscheck.traces import Unmatched
 
 Token = tuple[str, Any]
 
@@ -135,30 +135,35 @@ def exact_stats(a: jax.Array, b: jax.Array, acc: Any) -> tuple[jax.Array, jax.Ar
     return jnp.max(diff, initial=0).astype(acc), jnp.max(mag, initial=0).astype(acc)
 
 
-def plan_stats(tree_a: Any, tree_b: Any, plan: Plan) -> tuple[jax.Array, jax.Array]:
-    """Per matched leaf ``(max|a - b|, max(|a|, |b|))``, each stacked to shape (n,).
+def plan_stats(tree_a: Any, tree_b: Any, plan: Plan) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Per matched leaf ``(max|a - b|, max(|a|, |b|), non-finite)``, each stacked to shape (n,).
 
     Float leaves are raveled into one vector and reduced per leaf with a segment max
-    (far quicker to compile than one reduction per leaf). A NaN on one side only
-    counts as an infinite difference; magnitudes count finite entries only.
+    (far quicker to compile than one reduction per leaf); complex leaves are compared
+    in a complex dtype, so a lost imaginary part counts. Magnitudes count finite
+    entries only. ``non-finite`` is 1 where side a holds a NaN or inf, 2 where side
+    b does, 3 where both do: two NaNs never "agree", they are reported as such.
     """
     acc = jnp.result_type(float)
     la, lb = jax.tree.leaves(tree_a), jax.tree.leaves(tree_b)
     floats = [p for p in plan.pairs if not p.exact]
     exact = [p for p in plan.pairs if p.exact]
-    d, m = [jnp.zeros((len(floats),), acc)] * 2
+    d, m, bad = [jnp.zeros((len(floats),), acc)] * 3
     if floats:
-        x = jnp.concatenate([jnp.ravel(la[p.index_a]).astype(acc) for p in floats])
-        y = jnp.concatenate([jnp.ravel(lb[p.index_b]).astype(acc) for p in floats])
+        kind = jnp.result_type(complex) if any(
+            jnp.issubdtype(x.dtype, jnp.complexfloating) for p in floats
+            for x in (la[p.index_a], lb[p.index_b])) else acc
+        x = jnp.concatenate([jnp.ravel(la[p.index_a]).astype(kind) for p in floats])
+        y = jnp.concatenate([jnp.ravel(lb[p.index_b]).astype(kind) for p in floats])
         seg = np.repeat(np.arange(len(floats)), [int(np.prod(p.shape)) for p in floats])
-        same = (x == y) | (jnp.isnan(x) & jnp.isnan(y))
-        diff = jnp.where(same, 0, jnp.abs(x - y))
-        diff = jnp.where(jnp.isnan(diff), jnp.inf, diff)
-        mag = jnp.maximum(jnp.where(jnp.isfinite(x), jnp.abs(x), 0),
-                          jnp.where(jnp.isfinite(y), jnp.abs(y), 0))
-        d, m = d.at[seg].max(diff), m.at[seg].max(mag)
+        fx, fy = jnp.isfinite(x), jnp.isfinite(y)
+        diff = jnp.where(fx & fy, jnp.abs(x - y), jnp.where(x == y, 0, jnp.inf)).astype(acc)
+        mag = jnp.maximum(jnp.where(fx, jnp.abs(x), 0), jnp.where(fy, jnp.abs(y), 0)).astype(acc)
+        bad_a, bad_b = (bad.at[seg].max(jnp.where(f, 0, 1).astype(acc)) for f in (fx, fy))
+        d, m, bad = d.at[seg].max(diff), m.at[seg].max(mag), bad_a + 2 * bad_b
     if exact:
         de, me = zip(*(exact_stats(la[p.index_a], lb[p.index_b], acc) for p in exact), strict=True)
         d, m = jnp.concatenate([d, jnp.stack(de)]), jnp.concatenate([m, jnp.stack(me)])
+        bad = jnp.concatenate([bad, jnp.zeros((len(exact),), acc)])
     order = np.argsort([plan.pairs.index(p) for p in floats + exact], kind="stable")
-    return d[order], m[order]
+    return d[order], m[order], bad[order]

@@ -1,15 +1,17 @@
 """What a cross-check found: per-step differences leaf by leaf, a verdict, a table, JSON.
 
 The numbers are computed by `jaxgd.crosscheck`; this module only holds them (as
-NumPy arrays on the host) and reads them out. For leaf ``l`` at step ``t``, with
-``a`` and ``b`` the two sides' values of that leaf:
+NumPy arrays on the host) and reads them out. The per-leaf math (difference,
+magnitude, tolerance, non-finite flags) is in `jaxgd.crosscheck.traces`. The
+verdict, worst first:
 
-    d[t]   = max_i |a_i - b_i|               absolute difference (NaN on one side only: inf)
-    m[t]   = max_i max(|a_i|, |b_i|)         magnitude (finite entries only)
-    S      = max_t m[t]                      the leaf's scale over the run
-    rel[t] = d[t] / m[t]                     relative difference (0 if d = 0, inf if m = 0 < d)
-    tol[t] = atol + rtol * m[t]              atol = rtol * S unless given as an absolute number
-    differs at t  <=>  d[t] > tol[t]   (rounding near zero is judged at the leaf's scale)
+    "non-finite"  a side (or the oracle) holds a NaN or inf: the first step and leaf
+    "depart"      with an oracle: a side is farther from it than the eps-scaled tolerance
+    "differ"      the two sides are farther apart than the tolerance
+    "agree"       none of these
+
+A table row may document why a verdict other than "agree" is expected for a dtype
+(``known``, with the sides it concerns); such a report is `documented`, and `ok`.
 """
 
 from __future__ import annotations
@@ -17,89 +19,28 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
+from jaxgd.crosscheck.traces import (
+    Divergence,
+    LeafTrace,
+    NonFinite,
+    Unmatched,
+    divergence_dict,
+    first_divergence,
+    first_non_finite,
+    json_number,
+    json_numbers,
+    leaf_from_dict,
+    leaf_to_dict,
+    ratio,
+)
+
+__all__ = ["CrosscheckReport", "Divergence", "LeafTrace", "NonFinite", "Unmatched"]
+
 KINDS = ("updates", "state", "params", "schedule")
-
-
-class Divergence(NamedTuple):
-    """Where a cross-check first passed its tolerance."""
-
-    step: int  # 0-based update index (params: the params after that update)
-    kind: str  # "updates", "state", "params" or "schedule"
-    path: str  # key path of the leaf, e.g. "['nested'][0]['b']" or "[0].mu['w']"
-    abs: float  # |a - b| there
-    rel: float  # |a - b| / magnitude there
-    tol: float  # the tolerance it passed
-
-
-class Unmatched(NamedTuple):
-    """A state leaf with no counterpart on the other side (listed, not compared)."""
-
-    side: str  # name of the side that has it
-    path: str
-    reason: str
-
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class LeafTrace:
-    """Per-step differences of one matched leaf (see the module docstring for the math)."""
-
-    kind: str
-    path: str  # key path on side a
-    dtype: str  # dtype the tolerance was chosen for
-    shape: tuple[int, ...]
-    rtol: float
-    atol: float  # the absolute tolerance used (already scaled by the leaf's magnitude)
-    abs: np.ndarray  # (steps,) d[t]
-    mag: np.ndarray  # (steps,) m[t]
-    path_b: str = ""  # key path on side b where it differs from ``path``
-
-    @property
-    def scale(self) -> float:
-        return float(np.max(self.mag, initial=0.0))
-
-    @property
-    def tol(self) -> np.ndarray:
-        return self.atol + self.rtol * self.mag
-
-    @property
-    def rel(self) -> np.ndarray:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(self.abs == 0, 0.0, self.abs / self.mag)
-
-    @property
-    def exceeds(self) -> np.ndarray:
-        return ~(self.abs <= self.tol)  # NaN counts as exceeding
-
-    @property
-    def first_step(self) -> int | None:
-        hits = np.flatnonzero(self.exceeds)
-        return int(hits[0]) if hits.size else None
-
-
-def _num(x: float) -> float | str:
-    """A JSON-safe float: non-finite values as the strings "nan", "inf", "-inf"."""
-    x = float(x)
-    return x if math.isfinite(x) else str(x)
-
-
-def _unnum(x: float | str) -> float:
-    return float(x)
-
-
-def _nums(a: np.ndarray) -> list:
-    return [_num(x) for x in np.asarray(a, np.float64).ravel()]
-
-
-def _ratio(leaf: LeafTrace, t: int) -> float:
-    """``d / tol`` of a leaf at step t (inf for NaN, or for d > 0 with tol 0)."""
-    d, tol = float(leaf.abs[t]), float(leaf.tol[t])
-    if math.isnan(d) or (tol == 0 and d > 0):
-        return math.inf
-    return d / tol if tol else 0.0
 
 
 def _fmt(x: float) -> str:
@@ -120,6 +61,10 @@ class CrosscheckReport:
     notes: tuple[str, ...] = ()
     label: str = ""
     meta: dict = dataclasses.field(default_factory=dict)
+    oracle: str = ""  # "float64": both sides were also compared with the rule run in float64
+    oracle_leaves: tuple[LeafTrace, ...] = ()  # updates and params, each side vs the oracle
+    known: str = ""  # why a verdict other than "agree" is expected here (from the table)
+    known_sides: tuple[str, ...] = ()  # the sides ``known`` concerns
 
     # ------------------------------------------------------------ summaries
     def kinds(self) -> tuple[str, ...]:
@@ -158,24 +103,81 @@ class CrosscheckReport:
 
     def first(self, kind: str | None = None) -> Divergence | None:
         """Like `first_divergence`, over the leaves of one ``kind`` only (None: all)."""
-        firsts = [(leaf.first_step, leaf) for leaf in self.leaves
-                  if leaf.first_step is not None and kind in (None, leaf.kind)]
-        if not firsts:
-            return None
-        step = min(s for s, _ in firsts)
+        return first_divergence(leaf for leaf in self.leaves if kind in (None, leaf.kind))
 
-        leaf = max((lf for s, lf in firsts if s == step), key=lambda lf: _ratio(lf, step))
-        return Divergence(step, leaf.kind, leaf.path, float(leaf.abs[step]),
-                          float(leaf.rel[step]), float(leaf.tol[step]))
+    @property
+    def non_finite(self) -> NonFinite | None:
+        """The first step a side (or the oracle) holds a NaN or inf, the sides and the leaf."""
+        found = [first_non_finite(self.leaves, self.names)]
+        found += [first_non_finite(self.against(side), (side, f"{self.oracle} oracle"))
+                  for side in self.names]
+        found = [f for f in found if f is not None]
+        return min(found, key=lambda f: f.step) if found else None
+
+    def against(self, side: str) -> tuple[LeafTrace, ...]:
+        """The traces of ``side`` against the oracle (empty without one)."""
+        return tuple(leaf for leaf in self.oracle_leaves if leaf.side == side)
+
+    @property
+    def departures(self) -> dict[str, Divergence]:
+        """Side name -> where it first departs from the oracle (sides within it are left out)."""
+        found = {side: first_divergence(self.against(side)) for side in self.names}
+        return {side: d for side, d in found.items() if d is not None}
 
     @property
     def verdict(self) -> str:
-        """"agree" when no compared leaf passes its tolerance at any step, else "differ"."""
+        """"non-finite", "depart" (from the oracle), "differ" (from each other) or "agree"."""
+        if self.non_finite is not None:
+            return "non-finite"
+        if self.departures:
+            return "depart"
         return "agree" if self.first_divergence is None else "differ"
 
     @property
     def agree(self) -> bool:
         return self.verdict == "agree"
+
+    @property
+    def documented(self) -> bool:
+        """True when the verdict is not "agree" for a reason the table gives (``known``) and
+        concerns only the sides it names (a difference without an oracle: any side)."""
+        verdict = self.verdict
+        if verdict == "agree" or not self.known:
+            return False
+        if verdict == "non-finite":
+            culprits = set(self.non_finite.sides)
+        elif verdict == "depart":
+            culprits = set(self.departures)
+        else:
+            culprits = set(self.known_sides) if not self.oracle else set(self.names)
+        return culprits <= set(self.known_sides)
+
+    @property
+    def ok(self) -> bool:
+        """"agree", or a departure the table documents (`documented`)."""
+        return self.agree or self.documented
+
+    def summary(self) -> str:
+        """The verdict in one line: where, which side, and against what."""
+        verdict, (a, b) = self.verdict, self.names
+        if verdict == "non-finite":
+            f = self.non_finite
+            who = " and ".join(f.sides)
+            text = f"non-finite: {who} {'hold' if len(f.sides) > 1 else 'holds'} a NaN or inf " \
+                   f"at step {f.step}, leaf {f.path} ({f.kind})"
+        elif verdict == "depart":
+            gone = self.departures
+            side, d = min(gone.items(), key=lambda item: item[1].step)
+            who = "both" if len(gone) == 2 else side
+            text = f"{who} {'depart' if len(gone) == 2 else 'departs'} from the {self.oracle} oracle " \
+                   f"at step {d.step}, leaf {d.path} ({d.kind})" + (
+                       "" if len(gone) == 2 else f"; {b if side == a else a} stays within it")
+        elif verdict == "differ":
+            d = self.first_divergence
+            text = f"differ: first at step {d.step} {d.kind} {d.path}"
+        else:
+            text = "agree" + (f" (both within the {self.oracle} oracle's tolerance)" if self.oracle else "")
+        return text + (f" [documented: {self.known}]" if self.documented else "")
 
     # ------------------------------------------------------------ text
     def table(self, per_step: bool = False) -> str:
@@ -185,11 +187,13 @@ class CrosscheckReport:
         a, b = self.names
         head = f"crosscheck {self.label + ': ' if self.label else ''}{a} vs {b}, " \
                f"{self.steps} steps, {self.mode} mode"
-        first = self.first_divergence
-        lines = [head, f"verdict: {self.verdict}" + (
-            "" if first is None else
-            f" - first at step {first.step}, {first.kind} {first.path}: |d| {_fmt(first.abs)}"
-            f" > tol {_fmt(first.tol)} (rel {_fmt(first.rel)})")]
+        first, verdict, summary = self.first_divergence, self.verdict, self.summary()
+        where = "" if first is None else f"first at step {first.step}, {first.kind} {first.path}: " \
+            f"|d| {_fmt(first.abs)} > tol {_fmt(first.tol)} (rel {_fmt(first.rel)})"
+        said = summary if summary.startswith(verdict) else f"{verdict} - {summary}"
+        lines = [head, f"verdict: differ - {where}" if verdict == "differ" else f"verdict: {said}"]
+        if first is not None and verdict != "differ":
+            lines.append(f"{a} vs {b}: {where}")
         lines.append(f"{'':10}{'max |d|':>10}{'max rel':>10}{'max d/S':>10}  {'leaves':>6}"
                      f"  first divergence")
         for kind in self.kinds():
@@ -203,8 +207,12 @@ class CrosscheckReport:
             atol = "rtol * leaf scale" if scaled else f"{max(lf.atol for lf in floats):g}"
             lines.append(f"tolerance: |d| > atol + rtol*|x|, atol = {atol}; rtol " + ", ".join(
                 f"{dt} {r:g}" for dt, r in sorted({(lf.dtype, lf.rtol) for lf in floats})))
-        for u in self.unmatched:
-            lines.append(f"unmatched (not compared): {u.side} {u.path} ({u.reason})")
+        for side in self.names if self.oracle else ():
+            d, worst = self.departures.get(side), max((lf.max_scaled for lf in self.against(side)), default=0)
+            lines.append(f"{side} vs the {self.oracle} oracle: max d/S {_fmt(worst)}, " + (
+                "within the tolerance" if d is None else
+                f"departs at step {d.step}, {d.kind} {d.path}: |d| {_fmt(d.abs)} > tol {_fmt(d.tol)}"))
+        lines += [f"unmatched (not compared): {u.side} {u.path} ({u.reason})" for u in self.unmatched]
         lines.extend(self.notes)
         if self.losses is not None and len(self.losses):
             la, lb = self.losses[-1]
@@ -224,7 +232,7 @@ class CrosscheckReport:
         seen: set[tuple[str, str]] = set()
         decade = -math.inf
         for t in range(self.steps):
-            ratios = [(_ratio(leaf, t), leaf) for leaf in self.leaves]
+            ratios = [(ratio(leaf, t), leaf) for leaf in self.leaves]
             if not ratios:
                 break
             worst_ratio, worst = max(ratios, key=lambda pair: pair[0])
@@ -238,35 +246,31 @@ class CrosscheckReport:
             for leaf in new or [worst]:  # the leaves that start to differ, else the worst one
                 rows.append(f"{t:>6}  {leaf.kind:8} {_fmt(float(leaf.abs[t])):>9} "
                             f"{_fmt(float(leaf.rel[t])):>9} {_fmt(float(leaf.tol[t])):>9}  "
-                            f"{leaf.path}" + ("  <- differs" if _ratio(leaf, t) > 1 else ""))
+                            f"{leaf.path}" + ("  <- differs" if ratio(leaf, t) > 1 else ""))
         return rows
 
     # ------------------------------------------------------------ serialisation
     def to_dict(self, per_step: bool = True) -> dict[str, Any]:
         """A JSON-ready dict; with ``per_step`` it holds every leaf's per-step numbers and
         `from_dict` rebuilds the report from it."""
-        first = self.first_divergence
+        first, bad = self.first_divergence, self.non_finite
         out: dict[str, Any] = {
             "label": self.label, "names": list(self.names), "mode": self.mode,
-            "steps": self.steps, "verdict": self.verdict,
-            "first_divergence": None if first is None else
-            {**first._asdict(), **{k: _num(getattr(first, k)) for k in ("abs", "rel", "tol")}},
-            "max": {kind: {"abs": _num(self.max_abs(kind)), "rel": _num(self.max_rel(kind)),
-                           "scaled": _num(self.max_scaled(kind))} for kind in self.kinds()},
+            "steps": self.steps, "verdict": self.verdict, "summary": self.summary(),
+            "ok": self.ok, "documented": self.documented,
+            "first_divergence": None if first is None else divergence_dict(first),
+            "non_finite": None if bad is None else bad._asdict(),
+            "departures": {side: divergence_dict(d) for side, d in self.departures.items()},
+            "max": {kind: {"abs": json_number(self.max_abs(kind)), "rel": json_number(self.max_rel(kind)),
+                           "scaled": json_number(self.max_scaled(kind))} for kind in self.kinds()},
             "unmatched": [u._asdict() for u in self.unmatched],
-            "notes": list(self.notes),
-            "meta": self.meta,
-            "leaves": [],
+            "notes": list(self.notes), "meta": self.meta, "oracle": self.oracle,
+            "known": self.known, "known_sides": list(self.known_sides),
+            "leaves": [leaf_to_dict(leaf, per_step) for leaf in self.leaves],
+            "oracle_leaves": [leaf_to_dict(leaf, per_step) for leaf in self.oracle_leaves],
         }
-        for leaf in self.leaves:
-            entry = {"kind": leaf.kind, "path": leaf.path, "path_b": leaf.path_b,
-                     "dtype": leaf.dtype, "shape": list(leaf.shape), "rtol": leaf.rtol,
-                     "atol": _num(leaf.atol), "first_step": leaf.first_step}
-            if per_step:
-                entry.update(abs=_nums(leaf.abs), mag=_nums(leaf.mag))
-            out["leaves"].append(entry)
         if per_step and self.losses is not None:
-            out["losses"] = [_nums(row) for row in self.losses]
+            out["losses"] = [json_numbers(row) for row in self.losses]
         if self.schedule is not None:
             out["schedule"] = self.schedule.to_dict(per_step)
         return out
@@ -277,22 +281,18 @@ class CrosscheckReport:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CrosscheckReport:
         """Rebuild a report from ``to_dict(per_step=True)``."""
-        leaves = tuple(
-            LeafTrace(kind=e["kind"], path=e["path"], dtype=e["dtype"], shape=tuple(e["shape"]),
-                      rtol=float(e["rtol"]), atol=_unnum(e["atol"]),
-                      abs=np.array([_unnum(x) for x in e["abs"]], np.float64),
-                      mag=np.array([_unnum(x) for x in e["mag"]], np.float64),
-                      path_b=e.get("path_b", ""))
-            for e in data["leaves"])
         losses = data.get("losses")
         return cls(
-            names=tuple(data["names"]), mode=data["mode"], steps=int(data["steps"]), leaves=leaves,
+            names=tuple(data["names"]), mode=data["mode"], steps=int(data["steps"]),
+            leaves=tuple(leaf_from_dict(e) for e in data["leaves"]),
             unmatched=tuple(Unmatched(**u) for u in data["unmatched"]),
             losses=None if losses is None else np.array(
-                [[_unnum(x) for x in row] for row in losses], np.float64).reshape(-1, 2),
+                [[float(x) for x in row] for row in losses], np.float64).reshape(-1, 2),
             schedule=None if data.get("schedule") is None else cls.from_dict(data["schedule"]),
             notes=tuple(data.get("notes", ())), label=data.get("label", ""),
-            meta=dict(data.get("meta", {})))
+            meta=dict(data.get("meta", {})), oracle=data.get("oracle", ""),
+            oracle_leaves=tuple(leaf_from_dict(e) for e in data.get("oracle_leaves", ())),
+            known=data.get("known", ""), known_sides=tuple(data.get("known_sides", ())))
 
     @classmethod
     def from_json(cls, text: str) -> CrosscheckReport:

@@ -22,6 +22,7 @@ import jax.numpy as jnp
 
 from jaxgd import schedules as hand
 from jaxgd.core.errors import ConfigError, check_choice, check_positive_int
+from jaxgd.core.precision import UnsupportedDtypeError, abs_sq, upcast
 from jaxgd.crosscheck.engine import DEFAULT_STEPS, crosscheck, crosscheck_schedule
 from jaxgd.crosscheck.report import CrosscheckReport
 from jaxgd.reference import OPTIMIZERS, Row, row
@@ -63,9 +64,9 @@ def example_loss(params: Any) -> jax.Array:
 
 
 def _grad_energy(grads: Any, params: Any) -> jax.Array:
-    """The ``value`` passed in stream mode: ``sum(g**2) / 2``, the same on both sides."""
+    """The ``value`` passed in stream mode: ``sum(|g|**2) / 2``, the same on both sides."""
     del params
-    return sum(0.5 * jnp.sum(jnp.square(g)) for g in jax.tree.leaves(grads))
+    return sum(0.5 * jnp.sum(abs_sq(upcast(g))) for g in jax.tree.leaves(grads))
 
 
 def factory_name(factory: Any) -> str:
@@ -118,13 +119,16 @@ def crosscheck_row(
     rtol: float | dict | None = None,
     atol: float | None = None,
     extra_args: dict | None = None,
+    oracle: str | None = None,
     **overrides: Any,
 ) -> CrosscheckReport:
     """Cross-check one row of the optimizer table: hand-written rule vs optax twin.
 
     Args:
         row_or_id: a `jaxgd.reference.Row` or its id (e.g. "sgd-momentum").
-        dtype: float dtype of params and gradients; float64 runs with x64 enabled.
+        dtype: float or complex dtype of params and gradients; float64 and complex128
+            run with x64 enabled. A row that takes no complex params (``Row.complex``)
+            is refused for a complex dtype.
         steps: number of updates.
         schedule: learning-rate schedule: a name in `SCHEDULES` (built by hand and
             with optax), a callable (fed to both), or a ``(hand, optax)`` pair.
@@ -136,22 +140,32 @@ def crosscheck_row(
             the row's ``rtol64`` / ``rtol32`` for float64 / float32 leaves.
         extra_args: extra update() arguments; by default a row needing ``value`` gets
             ``sum(g**2)/2`` (stream) or the loss (loss mode).
+        oracle: None, or "float64": the hand rule rebuilt and run in float64 beside the
+            two (see `jaxgd.crosscheck.crosscheck`).
         **overrides: keyword arguments of the rule, replacing the row's ``kwargs``.
 
     Returns:
         A `CrosscheckReport` labelled with the row id; with a schedule, its
-        ``schedule`` field holds the schedule check (hand vs optax values).
+        ``schedule`` field holds the schedule check (hand vs optax values). The
+        row's documented exception for ``dtype`` (``Row.known``) is in its
+        ``known`` and ``known_sides``.
+
+    Raises:
+        UnsupportedDtypeError: a complex ``dtype`` for a row that takes real params only.
     """
 
     r = row_or_id if isinstance(row_or_id, Row) else row(row_or_id)
     steps = check_positive_int("steps", steps)
     mode = check_choice("mode", mode, ("stream", "loss"))
     dtype = jnp.dtype(dtype)
-    if not jnp.issubdtype(dtype, jnp.floating):
-        raise ConfigError(f"dtype={dtype.name!r} is not a float dtype; use float32, float64 "
-                          "or bfloat16.")
+    if not jnp.issubdtype(dtype, jnp.inexact):
+        raise ConfigError(f"dtype={dtype.name!r} is not a float or complex dtype; use float32, "
+                          "float64, float16, bfloat16 or complex64.")
+    if jnp.issubdtype(dtype, jnp.complexfloating) and not r.complex:
+        raise UnsupportedDtypeError(f"optimizer {r.id!r} takes real params only (optax's twin "
+                                    f"refuses complex ones too); dtype={dtype.name!r} is refused.")
     kwargs = {**r.kwargs, **overrides}
-    x64 = jax.enable_x64(True) if dtype == jnp.float64 else contextlib.nullcontext()
+    x64 = jax.enable_x64(True) if jnp.finfo(dtype).bits == 64 else contextlib.nullcontext()
     with x64:
         kw_hand, kw_ref, sched_report = dict(kwargs), dict(kwargs), None
         if schedule is not None:
@@ -178,15 +192,20 @@ def crosscheck_row(
             if name == "value" and name not in extras:
                 extras["value"] = _grad_energy if mode == "stream" else (lambda g, p: example_loss(p))
         tx_hand, tx_ref = r.hand(**kw_hand), r.ref(**kw_ref)
+        with jax.enable_x64(True):
+            tx_oracle = r.hand(**kw_hand) if oracle else None
         if rtol is None:
             rtol = {"float64": r.rtol64, "float32": r.rtol32}
         report = crosscheck(
             tx_hand, tx_ref, example_params(dtype), steps=steps, key=key,
             loss_fn=example_loss if mode == "loss" else None, rtol=rtol, atol=atol,
-            extra_args=extras, names=("hand", "optax"), label=r.id)
+            extra_args=extras, names=("hand", "optax"), label=r.id, oracle=oracle,
+            oracle_tx=tx_oracle)
     meta = {**report.meta, "row": r.id, "hand": factory_name(r.hand), "reference": factory_name(r.ref),
             "kwargs": {k: (v if isinstance(v, int | float | bool | str | None) else repr(v))
                        for k, v in kwargs.items()},
             "dtype": dtype.name, "schedule": schedule if isinstance(schedule, str | None) else "custom",
             "same_schedule": bool(same_schedule)}
-    return dataclasses.replace(report, schedule=sched_report, meta=meta)
+    known = r.known_for(dtype.name)
+    return dataclasses.replace(report, schedule=sched_report, meta=meta,
+                               known=known.reason if known else "", known_sides=known.sides if known else ())

@@ -7,7 +7,9 @@ squared error over the outputs of an example, so that its batch mean equals the
 seed's ``np.mean((y_pred - y) ** 2)`` (slide 6) exactly.
 
 The cross-entropies take logits (pre-activations) and are written in a stable
-form, finite for logits of any size.
+form: exact for logits of any size, including +-inf where the loss has a limit.
+Every loss computes in at least float32 (see `jaxgd.core.precision`), so a
+bfloat16 or float16 network gets a float32 loss.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgd.core.errors import ConfigError, DataError, check_choice, check_nonnegative, is_concrete
+from jaxgd.core.precision import upcast
 from jaxgd.nn.models import get_activation, mlp
 
 
@@ -83,6 +86,18 @@ def check_targets(loss: str, y: Any, n_outputs: int | None = None, where: str = 
             check_labels(y, n_outputs)
 
 
+def data_error_of(loss_fn: Callable[..., Any] | None, *args: Any) -> DataError | None:
+    """The DataError ``loss_fn(*args)`` raises outside `jit`, where concrete targets are checked
+    (a label >= the number of classes gives NaN once compiled), else None. `fit` asks it."""
+    try:
+        loss_fn is None or loss_fn(*args)
+    except DataError as err:
+        return err
+    except Exception:  # only a data error is worth reporting instead of the divergence
+        pass
+    return None
+
+
 def mse(y_pred: jax.Array, y: jax.Array) -> jax.Array:
     """Squared error, averaged over the outputs of each example.
 
@@ -97,15 +112,20 @@ def mse(y_pred: jax.Array, y: jax.Array) -> jax.Array:
       per-example losses, (batch,).
     """
     y_pred = jnp.asarray(y_pred)
-    sq = jnp.square(y_pred - match_targets(y_pred, y, "mse"))  # (batch, K)
+    sq = jnp.square(upcast(y_pred) - upcast(match_targets(y_pred, y, "mse")))  # (batch, K), >= float32
     return sq if sq.ndim == 1 else jnp.mean(sq.reshape(sq.shape[0], -1), axis=1)
 
 
 def binary_cross_entropy(logits: jax.Array, y: jax.Array) -> jax.Array:
-    """Binary cross-entropy on logits, stable for any logit.
+    """Binary cross-entropy on logits, exact for any logit, +-inf included.
 
-    With p = sigmoid(z): ``-y log p - (1 - y) log(1 - p) = softplus(z) - y z``,
-    where ``softplus(z) = max(z, 0) + log1p(exp(-|z|))`` never overflows.
+    With p = sigmoid(z), ``log p = -softplus(-z)`` and ``log(1 - p) = -softplus(z)``:
+
+        loss = y * softplus(-z) + (1 - y) * softplus(z)      (a term whose weight is 0 is left out)
+
+    ``softplus(z) = max(z, 0) + log1p(exp(-|z|))`` never overflows, and neither
+    term cancels: at z = 20, y = 1 the loss is 2.06e-9 (``softplus(z) - y*z`` gives
+    0), and at z = +-inf with the matching label it is 0 (not ``0 * inf``).
     Several outputs are independent binary labels, summed per example.
 
     Args:
@@ -115,17 +135,22 @@ def binary_cross_entropy(logits: jax.Array, y: jax.Array) -> jax.Array:
     Returns:
       per-example losses, (batch,).
     """
-    logits = jnp.asarray(logits)
-    y = match_targets(logits, y, "binary_cross_entropy").astype(logits.dtype)
-    per_output = jax.nn.softplus(logits) - y * logits  # (batch, K)
+    z = upcast(jnp.asarray(logits))  # >= float32
+    y = match_targets(z, y, "binary_cross_entropy").astype(z.dtype)
+    per_output = (jnp.where(y > 0, y * jax.nn.softplus(-z), 0)
+                  + jnp.where(y < 1, (1 - y) * jax.nn.softplus(z), 0))  # (batch, K)
     return per_output if per_output.ndim == 1 else jnp.sum(per_output, axis=1)
 
 
 def softmax_cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
-    """Softmax cross-entropy with integer labels, stable via log-sum-exp.
+    """Softmax cross-entropy with integer labels, as a log-sum-exp relative to the label's logit.
 
-    ``loss_n = logsumexp_c(z[n, c]) - z[n, labels[n]]``, with
-    ``logsumexp(z) = m + log sum_c exp(z_c - m)``, m = max_c z_c.
+        s_c = z_c - z_y                    (y = labels[n]; s_y = 0, and 0 where z_c = z_y = +-inf)
+        loss_n = log sum_c exp(s_c) = logsumexp_c(z_c) - z_y
+
+    Nothing large is subtracted after the sum, so logits [1e9, 1e9] give log 2
+    (``logsumexp(z) - z_y`` rounds 1e9 + log 2 to 1e9 and gives 0), and infinite
+    logits give the limit: [inf, 0] with label 0 gives 0, with label 1 inf.
 
     Labels outside [0, C) raise DataError when they are concrete. Under `jit`
     (traced labels) such an example's loss is NaN, never a silent wrap-around.
@@ -146,10 +171,13 @@ def softmax_cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
         )
     n_classes = logits.shape[1]
     check_labels(labels, n_classes)
+    z = upcast(logits)  # (batch, C), >= float32
     one_hot = labels[:, None] == jnp.arange(n_classes)  # (batch, C), bool
-    z_label = jnp.sum(jnp.where(one_hot, logits, 0), axis=1)  # (batch,)
+    z_y = jnp.sum(jnp.where(one_hot, z, 0), axis=1, keepdims=True)  # (batch, 1)
+    same_inf = jnp.isinf(z) & (z == z_y)  # inf - inf: equal infinite logits tie
+    s = jnp.where(one_hot | same_inf, 0, z - z_y)  # (batch, C)
     valid = (labels >= 0) & (labels < n_classes)
-    return jnp.where(valid, jax.nn.logsumexp(logits, axis=1) - z_label, jnp.nan)
+    return jnp.where(valid, jax.nn.logsumexp(s, axis=1), jnp.nan)
 
 
 LOSSES: dict[str, Callable[[jax.Array, jax.Array], jax.Array]] = {
@@ -195,7 +223,7 @@ def l2_penalty(params: Any, lam: Any) -> jax.Array:
     """
     check_nonnegative("l2", lam, fix="Use l2=0.0 for no penalty or a small value such as 1e-2.")
     weights = [w for w in jax.tree.leaves(params) if jnp.ndim(w) >= 2]
-    return lam * sum((jnp.sum(jnp.square(w)) for w in weights), jnp.zeros(()))
+    return lam * sum((jnp.sum(jnp.square(upcast(w))) for w in weights), jnp.zeros(()))  # >= float32
 
 
 def accuracy(outputs: jax.Array, y: jax.Array, task: str = "binary",
@@ -251,7 +279,9 @@ def make_loss_fn(loss: str = "mse", activation: str = "sigmoid",
       l2: L2 coefficient on the weights (biases excluded), >= 0.
 
     Returns:
-      ``loss_fn(params, x, y) -> scalar``.
+      ``loss_fn(params, x, y) -> scalar``, with ``loss_fn.check_data(params, x, y)``, which
+      raises DataError unless the targets suit the loss and the network's output size
+      (every label below the number of classes); `jaxgd.fit` calls it before compiling.
     """
     check_loss_config(loss, activation, output_activation, l2)
     per_example = LOSSES[loss]
@@ -262,4 +292,9 @@ def make_loss_fn(loss: str = "mse", activation: str = "sigmoid",
         value = jnp.mean(per_example(outputs, y))
         return value if skip_l2 else value + l2_penalty(params, l2)
 
+    def check_data(params, x, y):
+        out = jax.eval_shape(lambda p, x: mlp(p, x, activation, output_activation), params, x)
+        check_targets(loss, y, out.shape[-1] if len(out.shape) > 1 else 1, where="training data")
+
+    loss_fn.check_data = check_data
     return loss_fn

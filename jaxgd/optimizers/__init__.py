@@ -17,11 +17,13 @@ from jaxgd.optimizers.layerwise import *  # noqa: F403
 from jaxgd.optimizers.momentum import *  # noqa: F403
 from jaxgd.optimizers.noise import *  # noqa: F403
 from jaxgd.optimizers.polyak import *  # noqa: F403
+from jaxgd.optimizers.radam import *  # noqa: F403
 from jaxgd.optimizers.rms import *  # noqa: F403
 from jaxgd.optimizers.scaling import *  # noqa: F403
 from jaxgd.optimizers.sgd import *  # noqa: F403
 from jaxgd.optimizers.sgd import seed_momentum  # deprecated name of tutorial_momentum
 from jaxgd.optimizers.sgd_variants import *  # noqa: F403
 from jaxgd.optimizers.sign_methods import *  # noqa: F403
+from jaxgd.optimizers.sm3 import *  # noqa: F403
 from jaxgd.optimizers.transforms import *  # noqa: F403
 from jaxgd.optimizers.wrappers import *  # noqa: F403

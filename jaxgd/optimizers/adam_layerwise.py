@@ -8,8 +8,9 @@ import jax
 import jax.numpy as jnp
 
 from jaxgd.core.errors import check_learning_rate, check_nonnegative, check_positive
+from jaxgd.core.precision import abs_sq, compute_dtype, real_dtype, tree_cast_like, tree_upcast, upcast
 from jaxgd.core.transform import ScalarOrSchedule, Transform, empty_init, safe_increment
-from jaxgd.core.tree import tree_cast, tree_zeros_like
+from jaxgd.core.tree import tree_zeros_like
 from jaxgd.optimizers.adam import check_adam_hyperparams
 from jaxgd.optimizers.combine import chain
 from jaxgd.optimizers.sgd_variants import check_number
@@ -27,19 +28,20 @@ class ScaleByNovogradState(NamedTuple):
     """State of `scale_by_novograd` (the fields of ``optax.ScaleByNovogradState``).
 
     Attributes:
-        count: int32 scalar: t - 1 before the update.
-        mu: like params: momentum m of the normalised gradients.
-        nu: one 0-d array per leaf (leaf dtype): EMA of the leaf's squared gradient norm.
+        count: int32 scalar, t - 1 before the update.
+        mu: like params, the momentum m of the normalised gradients.
+        nu: one 0-d array per leaf (real, at least float32), the EMA of the leaf's squared
+            gradient norm.
     """
 
     count: jax.Array  # int32 scalar: t - 1 before the update
     mu: Any  # like params: momentum m of the normalised gradients
-    nu: Any  # one 0-d array per leaf (leaf dtype): EMA of the leaf's squared gradient norm
+    nu: Any  # one 0-d array per leaf (real, >= float32): EMA of the leaf's squared gradient norm
 
 
 def _norm(x: jax.Array) -> jax.Array:
-    """Frobenius norm of a whole leaf, ``sqrt(sum(x**2))`` (0 for an empty leaf)."""
-    return jnp.sqrt(jnp.sum(x * x))
+    """Frobenius norm of a whole leaf, ``sqrt(sum(|x|**2))``, real, in at least float32 (0 if empty)."""
+    return jnp.sqrt(jnp.sum(abs_sq(upcast(x))))
 
 
 def scale_by_novograd(b1: float = 0.9, b2: float = 0.25, eps: float = 1e-8, eps_root: float = 0.0,
@@ -66,8 +68,9 @@ def scale_by_novograd(b1: float = 0.9, b2: float = 0.25, eps: float = 1e-8, eps_
 
     Returns:
         A Transform with a `ScaleByNovogradState`: ``count`` (int32 scalar), ``mu``
-        (like params, ``mu_dtype``) and ``nu`` (one 0-d array per leaf, in the leaf's
-        dtype). Its update needs ``params`` (ValueError without them).
+        (like params, ``mu_dtype``) and ``nu`` (one 0-d array per leaf, real and at
+        least float32: a squared norm overflows float16 at 256; optax keeps the
+        leaf's dtype). Its update needs ``params`` (ValueError without them).
 
     Raises:
         ConfigError: ``b1`` or ``b2`` outside [0, 1), ``eps`` or ``eps_root``
@@ -85,7 +88,8 @@ def scale_by_novograd(b1: float = 0.9, b2: float = 0.25, eps: float = 1e-8, eps_
         return ScaleByNovogradState(
             count=jnp.zeros([], jnp.int32),
             mu=tree_zeros_like(params, mu_dtype),
-            nu=jax.tree.map(lambda p: jnp.zeros([], jnp.result_type(p)), params),
+            nu=jax.tree.map(lambda p: jnp.zeros([], real_dtype(compute_dtype(jnp.result_type(p)))),
+                            params),
         )
 
     def update(grads, state, params=None, **extra):
@@ -94,13 +98,13 @@ def scale_by_novograd(b1: float = 0.9, b2: float = 0.25, eps: float = 1e-8, eps_
             raise ValueError("novograd needs params: call update(grads, state, params).")
         t = safe_increment(state.count)
         first = t == 1
-        n = jax.tree.map(lambda g, n: jnp.where(first, _norm(g)**2, (1 - b2) * _norm(g)**2 + b2 * n)
-                         .astype(n.dtype), grads, state.nu)
-        a = jax.tree.map(lambda g, p, n: g / (jnp.sqrt(n + eps_root) + eps) + weight_decay * p,
-                         grads, params, n)
-        m = jax.tree.map(lambda m, a: jnp.where(first, a, b1 * m + a), state.mu, a)
-        m = tree_cast(m, mu_dtype)
-        return m, ScaleByNovogradState(count=t, mu=m, nu=n)
+        g, p, mu, nu = tree_upcast((grads, params, state.mu, state.nu))  # in at least float32
+        n = jax.tree.map(lambda g, n: jnp.where(first, _norm(g)**2, (1 - b2) * _norm(g)**2 + b2 * n),
+                         g, nu)
+        a = jax.tree.map(lambda g, p, n: g / (jnp.sqrt(n + eps_root) + eps) + weight_decay * p, g, p, n)
+        m = jax.tree.map(lambda m, a: jnp.where(first, a, b1 * m + a), mu, a)
+        m = tree_cast_like(m, state.mu)
+        return tree_cast_like(m, grads), ScaleByNovogradState(count=t, mu=m, nu=n)
 
     return Transform(init, update)
 
@@ -180,8 +184,8 @@ def scale_by_trust_ratio(min_norm: float = 0.0, trust_coefficient: float = 1.0,
         p_norm = _safe_norm(p, min_norm)
         u_norm = _safe_norm(u, min_norm)
         ratio = trust_coefficient * p_norm / (u_norm + eps)
-        ratio = jnp.where((p_norm == 0.0) | (u_norm == 0.0), jnp.array(1.0, p.dtype), ratio)
-        return u * ratio
+        ratio = jnp.where((p_norm == 0.0) | (u_norm == 0.0), jnp.ones_like(ratio), ratio)
+        return (upcast(u) * ratio).astype(u.dtype)
 
     def update(grads, state, params=None, **extra):
         del extra

@@ -8,8 +8,9 @@ import jax
 import jax.numpy as jnp
 
 from jaxgd.core.errors import check_learning_rate
+from jaxgd.core.precision import abs_sq, tree_cast_like, tree_upcast
 from jaxgd.core.transform import ScalarOrSchedule, Transform, safe_increment
-from jaxgd.core.tree import tree_bias_correction, tree_cast, tree_zeros_like
+from jaxgd.core.tree import tree_bias_correction, tree_zeros_like
 from jaxgd.optimizers.adam import check_adam_hyperparams
 from jaxgd.optimizers.combine import chain
 from jaxgd.optimizers.transforms import ScaleByAdamState, add_decayed_weights, scale_by_learning_rate
@@ -23,10 +24,10 @@ class ScaleByAmsgradState(NamedTuple):
     """State of `scale_by_amsgrad` (the fields of ``optax.ScaleByAmsgradState``).
 
     Attributes:
-        count: int32 scalar: t - 1 before the update.
-        mu: like params (mu_dtype if given): first moment m.
-        nu: like params: second moment v.
-        nu_max: like params: v_max, the running max of the (bias-corrected) second moment.
+        count: int32 scalar, t - 1 before the update.
+        mu: like params (``mu_dtype`` if given), the first moment m.
+        nu: like params, the second moment v.
+        nu_max: like params, v_max: the running max of the (bias-corrected) second moment.
     """
 
     count: jax.Array  # int32 scalar: t - 1 before the update
@@ -47,7 +48,7 @@ def scale_by_amsgrad(
     """AMSGrad's direction: Adam's, divided by the largest second moment so far.
 
         m_t = (1 - b1) * g_t + b1 * m_{t-1}
-        v_t = (1 - b2) * g_t**2 + b2 * v_{t-1}
+        v_t = (1 - b2) * |g_t|**2 + b2 * v_{t-1}
         m_hat = m_t / (1 - b1**t)              (m_t if not bias_correction_mu)
         v_hat = v_t / (1 - b2**t)              (v_t if not bias_correction_nu)
         v_max_t = max(v_max_{t-1}, v_hat)
@@ -92,14 +93,17 @@ def scale_by_amsgrad(
 
     def update(grads, state, params=None, **extra):
         del params, extra
-        m = jax.tree.map(lambda g, m: (1 - b1) * g + b1 * m, grads, state.mu)
-        v = jax.tree.map(lambda g, v: (1 - b2) * g**2 + b2 * v, grads, state.nu)
+        g, mu, nu, nu_max = tree_upcast((grads, state.mu, state.nu, state.nu_max))  # >= float32
+        m = jax.tree.map(lambda g, m: (1 - b1) * g + b1 * m, g, mu)
+        v = jax.tree.map(lambda g, v: (1 - b2) * abs_sq(g) + b2 * v, g, nu)
         t = safe_increment(state.count)
         m_hat = tree_bias_correction(m, b1, t) if bias_correction_mu else m
         v_hat = tree_bias_correction(v, b2, t) if bias_correction_nu else v
-        v_max = jax.tree.map(jnp.maximum, state.nu_max, v_hat)
+        v_max = jax.tree.map(lambda a, b: jnp.maximum(jnp.real(a), jnp.real(b)), nu_max, v_hat)
         u = jax.tree.map(lambda m, v: m / (jnp.sqrt(v + eps_root) + eps), m_hat, v_max)
-        return u, ScaleByAmsgradState(count=t, mu=tree_cast(m, mu_dtype), nu=v, nu_max=v_max)
+        new = ScaleByAmsgradState(count=t, mu=tree_cast_like(m, state.mu), nu=tree_cast_like(v, state.nu),
+                                  nu_max=tree_cast_like(v_max, state.nu_max))
+        return tree_cast_like(u, grads), new
 
     return Transform(init, update)
 
@@ -147,7 +151,7 @@ def scale_by_adamax(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> Tr
     """Adamax's direction: Adam with an infinity-norm second moment.
 
         m_t = (1 - b1) * g_t + b1 * m_{t-1}
-        u_inf_t = max(|g_t| + eps, b2 * u_inf_{t-1})
+        u_inf_t = max(|g_t| + eps, b2 * u_inf_{t-1})       (|g| the modulus for complex g)
         u_t = (m_t / (1 - b1**t)) / u_inf_t
 
     ``u_inf`` needs no bias correction; eps sits inside the max, as in optax and
@@ -177,11 +181,13 @@ def scale_by_adamax(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> Tr
 
     def update(grads, state, params=None, **extra):
         del params, extra
-        m = jax.tree.map(lambda g, m: (1 - b1) * g + b1 * m, grads, state.mu)
-        u_inf = jax.tree.map(lambda g, u: jnp.maximum(jnp.abs(g) + eps, b2 * u), grads, state.nu)
+        g, mu, nu = tree_upcast((grads, state.mu, state.nu))  # computed in at least float32
+        m = jax.tree.map(lambda g, m: (1 - b1) * g + b1 * m, g, mu)
+        u_inf = jax.tree.map(lambda g, u: jnp.maximum(jnp.abs(g) + eps, b2 * jnp.real(u)), g, nu)
         t = safe_increment(state.count)
         u = jax.tree.map(lambda m, v: m / v, tree_bias_correction(m, b1, t), u_inf)
-        return u, ScaleByAdamState(count=t, mu=m, nu=u_inf)
+        new = ScaleByAdamState(count=t, mu=tree_cast_like(m, state.mu), nu=tree_cast_like(u_inf, state.nu))
+        return tree_cast_like(u, grads), new
 
     return Transform(init, update)
 

@@ -1,4 +1,8 @@
-"""Adam with another step or second moment: RAdam (rectified), AdaBelief (belief), Yogi (additive)."""
+"""Adam with another second moment: AdaBelief (belief) and Yogi (additive).
+
+RAdam (`scale_by_radam`, `radam`) lives in `jaxgd.optimizers.radam` and is re-exported
+here, where it used to be.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,8 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxgd.core.errors import check_learning_rate, check_nonnegative, check_range
+from jaxgd.core.errors import check_learning_rate, check_nonnegative
+from jaxgd.core.precision import abs_sq, tree_cast_like, tree_upcast
 from jaxgd.core.transform import ScalarOrSchedule, Transform, safe_increment
 from jaxgd.core.tree import (
     tree_bias_correction,
@@ -17,6 +22,7 @@ from jaxgd.core.tree import (
 )
 from jaxgd.optimizers.adam import check_adam_hyperparams
 from jaxgd.optimizers.combine import chain
+from jaxgd.optimizers.radam import radam, scale_by_radam
 from jaxgd.optimizers.transforms import ScaleByAdamState, scale_by_learning_rate
 
 __all__ = [
@@ -29,9 +35,9 @@ class ScaleByBeliefState(NamedTuple):
     """State of `scale_by_belief` (the fields of ``optax.ScaleByBeliefState``).
 
     Attributes:
-        count: int32 scalar: t - 1 before the update.
-        mu: like params: first moment m.
-        nu: like params: belief s, the EMA of (g - m)**2 (+ eps_root).
+        count: int32 scalar, t - 1 before the update.
+        mu: like params, the first moment m.
+        nu: like params, the belief s: the EMA of |g - m|**2 (+ eps_root).
     """
 
     count: jax.Array  # int32 scalar: t - 1 before the update
@@ -39,108 +45,12 @@ class ScaleByBeliefState(NamedTuple):
     nu: Any  # like params: belief s, the EMA of (g - m)**2 (+ eps_root)
 
 
-def scale_by_radam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, eps_root: float = 0.0,
-                   threshold: float = 5.0, *, nesterov: bool = False) -> Transform:
-    """Rectified Adam's direction: momentum alone until ``v_hat`` is trustworthy.
-
-        m_t = (1 - b1) * g_t + b1 * m_{t-1}
-        v_t = (1 - b2) * g_t**2 + b2 * v_{t-1}
-        m_hat = m_t / (1 - b1**t)              (Nesterov's look-ahead when nesterov)
-        v_hat = v_t / (1 - b2**t)
-        rho_inf = 2 / (1 - b2) - 1
-        rho_t = rho_inf - 2 * t * b2**t / (1 - b2**t)
-        r_t = sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
-        u_t = r_t * m_hat / (sqrt(v_hat + eps_root) + eps)     if rho_t >= threshold
-        u_t = m_hat                                            otherwise
-
-    ``rho_t`` approximates the degrees of freedom of ``v_hat``; ``r_t`` rectifies
-    the variance of the adaptive step. PyTorch's RAdam switches at ``rho_t > 5``
-    (fixed) and divides by ``sqrt(v_t) + eps`` before the bias correction, i.e.
-    uses ``eps / sqrt(1 - b2**t)`` in this form: the two agree only with eps = 0.
-
-    Args:
-        b1: decay of ``m``, in [0, 1).
-        b2: decay of ``v``, in [0, 1).
-        eps: added to ``sqrt(v_hat)``, >= 0.
-        eps_root: added to ``v_hat`` inside the sqrt, >= 0.
-        threshold: the ``rho_t`` from which the rectified step is used, >= 4.
-        nesterov: Nesterov's look-ahead on ``m_hat`` (as in `nadam`).
-
-    Returns:
-        A Transform with a ``ScaleByAdamState``: ``count`` (int32 scalar), ``mu``
-        and ``nu`` (like params).
-
-    Raises:
-        ConfigError: ``b1`` or ``b2`` outside [0, 1), ``eps`` or ``eps_root``
-            negative, or ``threshold`` below 4 (any of them not finite).
-
-    References:
-        Liu et al., "On the Variance of the Adaptive Learning Rate and Beyond", 2019
-        (ICLR 2020), arXiv:1908.03265. Mirrors ``optax.scale_by_radam``.
-    """
-    check_adam_hyperparams(b1, b2, eps, eps_root)
-    check_range("threshold", threshold, low=4.0,
-                fix="rho_t - 4 must be >= 0 where the rectifier is used; the default is 5.0.")
-
-    def init(params):
-        return ScaleByAdamState(count=jnp.zeros([], jnp.int32), mu=tree_zeros_like(params),
-                                nu=tree_zeros_like(params))
-
-    def update(grads, state, params=None, **extra):
-        del params, extra
-        m = jax.tree.map(lambda g, m: (1 - b1) * g + b1 * m, grads, state.mu)
-        v = jax.tree.map(lambda g, v: (1 - b2) * g**2 + b2 * v, grads, state.nu)
-        t = safe_increment(state.count)
-        if nesterov:
-            m_hat = tree_nesterov_bias_correction(m, grads, b1, t)
-        else:
-            m_hat = tree_bias_correction(m, b1, t)
-        v_hat = tree_bias_correction(v, b2, t)
-        rho_inf = 2.0 / (1.0 - b2) - 1.0
-        b2t = b2 ** t
-        rho = rho_inf - 2 * t * b2t / (1 - b2t)
-        r = jnp.sqrt((rho - 4.0) * (rho - 2.0) * rho_inf / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho))
-        rect = jax.tree.map(lambda m, v: r.astype(m.dtype) * m / (jnp.sqrt(v + eps_root) + eps),
-                            m_hat, v_hat)
-        u = jax.tree.map(lambda a, b: jnp.where(rho >= threshold, a, b), rect, m_hat)
-        return u, ScaleByAdamState(count=t, mu=m, nu=v)
-
-    return Transform(init, update)
-
-
-def radam(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8,
-          eps_root: float = 0.0, threshold: float = 5.0, *, nesterov: bool = False) -> Transform:
-    """RAdam: Adam with its early steps rectified (plain momentum until ``rho_t >= threshold``).
-
-        d_t = scale_by_radam(g_t)      (r_t * m_hat_t / (sqrt(v_hat_t + eps_root) + eps), or m_hat_t)
-        u_t = -lr_t * d_t
-
-    Args:
-        learning_rate: the step size ``lr > 0``, or a schedule of the int32 step count.
-        b1, b2, eps, eps_root, threshold, nesterov: as in `scale_by_radam`.
-
-    Returns:
-        ``chain(scale_by_radam(...), scale_by_learning_rate(learning_rate))``.
-
-    Raises:
-        ConfigError: ``learning_rate`` not > 0, or a bad hyperparameter of
-            `scale_by_radam`.
-
-    References:
-        Liu et al., 2019, arXiv:1908.03265. Mirrors ``optax.radam``; PyTorch:
-        ``torch.optim.RAdam`` (another eps placement, see `scale_by_radam`).
-    """
-    check_learning_rate(learning_rate)
-    return chain(scale_by_radam(b1, b2, eps, eps_root, threshold, nesterov=nesterov),
-                 scale_by_learning_rate(learning_rate))
-
-
 def scale_by_belief(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-16, eps_root: float = 1e-16,
                     *, nesterov: bool = False) -> Transform:
     """AdaBelief's direction: divide by the spread of ``g`` around its average ``m``.
 
         m_t = (1 - b1) * g_t + b1 * m_{t-1}
-        s_t = (1 - b2) * (g_t - m_t)**2 + b2 * s_{t-1} + eps_root
+        s_t = (1 - b2) * |g_t - m_t|**2 + b2 * s_{t-1} + eps_root
         m_hat = m_t / (1 - b1**t)              (Nesterov's look-ahead when nesterov)
         s_hat = s_t / (1 - b2**t)
         u_t = m_hat / (sqrt(s_hat) + eps)
@@ -177,17 +87,18 @@ def scale_by_belief(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-16, eps_
 
     def update(grads, state, params=None, **extra):
         del params, extra
-        m = jax.tree.map(lambda g, m: (1 - b1) * g + b1 * m, grads, state.mu)
-        s = jax.tree.map(lambda g, m, s: (1 - b2) * (g - m)**2 + b2 * s + eps_root,
-                         grads, m, state.nu)
+        g, mu, nu = tree_upcast((grads, state.mu, state.nu))  # computed in at least float32
+        m = jax.tree.map(lambda g, m: (1 - b1) * g + b1 * m, g, mu)
+        s = jax.tree.map(lambda g, m, s: (1 - b2) * abs_sq(g - m) + b2 * s + eps_root, g, m, nu)
         t = safe_increment(state.count)
         if nesterov:
-            m_hat = tree_nesterov_bias_correction(m, grads, b1, t)
+            m_hat = tree_nesterov_bias_correction(m, g, b1, t)
         else:
             m_hat = tree_bias_correction(m, b1, t)
         s_hat = tree_bias_correction(s, b2, t)
         u = jax.tree.map(lambda m, s: m / (jnp.sqrt(s) + eps), m_hat, s_hat)
-        return u, ScaleByBeliefState(count=t, mu=m, nu=s)
+        new = ScaleByBeliefState(count=t, mu=tree_cast_like(m, state.mu), nu=tree_cast_like(s, state.nu))
+        return tree_cast_like(u, grads), new
 
     return Transform(init, update)
 
@@ -226,7 +137,7 @@ def scale_by_yogi(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-3, eps_roo
     """Yogi's direction: an additive second moment whose change is bounded by ``g**2``.
 
         m_t = (1 - b1) * g_t + b1 * m_{t-1}                        (m_0 = initial value)
-        v_t = v_{t-1} - (1 - b2) * sign(v_{t-1} - g_t**2) * g_t**2   (v_0 = initial value)
+        v_t = v_{t-1} - (1 - b2) * sign(v_{t-1} - |g_t|**2) * |g_t|**2   (v_0 = initial value)
         u_t = (m_t / (1 - b1**t)) / (sqrt(v_t / (1 - b2**t) + eps_root) + eps)
 
     Adam's ``v`` moves towards ``g**2`` by ``(1 - b2) * (g**2 - v)``; Yogi's by
@@ -264,12 +175,15 @@ def scale_by_yogi(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-3, eps_roo
 
     def update(grads, state, params=None, **extra):
         del params, extra
-        m = jax.tree.map(lambda g, m: (1 - b1) * g + b1 * m, grads, state.mu)
-        v = jax.tree.map(lambda g, v: v - (1 - b2) * jnp.sign(v - g**2) * g**2, grads, state.nu)
+        g, mu, nu = tree_upcast((grads, state.mu, state.nu))  # computed in at least float32
+        m = jax.tree.map(lambda g, m: (1 - b1) * g + b1 * m, g, mu)
+        nu = jax.tree.map(jnp.real, nu)  # real-valued, also where stored complex
+        v = jax.tree.map(lambda g, v: v - (1 - b2) * jnp.sign(v - abs_sq(g)) * abs_sq(g), g, nu)
         t = safe_increment(state.count)
         u = jax.tree.map(lambda m, v: m / (jnp.sqrt(v + eps_root) + eps),
                          tree_bias_correction(m, b1, t), tree_bias_correction(v, b2, t))
-        return u, ScaleByAdamState(count=t, mu=m, nu=v)
+        new = ScaleByAdamState(count=t, mu=tree_cast_like(m, state.mu), nu=tree_cast_like(v, state.nu))
+        return tree_cast_like(u, grads), new
 
     return Transform(init, update)
 

@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxgd.core.errors import check_decay, check_learning_rate
+from jaxgd.core.precision import abs_sq, tree_cast_like, tree_upcast
 from jaxgd.core.transform import ScalarOrSchedule, Transform, safe_increment
 from jaxgd.core.tree import tree_bias_correction, tree_zeros_like
 from jaxgd.optimizers.adam import check_adam_hyperparams
@@ -21,11 +22,11 @@ class ScaleByAdanState(NamedTuple):
     """State of `scale_by_adan` (the fields of ``optax.ScaleByAdanState``).
 
     Attributes:
-        m: like params: EMA of g.
-        v: like params: EMA of the gradient difference g_t - g_{t-1}.
-        n: like params: EMA of (g_t + (1 - b2) * d_t)**2.
-        g: like params: the previous gradient.
-        t: int32 scalar: steps taken.
+        m: like params, the EMA of g.
+        v: like params, the EMA of the gradient difference g_t - g_{t-1}.
+        n: like params, the EMA of |g_t + (1 - b2) d_t|**2.
+        g: like params, the previous gradient.
+        t: int32 scalar, the steps taken.
     """
 
     m: Any  # like params: EMA of g
@@ -42,7 +43,7 @@ def scale_by_adan(b1: float = 0.98, b2: float = 0.92, b3: float = 0.99, eps: flo
         d_t = g_t - g_{t-1}                     (d_1 = 0)
         m_t = (1 - b1) * g_t + b1 * m_{t-1}
         v_t = (1 - b2) * d_t + b2 * v_{t-1}
-        n_t = (1 - b3) * (g_t + (1 - b2) * d_t)**2 + b3 * n_{t-1}
+        n_t = (1 - b3) * |g_t + (1 - b2) * d_t|**2 + b3 * n_{t-1}
         m_hat, v_hat, n_hat = m_t / (1 - b1**t), v_t / (1 - b2**t), n_t / (1 - b3**t)
         u_t = (m_hat + (1 - b2) * v_hat) / (sqrt(n_hat + eps_root) + eps)
 
@@ -80,17 +81,18 @@ def scale_by_adan(b1: float = 0.98, b2: float = 0.92, b3: float = 0.99, eps: flo
 
     def update(grads, state, params=None, **extra):
         del params, extra
-        d = jax.tree.map(lambda g, g0: jnp.where(state.t == 0, jnp.zeros_like(g), g - g0),
-                         grads, state.g)
-        m = jax.tree.map(lambda g, m: (1 - b1) * g + b1 * m, grads, state.m)
-        v = jax.tree.map(lambda d, v: (1 - b2) * d + b2 * v, d, state.v)
-        n = jax.tree.map(lambda g, d, n: (1 - b3) * (g + (1 - b2) * d)**2 + b3 * n,
-                         grads, d, state.n)
+        g, g_prev, m, v, n = tree_upcast((grads, state.g, state.m, state.v, state.n))  # >= float32
+        d = jax.tree.map(lambda g, g0: jnp.where(state.t == 0, jnp.zeros_like(g), g - g0), g, g_prev)
+        m = jax.tree.map(lambda g, m: (1 - b1) * g + b1 * m, g, m)
+        v = jax.tree.map(lambda d, v: (1 - b2) * d + b2 * v, d, v)
+        n = jax.tree.map(lambda g, d, n: (1 - b3) * abs_sq(g + (1 - b2) * d) + b3 * n, g, d, n)
         t = safe_increment(state.t)
         m_hat, v_hat, n_hat = (tree_bias_correction(x, b, t) for x, b in ((m, b1), (v, b2), (n, b3)))
         u = jax.tree.map(lambda m, v, n: (m + (1 - b2) * v) / (jnp.sqrt(n + eps_root) + eps),
                          m_hat, v_hat, n_hat)
-        return u, ScaleByAdanState(m=m, v=v, n=n, g=grads, t=t)
+        new = ScaleByAdanState(m=tree_cast_like(m, state.m), v=tree_cast_like(v, state.v),
+                               n=tree_cast_like(n, state.n), g=grads, t=t)
+        return tree_cast_like(u, grads), new
 
     return Transform(init, update)
 

@@ -1,8 +1,11 @@
-"""Per-coordinate step sizes from accumulated squared gradients: Adagrad, Adadelta, SM3."""
+"""Per-coordinate step sizes from accumulated squared gradients: Adagrad and Adadelta.
+
+SM3 (`scale_by_sm3`, `sm3`) lives in `jaxgd.optimizers.sm3` and is re-exported here,
+where it used to be.
+"""
 
 from __future__ import annotations
 
-import functools
 from typing import Any, NamedTuple
 
 import jax
@@ -12,27 +15,26 @@ from jaxgd.core.errors import (
     check_decay,
     check_learning_rate,
     check_nonnegative,
-    check_positive,
-    check_range,
-    is_concrete,
 )
+from jaxgd.core.precision import abs_sq, tree_cast_like, tree_upcast
 from jaxgd.core.transform import ScalarOrSchedule, Transform
 from jaxgd.core.tree import tree_full_like, tree_zeros_like
 from jaxgd.optimizers.combine import chain
-from jaxgd.optimizers.sgd_variants import check_number
+from jaxgd.optimizers.sm3 import ScaleBySM3State, scale_by_sm3, sm3
 from jaxgd.optimizers.transforms import add_decayed_weights, scale, scale_by_learning_rate
 
 __all__ = [
-    "scale_by_rss", "adagrad", "scale_by_adadelta", "adadelta", "scale_by_sm3", "sm3",
-    "ScaleByRssState", "ScaleByAdaDeltaState", "ScaleBySM3State",
+    "scale_by_rss", "adagrad", "scale_by_adadelta", "adadelta", "ScaleByRssState", "ScaleByAdaDeltaState",
+    # re-exported from jaxgd.optimizers.sm3, for the old import path
+    "scale_by_sm3", "sm3", "ScaleBySM3State",
 ]
 
 
 class ScaleByRssState(NamedTuple):
-    """State of `scale_by_rss` (the fields of ``optax.ScaleByRssState``).
+    """State of `scale_by_rss` (the field of ``optax.ScaleByRssState``).
 
     Attributes:
-        sum_of_squares: like params: G, the running sum of g**2 (starts at the initial value).
+        sum_of_squares: like params, G: the running sum of |g|**2, from the initial value.
     """
 
     sum_of_squares: Any  # like params: G, the running sum of g**2 (starts at the initial value)
@@ -42,30 +44,18 @@ class ScaleByAdaDeltaState(NamedTuple):
     """State of `scale_by_adadelta` (the fields of ``optax.ScaleByAdaDeltaState``).
 
     Attributes:
-        e_g: like params: E[g**2], average squared gradient.
-        e_x: like params: E[dx**2], average squared step.
+        e_g: like params, E[g2]: the average squared gradient.
+        e_x: like params, E[dx2]: the average squared step.
     """
 
     e_g: Any  # like params: E[g**2], average squared gradient
     e_x: Any  # like params: E[dx**2], average squared step
 
 
-class ScaleBySM3State(NamedTuple):
-    """State of `scale_by_sm3` (the fields of ``optax.ScaleBySM3State``).
-
-    Attributes:
-        mu: like params, each leaf a list of ndim vectors (one per axis): the cover maxima.
-        nu: like params: momentum of the preconditioned gradient.
-    """
-
-    mu: Any  # like params, each leaf a list of ndim vectors (one per axis): the cover maxima
-    nu: Any  # like params: momentum of the preconditioned gradient
-
-
 def scale_by_rss(initial_accumulator_value: float = 0.1, eps: float = 1e-7) -> Transform:
     """Adagrad's scaling: divide by the root of the running sum of squared gradients.
 
-        G_t = G_{t-1} + g_t**2                 (G_0 = initial_accumulator_value)
+        G_t = G_{t-1} + |g_t|**2               (G_0 = initial_accumulator_value)
         u_t = g_t / sqrt(G_t + eps)            (0 where G_t == 0)
 
     ``G`` only grows, so each coordinate's step shrinks, fastest where gradients are large.
@@ -93,9 +83,12 @@ def scale_by_rss(initial_accumulator_value: float = 0.1, eps: float = 1e-7) -> T
 
     def update(grads, state, params=None, **extra):
         del params, extra
-        G = jax.tree.map(lambda g, G: g * g + G, grads, state.sum_of_squares)
+        g, G = tree_upcast((grads, state.sum_of_squares))  # computed in at least float32
+        G = jax.tree.map(lambda g, G: abs_sq(g) + jnp.real(G), g, G)
         inv_root = jax.tree.map(lambda G: jnp.where(G > 0, jax.lax.rsqrt(G + eps), 0.0), G)
-        return jax.tree.map(lambda s, g: s * g, inv_root, grads), ScaleByRssState(sum_of_squares=G)
+        u = jax.tree.map(lambda s, g: s * g, inv_root, g)
+        G = tree_cast_like(G, state.sum_of_squares)
+        return tree_cast_like(u, grads), ScaleByRssState(sum_of_squares=G)
 
     return Transform(init, update)
 
@@ -134,12 +127,14 @@ def adagrad(
 def scale_by_adadelta(rho: float = 0.9, eps: float = 1e-6) -> Transform:
     """Adadelta's ratio of root-mean-square step to root-mean-square gradient.
 
-        E[g2]_t = rho * E[g2]_{t-1} + (1 - rho) * g_t**2
+        E[g2]_t = rho * E[g2]_{t-1} + (1 - rho) * |g_t|**2
         dx_t = sqrt(E[dx2]_{t-1} + eps) / sqrt(E[g2]_t + eps) * g_t
-        E[dx2]_t = rho * E[dx2]_{t-1} + (1 - rho) * dx_t**2
+        E[dx2]_t = rho * E[dx2]_{t-1} + (1 - rho) * |dx_t|**2
         u_t = dx_t
 
-    The ratio carries the parameters' units, so no learning rate is needed.
+    The ratio carries the parameters' units, so no learning rate is needed. For
+    complex params both averages are of ``|.|**2`` (optax 0.2.8 squares, ``g**2``,
+    and so turns a complex step real).
 
     Args:
         rho: decay of both averages, in [0, 1).
@@ -164,11 +159,12 @@ def scale_by_adadelta(rho: float = 0.9, eps: float = 1e-6) -> Transform:
 
     def update(grads, state, params=None, **extra):
         del params, extra
-        e_g = jax.tree.map(lambda g, e: (1 - rho) * g**2 + rho * e, grads, state.e_g)
-        dx = jax.tree.map(lambda g, e_g, e_x: (jnp.sqrt(e_x + eps) / jnp.sqrt(e_g + eps)) * g,
-                          grads, e_g, state.e_x)
-        e_x = jax.tree.map(lambda d, e: (1 - rho) * d**2 + rho * e, dx, state.e_x)
-        return dx, ScaleByAdaDeltaState(e_g=e_g, e_x=e_x)
+        g, e_g, e_x = tree_upcast((grads, state.e_g, state.e_x))  # computed in at least float32
+        e_g = jax.tree.map(lambda g, e: (1 - rho) * abs_sq(g) + rho * e, g, e_g)
+        dx = jax.tree.map(lambda g, e_g, e_x: (jnp.sqrt(e_x + eps) / jnp.sqrt(e_g + eps)) * g, g, e_g, e_x)
+        e_x = jax.tree.map(lambda d, e: (1 - rho) * abs_sq(d) + rho * e, dx, e_x)
+        new = ScaleByAdaDeltaState(e_g=tree_cast_like(e_g, state.e_g), e_x=tree_cast_like(e_x, state.e_x))
+        return tree_cast_like(dx, grads), new
 
     return Transform(init, update)
 
@@ -218,103 +214,3 @@ def adadelta(
         scale_by_adadelta(rho=rho, eps=eps),
         scale(-1.0) if learning_rate is None else scale_by_learning_rate(learning_rate),
     )
-
-
-def _cover_shape(shape: tuple, axis: int) -> list[int]:
-    """``[1, .., n_axis, .., 1]``: a per-axis vector broadcast against the full leaf."""
-    return [1] * axis + [shape[axis]] + [1] * (len(shape) - axis - 1)
-
-
-def scale_by_sm3(b1: float = 0.9, b2: float = 1.0, eps: float = 1e-8) -> Transform:
-    """SM3's direction: Adagrad with one accumulator per row, column, ... of a leaf.
-
-        nu_i = min over axes a of mu_a[i_a]           (the tightest cover of element i)
-        A_t = g_t**2 + nu_i                           (b2 = 1, the paper)
-        A_t = (1 - b2) * g_t**2 + b2 * nu_i           (b2 < 1)
-        u_t = g_t / sqrt(A_t + eps)                   (0 where A_t == 0)
-        m_t = (1 - b1) * u_t + b1 * m_{t-1}           (returned)
-        mu_a = max of A_t over every axis but a
-
-    A leaf of shape ``(n, k)`` keeps ``n + k`` numbers instead of ``n * k``; a vector
-    has one accumulator per element (plain Adagrad). optax fails on a 0-d leaf and
-    on an empty one; here a scalar is a 1-vector and an empty leaf stays empty.
-
-    Args:
-        b1: decay of the momentum ``m``, in [0, 1).
-        b2: weight of the old accumulator, in (0, 1]; 1 is the paper's sum.
-        eps: added to ``A_t`` inside the sqrt, >= 0.
-
-    Returns:
-        A Transform with a `ScaleBySM3State`: ``mu`` (per leaf a list of ``ndim``
-        vectors, the i-th of length ``shape[i]``, in the leaf's dtype; one (1,)
-        vector for a 0-d leaf) and ``nu`` (the momentum ``m``, like params).
-
-    Raises:
-        ConfigError: ``b1`` outside [0, 1), ``b2`` outside (0, 1], or ``eps`` < 0.
-
-    References:
-        Anil, Gupta, Koren & Singer, "Memory-Efficient Adaptive Optimization", 2019
-        (NeurIPS 2019), arXiv:1901.11150. Mirrors ``optax.scale_by_sm3``.
-    """
-    check_decay("b1", b1)
-    check_range("b2", b2, low=0.0, high=1.0, low_open=True, fix="The paper uses b2=1.0.")
-    check_nonnegative("eps", eps, fix="Use a small value such as 1e-8.")
-
-    def init(params):
-        def covers(p):  # one vector per axis; a 0-d leaf is a 1-vector
-            return [jnp.zeros((n,), jnp.result_type(p)) for n in (jnp.shape(p) or (1,))]
-
-        return ScaleBySM3State(mu=jax.tree.map(covers, params), nu=tree_zeros_like(params))
-
-    if is_concrete(b2) and b2 == 1.0:
-        accumulate = lambda g, nu: 1.0 * g**2 + b2 * nu
-    else:
-        accumulate = lambda g, nu: (1.0 - b2) * g**2 + b2 * nu
-
-    def leaf(g, mu):
-        if g.ndim < 2:  # one accumulator per element
-            A = accumulate(g, jnp.reshape(mu[0], g.shape))
-            new_mu = [jnp.reshape(A, (-1,))]
-        else:
-            nu = functools.reduce(jnp.minimum, [jnp.reshape(m, _cover_shape(g.shape, a))
-                                                for a, m in enumerate(mu)])
-            A = accumulate(g, nu)
-            new_mu = [jnp.max(A, axis=tuple(b for b in range(g.ndim) if b != a), initial=0.0)
-                      for a in range(g.ndim)]
-        u = g * jnp.where(A > 0, jax.lax.rsqrt(A + eps), 0.0)
-        return u, new_mu
-
-    def update(grads, state, params=None, **extra):
-        del params, extra
-        out = jax.tree.map(leaf, grads, state.mu)  # grads is the prefix: each mu list goes whole
-        u = jax.tree.map(lambda _, o: o[0], grads, out)
-        mu = jax.tree.map(lambda _, o: o[1], grads, out)
-        nu = jax.tree.map(lambda u, m: (1 - b1) * u + b1 * m, u, state.nu)
-        return nu, ScaleBySM3State(mu=mu, nu=nu)
-
-    return Transform(init, update)
-
-
-def sm3(learning_rate: float, momentum: float = 0.9) -> Transform:
-    """SM3: memory-light Adagrad (one accumulator vector per axis) with momentum.
-
-        d_t = scale_by_sm3(g_t)      (m_t, with b1 = momentum, b2 = 1, eps = 1e-8)
-        u_t = -lr * d_t
-
-    Args:
-        learning_rate: the step size ``lr > 0``, a number (optax's sm3 takes no schedule).
-        momentum: decay of the momentum, in [0, 1).
-
-    Returns:
-        ``chain(scale_by_sm3(momentum), scale(-learning_rate))``.
-
-    Raises:
-        ConfigError: ``learning_rate`` not > 0 or a schedule, or ``momentum`` outside [0, 1).
-
-    References:
-        Anil et al., 2019, arXiv:1901.11150. Mirrors ``optax.sm3``; PyTorch has none built in.
-    """
-    check_positive("learning_rate", check_number("learning_rate", learning_rate),
-                   fix="Use a small positive float such as 0.1.")
-    check_decay("momentum", momentum)
-    return chain(scale_by_sm3(momentum), scale(-learning_rate))

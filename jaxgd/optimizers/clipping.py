@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgd.core.errors import ConfigError, check_nonnegative, check_positive, check_transform, is_concrete
+from jaxgd.core.precision import abs_sq, hyper, refuse_complex, upcast
 from jaxgd.core.transform import Transform, safe_increment, stateless
 from jaxgd.core.tree import tree_all_finite, tree_l2_norm
 
@@ -34,18 +35,26 @@ def clip(max_delta: float) -> Transform:
 
     Raises:
         ConfigError: ``max_delta`` is negative or not finite.
+        UnsupportedDtypeError: from update(), complex gradients (a TypeError; so does optax).
 
     See Also:
         ``optax.clip``; ``torch.nn.utils.clip_grad_value_(params, max_delta)``.
     """
     check_nonnegative("max_delta", max_delta, fix="Use a positive bound such as 1.0.")
-    return stateless(lambda grads, _: jax.tree.map(lambda g: jnp.clip(g, -max_delta, max_delta), grads))
+
+    def clip_tree(grads, params):
+        del params
+        refuse_complex("clip", grads, "an interval [-max_delta, max_delta] bounds real numbers only",
+                       "Use clip_by_block_rms or clip_by_global_norm, which bound the modulus.")
+        return jax.tree.map(lambda g: jnp.clip(g, -max_delta, max_delta), grads)
+
+    return stateless(clip_tree)
 
 
 def clip_by_block_rms(threshold: float) -> Transform:
     """Rescale each leaf (a weight matrix or vector) whose root-mean-square exceeds ``threshold``.
 
-        rms(g) = sqrt(mean(g**2))                    (per leaf)
+        rms(g) = sqrt(mean(|g|**2))                  (per leaf, in at least float32)
         u = g / max(1, rms(g) / threshold)
 
     A leaf's direction is kept; only its length shrinks. This is the update clipping
@@ -70,8 +79,8 @@ def clip_by_block_rms(threshold: float) -> Transform:
     check_positive("threshold", threshold, fix="Use a positive bound such as 1.0.")
 
     def clip_leaf(g):
-        denominator = jnp.maximum(1.0, jnp.sqrt(jnp.mean(jnp.square(g))) / threshold)
-        return g / denominator
+        denominator = jnp.maximum(1.0, jnp.sqrt(jnp.mean(abs_sq(upcast(g)))) / threshold)
+        return (upcast(g) / denominator).astype(g.dtype)
 
     return stateless(lambda grads, _: jax.tree.map(clip_leaf, grads))
 
@@ -79,14 +88,16 @@ def clip_by_block_rms(threshold: float) -> Transform:
 def clip_by_global_norm(max_norm: float) -> Transform:
     """Rescale the whole gradient when its global norm exceeds ``max_norm`` (Pascanu et al., 2013).
 
-        n = sqrt(sum over leaves of sum(g**2))
-        u = g                       if n < max_norm
+        n = sqrt(sum over leaves of sum(|g|**2))
+        u = g                       if n <= max_norm
         u = (g / n) * max_norm      otherwise
 
     The direction is kept; only the length is capped. Every leaf shares the one
-    factor, unlike `clip_by_block_rms` (per leaf) or `clip` (per element). The
-    squares are summed in at least float32 (optax sums bfloat16 leaves in
-    bfloat16), so for bfloat16 gradients the two can round differently.
+    factor, unlike `clip_by_block_rms` (per leaf) or `clip` (per element). Each
+    leaf is squared and summed in at least float32 (optax sums a float16 leaf in
+    float16, which overflows at a norm of 256), and ``|g|**2 = g * conj(g)`` for
+    complex gradients. The boundary is ``<=``: a zero gradient with ``max_norm``
+    set to 0 (through `inject_hyperparams`) stays 0, where optax computes 0/0.
 
     Args:
         max_norm: the largest global norm an update keeps (> 0).
@@ -110,8 +121,10 @@ def clip_by_global_norm(max_norm: float) -> Transform:
     def clip_tree(grads, params):
         del params
         n = tree_l2_norm(grads)
-        keep = n < max_norm
-        return jax.tree.map(lambda g: jnp.where(keep, g, (g / n.astype(g.dtype)) * max_norm), grads)
+        keep = n <= max_norm
+        safe_n = jnp.where(keep, jnp.ones_like(n), n)  # never 0 where it divides
+        clipped = lambda g: ((upcast(g) / hyper(safe_n, g)) * max_norm).astype(g.dtype)
+        return jax.tree.map(lambda g: jnp.where(keep, g, clipped(g)), grads)
 
     return stateless(clip_tree)
 

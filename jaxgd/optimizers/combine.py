@@ -76,9 +76,16 @@ def _is_static_bool(m: Any) -> bool:
     return is_concrete(m) and np.shape(m) == () and np.asarray(m).dtype == np.bool_
 
 
+def is_function(mask: Any) -> bool:
+    """True when a mask (or label tree) is a function of the params, False for a tree: optax's
+    rule, where a callable pytree with leaves (a model object with ``__call__``, an equinox
+    Module) is a tree. Unlike optax's ``multi_transform``, labels follow it too."""
+    return callable(mask) and jax.tree_util.treedef_is_leaf(jax.tree.structure(mask))
+
+
 def _resolve_mask(mask: Any, tree: Any, what: str = "mask") -> Any:
     """The mask tree for ``tree``: calls a mask function; checks leaves and structure."""
-    mask_tree = mask(tree) if callable(mask) else mask
+    mask_tree = mask(tree) if is_function(mask) else mask
     bad = [m for m in jax.tree.leaves(mask_tree) if not _is_static_bool(m)]
     if bad:
         raise ConfigError(
@@ -119,7 +126,9 @@ def masked(inner: Transform, mask: Any, *, mask_compatible_extra_args: bool = Fa
         mask: a pytree of Python bools with the structure of the params or a prefix
             of it (``{"w": True, "b": False}`` covers whole subtrees), or a function
             ``params -> such a tree``. It must be static: built from shapes or
-            names, never from values.
+            names, never from values. A callable that is itself a pytree with
+            leaves (a dataclass or model object with ``__call__``) is a tree, as
+            in optax (see `is_function`).
         mask_compatible_extra_args: also mask extra update() arguments that have
             the params' tree structure.
 
@@ -200,7 +209,7 @@ def multi_transform(
     transforms = dict(transforms)
 
     def resolve(tree):
-        labels = param_labels(tree) if callable(param_labels) else param_labels
+        labels = param_labels(tree) if is_function(param_labels) else param_labels
         unknown = set(jax.tree.leaves(labels)) - set(transforms)
         if unknown:
             raise ConfigError(

@@ -17,6 +17,7 @@ from jaxgd.core.errors import (
     check_positive_int,
     check_range,
 )
+from jaxgd.core.precision import abs_sq, upcast
 from jaxgd.core.transform import ScalarOrSchedule, Transform, safe_increment, stateless
 from jaxgd.optimizers.clipping import clip_by_block_rms
 from jaxgd.optimizers.combine import chain
@@ -35,10 +36,13 @@ class FactoredState(NamedTuple):
     """State of `scale_by_factored_rms` (the fields of ``optax.FactoredState``).
 
     Attributes:
-        count: int32 scalar: updates applied so far.
-        v_row: like params: row statistics (leaf shape minus its largest axis), or a (1,) placeholder.
-        v_col: like params: column statistics (minus its 2nd-largest axis), or a (1,) placeholder.
-        v: like params: full second moment where a leaf is not factored, else a (1,) placeholder.
+        count: int32 scalar, the updates applied so far.
+        v_row: like params, the row statistics (a leaf's shape minus its largest axis), or a
+            (1,) placeholder where the leaf is not factored.
+        v_col: like params, the column statistics (minus its second-largest axis), or a
+            (1,) placeholder.
+        v: like params, the full second moment where a leaf is not factored, else a (1,)
+            placeholder.
     """
 
     count: jax.Array  # int32 scalar: updates applied so far
@@ -58,7 +62,7 @@ def _factored_dims(shape: tuple, factored: bool, min_dim_size_to_factor: int) ->
 
 
 def _decay_rate(step: jax.Array, exponent: Any) -> jax.Array:
-    """``beta2_t = 1 - (step + 1)**(-exponent)``, computed in float32 as optax does."""
+    """``beta2_t = 1 - (step + 1)**(-exponent)``, computed in float32 as optax does (step >= 0)."""
     t = jnp.array(step + 1, jnp.float32)
     return 1.0 - t ** (-exponent)
 
@@ -73,8 +77,8 @@ def scale_by_factored_rms(
 ) -> Transform:
     """Adafactor's scaling: divide by a root-mean-square whose matrix leaves are factored.
 
-        beta_t = 1 - (t - step_offset)**(-decay_rate)        (t = count + 1; decay_rate_fn)
-        G = g**2 + epsilon
+        beta_t = 1 - max(t - step_offset, 1)**(-decay_rate)   (t = count + 1; decay_rate_fn)
+        G = |g|**2 + epsilon
         factored leaf (two axes of size >= min_dim_size_to_factor; d0 largest, d1 next):
             R_t = beta_t * R_{t-1} + (1 - beta_t) * mean(G, axis=d0)     (v_row)
             C_t = beta_t * C_{t-1} + (1 - beta_t) * mean(G, axis=d1)     (v_col)
@@ -84,9 +88,12 @@ def scale_by_factored_rms(
             u = g / sqrt(v_t)
 
     beta_1 = 0 (with step_offset 0), so the first step uses the first gradient alone.
-    ``t - step_offset`` must stay >= 1: a fresh state counts from 0, so a positive
-    offset gives NaN (a negative number to a fractional power) for the first
-    ``step_offset`` updates, in optax as here; it is meant for a restored count.
+    A positive ``step_offset`` (meant for a restored count) holds beta at 0 for
+    the first ``step_offset + 1`` updates of a fresh state: each uses its own
+    gradient alone, as the first step does. optax 0.2.8 evaluates ``(t -
+    step_offset)**(-decay_rate)`` there as is: a non-positive base gives inf or
+    NaN, and the NaN stays in ``v`` for good. Computed in at least float32
+    (``epsilon = 1e-30`` is 0 in float16); ``v`` is kept in the params' dtype.
 
     Args:
         factored: factor the leaves that qualify (False keeps every ``v`` whole).
@@ -135,27 +142,28 @@ def scale_by_factored_rms(
         return FactoredState(count=jnp.zeros([], jnp.int32), v_row=pick(0), v_col=pick(1), v=pick(2))
 
     def leaf_update(g, v_row, v_col, v, p, beta):
-        dtype = p.dtype
+        dtype, out_dtype = p.dtype, g.dtype
         placeholder = jnp.zeros((1,), dtype)
-        G = g * g + epsilon
+        g, v_row, v_col, v = (upcast(x) for x in (g, v_row, v_col, v))  # in at least float32
+        G = abs_sq(g) + epsilon
         dims = _factored_dims(p.shape, factored, min_dim_size_to_factor)
         if dims is None:
-            v = (beta * v + (1.0 - beta) * G).astype(dtype)
-            return g * v ** -0.5, placeholder, placeholder, v
+            v = beta * jnp.real(v) + (1.0 - beta) * G
+            return (g * v ** -0.5).astype(out_dtype), placeholder, placeholder, v.astype(dtype)
         d1, d0 = dims
-        R = (beta * v_row + (1.0 - beta) * jnp.mean(G, axis=d0)).astype(dtype)
-        C = (beta * v_col + (1.0 - beta) * jnp.mean(G, axis=d1)).astype(dtype)
+        R = beta * jnp.real(v_row) + (1.0 - beta) * jnp.mean(G, axis=d0)
+        C = beta * jnp.real(v_col) + (1.0 - beta) * jnp.mean(G, axis=d1)
         d1_in_R = d1 - 1 if d1 > d0 else d1  # R has lost axis d0
         row_factor = (R / jnp.mean(R, axis=d1_in_R, keepdims=True)) ** -0.5
         col_factor = C ** -0.5
         u = g * jnp.expand_dims(row_factor, axis=d0) * jnp.expand_dims(col_factor, axis=d1)
-        return u, R, C, placeholder
+        return u.astype(out_dtype), R.astype(dtype), C.astype(dtype), placeholder
 
     def update(grads, state, params=None, **extra):
         del extra
         if params is None:
             raise ValueError("scale_by_factored_rms needs params: call update(grads, state, params).")
-        beta = decay_rate_fn(state.count - step_offset, decay_rate)
+        beta = decay_rate_fn(jnp.maximum(state.count - step_offset, 0), decay_rate)
         out = jax.tree.map(lambda g, r, c, v, p: leaf_update(g, r, c, v, p, beta),
                            grads, state.v_row, state.v_col, state.v, params)
         pick = lambda i: jax.tree.map(lambda _, o: o[i], grads, out)
@@ -166,8 +174,10 @@ def scale_by_factored_rms(
 
 
 def _param_rms(p: jax.Array, min_scale: Any) -> jax.Array:
-    """``max(rms(p), min_scale)`` in optax's form: ``min_scale`` wherever rms(p) <= min_scale."""
-    rms = jnp.sqrt(jnp.mean(p * p))
+    """``max(rms(p), min_scale)`` in optax's form: ``min_scale`` wherever rms(p) <= min_scale.
+
+    ``rms(p) = sqrt(mean(|p|**2))``, in at least float32."""
+    rms = jnp.sqrt(jnp.mean(abs_sq(upcast(p))))
     return jnp.where(rms <= min_scale, min_scale, rms)
 
 
@@ -194,7 +204,8 @@ def scale_by_param_block_rms(min_scale: float = 1e-3) -> Transform:
     def fn(grads, params):
         if params is None:
             raise ValueError("scale_by_param_block_rms needs params: call update(grads, state, params).")
-        return jax.tree.map(lambda g, p: g * _param_rms(p, min_scale), grads, params)
+        scaled = lambda g, p: (upcast(g) * _param_rms(p, min_scale)).astype(g.dtype)
+        return jax.tree.map(scaled, grads, params)
 
     return stateless(fn)
 
@@ -237,7 +248,8 @@ def adafactor(
         clipping_threshold: per-leaf rms clip of ``d``, > 0; None for none.
         momentum: decay of an EMA of ``d``, in [0, 1); None for none.
         dtype_momentum: dtype in which the momentum is stored (float32 by default,
-            also for bfloat16 params).
+            also for bfloat16 params; complex64 for complex params, where optax
+            0.2.8 drops the imaginary part).
         weight_decay_rate: the factor ``wd >= 0`` (or a schedule); None for none.
         eps: the ``epsilon`` added to ``g**2``, >= 0.
         weight_decay_mask: a pytree of bools like params, or a function params ->

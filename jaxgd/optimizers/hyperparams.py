@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgd.core.errors import ConfigError
+from jaxgd.core.precision import compute_dtype, real_dtype, upcast
 from jaxgd.core.transform import Transform, safe_increment
 
 __all__ = ["inject_hyperparams", "InjectHyperparamsState", "WrappedScheduleState"]
@@ -68,17 +69,21 @@ def _is_stateful_schedule(value: Any) -> bool:
 
 
 def _convert_floats(x, dtype):
-    """Floats (Python or weakly typed) to ``dtype``; strongly typed arrays and ints unchanged."""
+    """Floats (Python or weakly typed) to ``dtype``; strongly typed float arrays to at least
+    float32 (a bfloat16 value is kept exactly); ints unchanged."""
     if isinstance(x, jax.Array) and not getattr(x, "weak_type", False):
-        return x
+        return upcast(x)
     if jnp.issubdtype(getattr(x, "dtype", type(x)), jnp.floating):
         return jnp.asarray(x, dtype)
     return x
 
 
-def _highest_dtype(tree):
+def _hyperparam_dtype(tree):
+    """The real compute dtype of the params' widest dtype: float32 for float16, bfloat16,
+    float32 and complex64 params; float64 for float64 and complex128 ones."""
     dtypes = [jnp.asarray(x).dtype for x in jax.tree.leaves(tree)]
-    return functools.reduce(jnp.promote_types, dtypes) if dtypes else jnp.asarray([]).dtype
+    widest = functools.reduce(jnp.promote_types, dtypes) if dtypes else jnp.asarray([]).dtype
+    return real_dtype(compute_dtype(widest))
 
 
 def inject_hyperparams(inner_factory: Callable[..., Transform], static_args: str | Iterable[str] = (),
@@ -94,7 +99,10 @@ def inject_hyperparams(inner_factory: Callable[..., Transform], static_args: str
     not named in ``static_args``) is evaluated at the step count and written to
     ``hyperparams`` each step; editing it there has no effect. Bools and
     non-numeric arguments stay fixed. Floats are stored in ``hyperparam_dtype``,
-    else the params' widest dtype (optax's rule).
+    else in the params' widest dtype made real and at least float32: float32 for
+    bfloat16, float16 and complex64 params. optax 0.2.8 stores them in the
+    params' widest dtype itself, where ``b2 = 0.999`` is 1.0 in bfloat16 (Adam's
+    ``1 - b2**t`` is then 0) and a learning rate becomes complex.
 
     The arguments are checked once, when the transform is built; the inner
     factory is then rebuilt at every step inside ``jax.jit``, so per-step values
@@ -103,7 +111,8 @@ def inject_hyperparams(inner_factory: Callable[..., Transform], static_args: str
     Args:
         inner_factory: a factory such as `sgd` or `adam`.
         static_args: names of callable arguments that are not schedules.
-        hyperparam_dtype: dtype for float hyperparameters (None: the params').
+        hyperparam_dtype: dtype for float hyperparameters (None: the params' widest
+            dtype, real and at least float32).
 
     Returns:
         A factory with ``inner_factory``'s arguments that returns a `Transform`
@@ -149,7 +158,7 @@ def inject_hyperparams(inner_factory: Callable[..., Transform], static_args: str
                              inner_factory(**fixed, **hyper).update(grads, inner_state, params, **extra))
 
         def init(params):
-            dtype = _highest_dtype(params) if hyperparam_dtype is None else hyperparam_dtype
+            dtype = _hyperparam_dtype(params) if hyperparam_dtype is None else hyperparam_dtype
             hyper = {k: jnp.asarray(_convert_floats(v, dtype)) for k, v in numeric.items()}
             sched_states = {k: f.init() for k, f in scheduled.items()}
             hyper.update({k: _convert_floats(f(sched_states[k]), dtype) for k, f in scheduled.items()})
@@ -157,7 +166,7 @@ def inject_hyperparams(inner_factory: Callable[..., Transform], static_args: str
                                           run_init(hyper, params))
 
         def update(grads, state, params=None, **extra):
-            dtype = _highest_dtype(params) if hyperparam_dtype is None else hyperparam_dtype
+            dtype = _hyperparam_dtype(params) if hyperparam_dtype is None else hyperparam_dtype
             hyper = {k: _convert_floats(v, dtype) for k, v in state.hyperparams.items()}
             hyper.update({k: _convert_floats(f(state.hyperparams_states[k], **extra), dtype)
                           for k, f in scheduled.items()})

@@ -7,8 +7,9 @@ from typing import Any, NamedTuple
 import jax
 
 from jaxgd.core.errors import check_decay
+from jaxgd.core.precision import tree_cast_like, tree_upcast
 from jaxgd.core.transform import Transform
-from jaxgd.core.tree import tree_cast, tree_zeros_like
+from jaxgd.core.tree import tree_zeros_like
 
 __all__ = ["trace", "TraceState"]
 
@@ -36,8 +37,9 @@ def trace(decay: float, nesterov: bool = False, accumulator_dtype: Any = None) -
     Args:
         decay: the momentum factor in [0, 1).
         nesterov: return the Nesterov look-ahead ``g_t + decay * m_t``.
-        accumulator_dtype: dtype in which ``m`` is stored (None: as computed, the
-            params' dtype for gradients of that dtype).
+        accumulator_dtype: dtype in which ``m`` is stored (None: the params' dtype;
+            its complex counterpart for complex params). ``m`` is computed in at
+            least float32 and rounded to it.
 
     Returns:
         A `Transform` whose state is ``TraceState(trace=m)``, ``m`` like params.
@@ -58,8 +60,9 @@ def trace(decay: float, nesterov: bool = False, accumulator_dtype: Any = None) -
 
     def update(grads, state, params=None, **extra):
         del params, extra
-        m = jax.tree.map(lambda g, t: g + decay * t, grads, state.trace)
-        u = jax.tree.map(lambda g, t: g + decay * t, grads, m) if nesterov else m
-        return u, TraceState(trace=tree_cast(m, accumulator_dtype))
+        g, m = tree_upcast((grads, state.trace))  # computed in at least float32
+        m = jax.tree.map(lambda g, t: g + decay * t, g, m)
+        u = jax.tree.map(lambda g, t: g + decay * t, g, m) if nesterov else m
+        return tree_cast_like(u, grads), TraceState(trace=tree_cast_like(m, state.trace))
 
     return Transform(init, update)

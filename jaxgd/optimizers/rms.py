@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxgd.core.errors import ConfigError, check_decay, check_learning_rate, check_nonnegative
+from jaxgd.core.precision import abs_sq, tree_cast_like, tree_upcast
 from jaxgd.core.transform import ScalarOrSchedule, Transform, identity, safe_increment
 from jaxgd.core.tree import tree_bias_correction, tree_full_like, tree_zeros_like
 from jaxgd.optimizers.combine import chain
@@ -20,10 +21,10 @@ __all__ = [
 
 
 class ScaleByRmsState(NamedTuple):
-    """State of `scale_by_rms` (the fields of ``optax.ScaleByRmsState``).
+    """State of `scale_by_rms` (the field of ``optax.ScaleByRmsState``).
 
     Attributes:
-        nu: like params: v, the moving average of g**2.
+        nu: like params, v: the moving average of |g|**2.
     """
 
     nu: Any  # like params: v, the moving average of g**2
@@ -33,8 +34,8 @@ class ScaleByRmsWithCountState(NamedTuple):
     """State of `scale_by_rms` with bias correction (the fields of ``optax.ScaleByRmsWithCountState``).
 
     Attributes:
-        count: int32 scalar: updates applied so far (for the bias correction).
-        nu: like params: v.
+        count: int32 scalar, the updates applied so far (for the bias correction).
+        nu: like params, v: the moving average of |g|**2.
     """
 
     count: jax.Array  # int32 scalar: updates applied so far (for the bias correction)
@@ -45,8 +46,8 @@ class ScaleByRStdDevState(NamedTuple):
     """State of `scale_by_stddev` (the fields of ``optax.ScaleByRStdDevState``).
 
     Attributes:
-        mu: like params: m, the moving average of g.
-        nu: like params: v, the moving average of g**2.
+        mu: like params, m: the moving average of g.
+        nu: like params, v: the moving average of |g|**2.
     """
 
     mu: Any  # like params: m, the moving average of g
@@ -57,9 +58,9 @@ class ScaleByRStdDevWithCountState(NamedTuple):
     """State of `scale_by_stddev` with bias correction (``optax.ScaleByRStdDevWithCountState``).
 
     Attributes:
-        count: int32 scalar: updates applied so far (for the bias correction).
-        mu: like params: m.
-        nu: like params: v.
+        count: int32 scalar, the updates applied so far (for the bias correction).
+        mu: like params, m: the moving average of g.
+        nu: like params, v: the moving average of |g|**2.
     """
 
     count: jax.Array  # int32 scalar: updates applied so far (for the bias correction)
@@ -89,7 +90,7 @@ def scale_by_rms(
 ) -> Transform:
     """RMSprop's scaling: divide by the root of a moving average of squared gradients.
 
-        v_t = (1 - decay) * g_t**2 + decay * v_{t-1}        (v_0 = initial_scale)
+        v_t = (1 - decay) * |g_t|**2 + decay * v_{t-1}      (v_0 = initial_scale)
         v_hat = v_t / (1 - decay**t)                        (bias_correction, else v_t)
         u_t = g_t / sqrt(v_hat + eps)                       (eps_in_sqrt)
         u_t = g_t / (sqrt(v_hat) + eps)                     (otherwise; PyTorch's placement)
@@ -125,10 +126,12 @@ def scale_by_rms(
 
     def update(grads, state, params=None, **extra):
         del params, extra
-        v = jax.tree.map(lambda g, v: (1 - decay) * g**2 + decay * v, grads, state.nu)
+        g, nu = tree_upcast((grads, state.nu))  # computed in at least float32
+        v = jax.tree.map(lambda g, v: (1 - decay) * abs_sq(g) + decay * jnp.real(v), g, nu)
         t = safe_increment(state.count) if bias_correction else None
         v_hat = tree_bias_correction(v, decay, t) if bias_correction else v
-        u = jax.tree.map(lambda v, g: inv_root(v, eps) * g, v_hat, grads)
+        u = tree_cast_like(jax.tree.map(lambda v, g: inv_root(v, eps) * g, v_hat, g), grads)
+        v = tree_cast_like(v, state.nu)
         if bias_correction:
             return u, ScaleByRmsWithCountState(count=t, nu=v)
         return u, ScaleByRmsState(nu=v)
@@ -146,11 +149,17 @@ def scale_by_stddev(
     """Centered RMSprop's scaling: divide by a moving estimate of the gradient's std.
 
         m_t = (1 - decay) * g_t + decay * m_{t-1}           (m_0 = 0)
-        v_t = (1 - decay) * g_t**2 + decay * v_{t-1}        (v_0 = initial_scale)
+        v_t = (1 - decay) * |g_t|**2 + decay * v_{t-1}      (v_0 = initial_scale)
         m_hat = m_t / (1 - decay**t)                        (bias_correction, else m_t)
         v_hat = v_t / (1 - decay**t)                        (bias_correction, else v_t)
-        u_t = g_t / sqrt(v_hat - m_hat**2 + eps)            (eps_in_sqrt)
-        u_t = g_t / (sqrt(v_hat - m_hat**2) + eps)          (otherwise)
+        s_t = max(v_hat - |m_hat|**2, 0)                    (a variance: >= 0)
+        u_t = g_t / sqrt(s_t + eps)                         (eps_in_sqrt)
+        u_t = g_t / (sqrt(s_t) + eps)                       (otherwise)
+
+    ``v_hat - |m_hat|**2`` is 0 in exact arithmetic at the first step with bias
+    correction, and can round below 0; the max keeps the root real (optax's can
+    be NaN there). That first step divides by ``sqrt(eps)`` plus rounding noise:
+    keep the learning rate small or leave bias_correction off.
 
     Args:
         decay, eps, initial_scale, eps_in_sqrt, bias_correction: as in `scale_by_rms`.
@@ -178,12 +187,14 @@ def scale_by_stddev(
 
     def update(grads, state, params=None, **extra):
         del params, extra
-        m = jax.tree.map(lambda g, m: (1 - decay) * g + decay * m, grads, state.mu)
-        v = jax.tree.map(lambda g, v: (1 - decay) * g**2 + decay * v, grads, state.nu)
+        g, mu, nu = tree_upcast((grads, state.mu, state.nu))  # computed in at least float32
+        m = jax.tree.map(lambda g, m: (1 - decay) * g + decay * m, g, mu)
+        v = jax.tree.map(lambda g, v: (1 - decay) * abs_sq(g) + decay * jnp.real(v), g, nu)
         t = safe_increment(state.count) if bias_correction else None
         m_hat = tree_bias_correction(m, decay, t) if bias_correction else m
         v_hat = tree_bias_correction(v, decay, t) if bias_correction else v
-        u = jax.tree.map(lambda m, v, g: inv_root(v - m * m, eps) * g, m_hat, v_hat, grads)
+        u = jax.tree.map(lambda m, v, g: inv_root(jnp.maximum(v - abs_sq(m), 0), eps) * g, m_hat, v_hat, g)
+        u, m, v = tree_cast_like(u, grads), tree_cast_like(m, state.mu), tree_cast_like(v, state.nu)
         if bias_correction:
             return u, ScaleByRStdDevWithCountState(count=t, mu=m, nu=v)
         return u, ScaleByRStdDevState(mu=m, nu=v)

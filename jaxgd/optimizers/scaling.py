@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxgd.core.errors import check_learning_rate, check_range
+from jaxgd.core.precision import hyper, upcast
 from jaxgd.core.transform import ScalarOrSchedule, Schedule, Transform, empty_init, safe_increment
 
 __all__ = ["scale", "scale_by_schedule", "scale_by_learning_rate", "ScaleByScheduleState"]
@@ -28,7 +29,8 @@ def scale(step_size: float) -> Transform:
 
         u = step_size * g
 
-    ``step_size`` is cast to each gradient's dtype, so the update keeps it.
+    The product is computed in at least float32 (a 16-bit ``step_size`` would be
+    rounded first) and cast to each gradient's dtype, so the update keeps it.
 
     Args:
         step_size: the factor, a finite number of any sign (may be a tracer).
@@ -46,7 +48,7 @@ def scale(step_size: float) -> Transform:
 
     def update(grads, state, params=None, **extra):
         del params, extra
-        return jax.tree.map(lambda g: jnp.asarray(step_size, g.dtype) * g, grads), state
+        return jax.tree.map(lambda g: (hyper(step_size, g) * upcast(g)).astype(g.dtype), grads), state
 
     return Transform(empty_init, update)
 
@@ -58,7 +60,8 @@ def scale_by_schedule(step_size_fn: Schedule) -> Transform:
         count <- count + 1                  (saturating at the int32 maximum)
 
     ``count`` is the number of earlier updates, so the first update uses
-    ``step_size_fn(0)``; the value is cast to each gradient's dtype.
+    ``step_size_fn(0)``; the product is computed in at least float32 and cast to
+    each gradient's dtype.
 
     Args:
         step_size_fn: a schedule ``count -> factor`` taking an int32 scalar.
@@ -77,7 +80,7 @@ def scale_by_schedule(step_size_fn: Schedule) -> Transform:
     def update(grads, state, params=None, **extra):
         del params, extra
         step_size = step_size_fn(state.count)
-        updates = jax.tree.map(lambda g: jnp.asarray(step_size, g.dtype) * g, grads)
+        updates = jax.tree.map(lambda g: (hyper(step_size, g) * upcast(g)).astype(g.dtype), grads)
         return updates, ScaleByScheduleState(count=safe_increment(state.count))
 
     return Transform(init, update)

@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxgd.core.errors import ConfigError, check_learning_rate, check_nonnegative, check_positive, check_range
+from jaxgd.core.precision import refuse_complex, tree_cast_like, tree_upcast, upcast
 from jaxgd.core.transform import ScalarOrSchedule, Transform
 from jaxgd.optimizers.combine import chain
 from jaxgd.optimizers.noise import AddNoiseState, add_noise, noisy_sgd
@@ -112,10 +113,11 @@ def scale_by_optimistic_gradient(alpha: float = 1.0, beta: float = 1.0) -> Trans
         del params, extra
 
         def leaf(g, g_prev):
+            g, g_prev = upcast(g), upcast(g_prev)  # computed in at least float32
             g_prev = jnp.where(state.is_initial_step, g, g_prev)
             return (alpha + beta) * g - beta * g_prev
 
-        u = jax.tree.map(leaf, grads, state.previous_gradient)
+        u = tree_cast_like(jax.tree.map(leaf, grads, state.previous_gradient), grads)
         return u, ScaleByOptimisticGradientState(is_initial_step=jnp.array(False), previous_gradient=grads)
 
     return Transform(init, update)
@@ -188,6 +190,9 @@ def scale_by_rprop(
         u_t = d_t                                  (a sign change skips one step)
 
     Only the sign of the gradient is used; ``rprop`` negates ``u_t`` for descent.
+    The step sizes are computed in at least float32 and kept in the params' dtype.
+    Real parameters only: the sign agreement ``c > 0`` has no complex meaning (optax
+    fails on complex input too).
 
     Args:
         learning_rate: the initial step size s_0 (> 0, a number, not a schedule).
@@ -204,6 +209,7 @@ def scale_by_rprop(
         ConfigError: ``learning_rate`` is a schedule or not > 0; ``eta_minus`` is
             outside (0, 1); ``eta_plus`` is below 1; ``min_step_size`` is negative;
             ``max_step_size`` is not > 0; ``min_step_size > max_step_size``.
+        UnsupportedDtypeError: from init()/update(), complex params (a TypeError).
 
     References:
         Riedmiller & Braun (1993), "A direct adaptive method for faster
@@ -216,7 +222,12 @@ def scale_by_rprop(
     """
     _check_rprop(learning_rate, eta_minus, eta_plus, min_step_size, max_step_size)
 
+    def refuse(tree):
+        refuse_complex("rprop", tree, "it compares the signs of successive gradients",
+                       "Use sign_sgd or adam, which keep a complex gradient's phase.")
+
     def init(params):
+        refuse(params)
         return ScaleByRpropState(
             step_sizes=jax.tree.map(lambda p: jnp.full(jnp.shape(p), learning_rate, jnp.result_type(p)),
                                     params),
@@ -225,13 +236,16 @@ def scale_by_rprop(
 
     def update(grads, state, params=None, **extra):
         del params, extra
-        c = jax.tree.map(lambda g, d: g * d, grads, state.prev_updates)
+        refuse(grads)
+        g, prev, s = tree_upcast((grads, state.prev_updates, state.step_sizes))  # >= float32
+        c = jax.tree.map(lambda g, d: g * d, g, prev)
         s = jax.tree.map(
             lambda c, s: jnp.where(c == 0, s, jnp.clip(s * jnp.where(c > 0, eta_plus, eta_minus),
                                                        min=min_step_size, max=max_step_size)),
-            c, state.step_sizes)
+            c, s)
+        s = tree_cast_like(s, state.step_sizes)  # the step sizes as stored, so d == s * sign(g) exactly
         d = jax.tree.map(lambda c, g, s: jnp.where(c < 0, jnp.zeros_like(g), s * jnp.sign(g)), c, grads, s)
-        return d, ScaleByRpropState(step_sizes=s, prev_updates=d)
+        return d, ScaleByRpropState(step_sizes=s, prev_updates=tree_cast_like(d, state.prev_updates))
 
     return Transform(init, update)
 

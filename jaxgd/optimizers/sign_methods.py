@@ -8,8 +8,9 @@ import jax
 import jax.numpy as jnp
 
 from jaxgd.core.errors import check_choice, check_decay, check_learning_rate, check_positive
+from jaxgd.core.precision import tree_cast_like, tree_upcast
 from jaxgd.core.transform import ScalarOrSchedule, Transform, safe_increment, stateless
-from jaxgd.core.tree import tree_cast, tree_zeros_like
+from jaxgd.core.tree import tree_zeros_like
 from jaxgd.optimizers.combine import chain
 from jaxgd.optimizers.layerwise import check_weight_decay
 from jaxgd.optimizers.scaling import scale_by_learning_rate
@@ -169,9 +170,11 @@ def scale_by_lion(
 
     def update(grads, state, params=None, **extra):
         del params, extra
-        u = jax.tree.map(lambda g, m: direction((1.0 - b1) * g + b1 * m), grads, state.mu)
-        mu = jax.tree.map(lambda g, m: (1 - b2) * g + b2 * m, grads, state.mu)
-        return u, ScaleByLionState(count=safe_increment(state.count), mu=tree_cast(mu, mu_dtype))
+        g, m = tree_upcast((grads, state.mu))  # computed in at least float32
+        u = jax.tree.map(lambda g, m: direction((1.0 - b1) * g + b1 * m), g, m)
+        mu = jax.tree.map(lambda g, m: (1 - b2) * g + b2 * m, g, m)
+        return tree_cast_like(u, grads), ScaleByLionState(count=safe_increment(state.count),
+                                                          mu=tree_cast_like(mu, state.mu))
 
     return Transform(init, update)
 

@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxgd.core.errors import check_decay, check_nonnegative
+from jaxgd.core.precision import abs_sq, hyper, tree_cast_like, tree_upcast
 from jaxgd.core.transform import (
     EmptyState,
     ScalarOrSchedule,
@@ -24,7 +25,6 @@ from jaxgd.core.transform import (
 )
 from jaxgd.core.tree import (
     tree_bias_correction,
-    tree_cast,
     tree_nesterov_bias_correction,
     tree_zeros_like,
 )
@@ -114,11 +114,12 @@ def decayed_weights(weight_decay: ScalarOrSchedule, mask: Any = None) -> Transfo
         del extra
         if params is None:
             raise ValueError("weight decay needs params: call update(grads, state, params).")
+        g, p = tree_upcast((grads, params))  # computed in at least float32
         if not scheduled:
-            return jax.tree.map(lambda g, p: g + weight_decay * p, grads, params), state
+            return tree_cast_like(jax.tree.map(lambda g, p: g + weight_decay * p, g, p), grads), state
         wd = weight_decay(state.count)
-        updates = jax.tree.map(lambda g, p: g + jnp.asarray(wd, g.dtype) * p, grads, params)
-        return updates, WeightDecayState(count=safe_increment(state.count))
+        updates = jax.tree.map(lambda g, p: g + hyper(wd, g) * p, g, p)
+        return tree_cast_like(updates, grads), WeightDecayState(count=safe_increment(state.count))
 
     tx = Transform(init, update)
     if mask is None:
@@ -187,11 +188,13 @@ def ema(decay: float, debias: bool = True, accumulator_dtype: Any = None) -> Tra
     Args:
         decay: the averaging factor in [0, 1).
         debias: divide by ``1 - decay**t`` to remove the bias towards ``e_0 = 0``.
-        accumulator_dtype: dtype in which ``e`` is stored (None: the params' dtype).
+        accumulator_dtype: dtype in which ``e`` is stored (None: the params' dtype;
+            its complex counterpart for complex params).
 
     Returns:
         A `Transform` whose state is ``EmaState(count, ema)``: the int32 count t and
-        the average ``e`` (like params).
+        the average ``e`` (like params). The average is computed in at least float32
+        and rounded to its stored dtype.
 
     Raises:
         ConfigError: ``decay`` is outside [0, 1).
@@ -206,10 +209,11 @@ def ema(decay: float, debias: bool = True, accumulator_dtype: Any = None) -> Tra
 
     def update(grads, state, params=None, **extra):
         del params, extra
-        e = jax.tree.map(lambda g, e: (1 - decay) * g + decay * e, grads, state.ema)
+        g, e = tree_upcast((grads, state.ema))  # computed in at least float32
+        e = jax.tree.map(lambda g, e: (1 - decay) * g + decay * e, g, e)
         t = safe_increment(state.count)
         u = tree_bias_correction(e, decay, t) if debias else e
-        return u, EmaState(count=t, ema=tree_cast(e, accumulator_dtype))
+        return tree_cast_like(u, grads), EmaState(count=t, ema=tree_cast_like(e, state.ema))
 
     return Transform(init, update)
 
@@ -226,14 +230,17 @@ def scale_by_adam(
     """Adam's direction (Kingma & Ba, 2015), before the learning rate.
 
         m_t = b1 * m_{t-1} + (1 - b1) * g_t
-        v_t = b2 * v_{t-1} + (1 - b2) * g_t**2
+        v_t = b2 * v_{t-1} + (1 - b2) * |g_t|**2
         m_hat = m_t / (1 - b1**t)                                   (plain)
         m_hat = b1 * m_t / (1 - b1**(t+1)) + (1 - b1) * g_t / (1 - b1**t)   (nesterov)
         v_hat = v_t / (1 - b2**t)
         u_t = m_hat / (sqrt(v_hat + eps_root) + eps)
 
     ``t`` is the int32 count after the increment (1 on the first step). No minus
-    sign: `adam` chains it before the learning rate.
+    sign: `adam` chains it before the learning rate. Computed in at least float32
+    (see `jaxgd.core.precision`); ``m`` and ``v`` are stored in the params' dtype
+    (as optax does). For complex params ``|g|**2 = g * conj(g)``, so ``v`` is real
+    and the update keeps the gradient's phase.
 
     Args:
         b1: the decay of the first moment, in [0, 1).
@@ -273,15 +280,17 @@ def scale_by_adam(
 
     def update(grads, state, params=None, **extra):
         del params, extra
-        m = jax.tree.map(lambda g, m: (1 - b1) * g + b1 * m, grads, state.mu)
-        v = jax.tree.map(lambda g, v: (1 - b2) * g * g + b2 * v, grads, state.nu)
+        g, mu, nu = tree_upcast((grads, state.mu, state.nu))  # computed in at least float32
+        m = jax.tree.map(lambda g, m: (1 - b1) * g + b1 * m, g, mu)
+        v = jax.tree.map(lambda g, v: (1 - b2) * abs_sq(g) + b2 * v, g, nu)
         t = safe_increment(state.count)
         if nesterov:
-            m_hat = tree_nesterov_bias_correction(m, grads, b1, t)
+            m_hat = tree_nesterov_bias_correction(m, g, b1, t)
         else:
             m_hat = tree_bias_correction(m, b1, t)
         v_hat = tree_bias_correction(v, b2, t)
         u = jax.tree.map(lambda m, v: m / (jnp.sqrt(v + eps_root) + eps), m_hat, v_hat)
-        return u, ScaleByAdamState(count=t, mu=tree_cast(m, mu_dtype), nu=v)
+        new = ScaleByAdamState(count=t, mu=tree_cast_like(m, state.mu), nu=tree_cast_like(v, state.nu))
+        return tree_cast_like(u, grads), new
 
     return Transform(init, update)

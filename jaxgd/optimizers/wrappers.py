@@ -13,8 +13,9 @@ import jax
 import jax.numpy as jnp
 
 from jaxgd.core.errors import ConfigError, check_positive_int, check_transform
+from jaxgd.core.precision import abs_sq, tree_cast_like, upcast
 from jaxgd.core.transform import Transform, safe_increment
-from jaxgd.core.tree import tree_cast, tree_zeros_like
+from jaxgd.core.tree import tree_zeros_like
 from jaxgd.optimizers.hyperparams import InjectHyperparamsState, WrappedScheduleState, inject_hyperparams
 
 __all__ = [
@@ -71,7 +72,7 @@ def skip_not_finite(updates, gradient_step, params):
 def skip_large_updates(updates, gradient_step, params, max_squared_norm):
     """A ``should_skip_update_fn`` for `MultiSteps` (via functools.partial): skip large gradients.
 
-        norm_sq = sum over leaves of sum(g**2)
+        norm_sq = sum over leaves of sum(|g|**2)      (each leaf in at least float32)
         skip = not (norm_sq < max_squared_norm)      (a NaN norm is skipped too)
 
     Args:
@@ -88,7 +89,7 @@ def skip_large_updates(updates, gradient_step, params, max_squared_norm):
         ``optax.skip_large_updates``.
     """
     del gradient_step, params
-    norm_sq = jnp.sum(jnp.array([jnp.sum(x ** 2) for x in jax.tree.leaves(updates)]))
+    norm_sq = jnp.sum(jnp.array([jnp.sum(abs_sq(upcast(x))) for x in jax.tree.leaves(updates)]))
     skip = jnp.logical_not(norm_sq < max_squared_norm)  # also skips a NaN norm
     return skip, {"should_skip": skip, "norm_squared": norm_sq}
 
@@ -105,8 +106,9 @@ class MultiSteps:
     The mean is Welford's (1962) running mean, so ``a_{k-1}`` is the mean of the ``k``
     gradients: k mini-batches of size b give the update of one batch of size k*b.
     The accumulator is stored in ``accumulator_dtype`` (float32 by default, also for
-    float64 params, as in optax); the gradient handed to ``opt`` is cast back to
-    the gradients' dtype. ``opt`` is evaluated at every call and its result kept
+    float64 params, as in optax; complex64 for complex params, whose imaginary
+    part optax 0.2.8 drops); the gradient handed to ``opt`` is cast back to the
+    gradients' dtype. ``opt`` is evaluated at every call and its result kept
     only on the emitting call. Use it as ``MultiSteps(opt, k)`` (it has ``init`` and
     ``update``) or as a `Transform` via ``.gradient_transformation()``.
 
@@ -116,7 +118,8 @@ class MultiSteps:
         use_grad_mean: average the k gradients (True) or sum them.
         should_skip_update_fn: ``(grads, gradient_step, params) -> (skip, info)``;
             a skipped call changes nothing but ``skip_state = info``.
-        accumulator_dtype: dtype of ``acc_grads`` (None: the params' dtype).
+        accumulator_dtype: dtype of ``acc_grads`` (None: the params' dtype; made
+            complex for complex params).
 
     Raises:
         ConfigError: ``opt`` is not a transform (no callable init and update);
@@ -171,22 +174,24 @@ class MultiSteps:
     def _accumulate(self, grads, state, params, extra, skip_state):
         k = self._every_k(state.gradient_step)
         n = state.mini_step
+        g, a = jax.tree.map(upcast, (grads, state.acc_grads))  # in at least float32
         if self._use_grad_mean:
-            acc = jax.tree.map(lambda g, a: a + (g - a) / (n + 1), grads, state.acc_grads)
+            acc = jax.tree.map(lambda g, a: a + (g - a) / (n + 1), g, a)
         else:
-            acc = jax.tree.map(lambda g, a: g + a, grads, state.acc_grads)
+            acc = jax.tree.map(lambda g, a: g + a, g, a)
         acc_like_grads = jax.tree.map(lambda a, g: a.astype(g.dtype), acc, grads)
         updates, inner = self._opt.update(acc_like_grads, state.inner_opt_state, params, **extra)
         emit = n == k - 1
         new_state = MultiStepsState(
             mini_step=safe_increment(n) % k,
-            gradient_step=emit * safe_increment(state.gradient_step) + (1 - emit) * state.gradient_step,
+            gradient_step=jnp.where(emit, safe_increment(state.gradient_step), state.gradient_step),
             inner_opt_state=jax.tree.map(lambda old, new: jnp.where(emit, new, old).astype(old.dtype),
                                          state.inner_opt_state, inner),
-            acc_grads=tree_cast(jax.tree.map(lambda a: (1 - emit) * a, acc), self._acc_dtype),
+            acc_grads=tree_cast_like(jax.tree.map(lambda a: jnp.where(emit, jnp.zeros_like(a), a), acc),
+                                     state.acc_grads),
             skip_state=skip_state,
         )
-        return jax.tree.map(lambda u: emit * u, updates), new_state
+        return jax.tree.map(lambda u: jnp.where(emit, u, jnp.zeros_like(u)), updates), new_state
 
     def update(self, grads, state: MultiStepsState, params=None, **extra):
         """Accumulate ``grads``; every k-th call return ``opt``'s update, else zeros.

@@ -7,7 +7,7 @@ import optax
 
 from jaxgd.optimizers import adaptive, factored, layerwise, rms, sgd_variants, sign_methods
 from jaxgd.optimizers.sgd import weights_mask
-from jaxgd.reference.core import Row, twin
+from jaxgd.reference.core import COMPLEX, LOW_AND_COMPLEX, Known, Row, twin
 
 __all__ = ["adadelta", "adafactor", "adagrad", "add_noise", "fromage", "lars", "lion", "noisy_sgd",
            "optimistic_gradient_descent", "polyak_sgd", "rmsprop", "rprop", "scale_by_adadelta",
@@ -101,6 +101,13 @@ def sm3(learning_rate, momentum=0.9):
 
 
 _SIGN_NOTE = "a sign rule: the two agree exactly because both compute the same argument of sign()"
+_SIGN_FLIPS = (Known(("float16", "bfloat16", *COMPLEX), ("hand", "optax"),
+                     "the sign (complex: the phase) of a momentum within rounding of 0 can differ from "
+                     "float64's: a step of +-lr where float64 takes -+lr"),)
+_NOISE = (Known(LOW_AND_COMPLEX, ("hand", "optax"),
+                "the noise is drawn in each gradient's dtype: a float64 run draws other numbers"),)
+_SQUARES_G = (Known(COMPLEX, ("optax",), "optax 0.2.8 squares g (g**2, not |g|**2): the complex step "
+                    "comes out real"),)
 
 
 def _rmsprop_row(suffix: str, kwargs: dict, **more) -> Row:
@@ -111,14 +118,16 @@ def _rmsprop_row(suffix: str, kwargs: dict, **more) -> Row:
 ROWS = (
     Row("noisy_sgd", sgd_variants.noisy_sgd, noisy_sgd,
         {"learning_rate": 0.05, "eta": 0.01, "key": 0},
-        note="same noise stream as optax: key split once per step, then once per leaf in tree order"),
+        note="same noise stream as optax: key split once per step, then once per leaf in tree order",
+        known=_NOISE),
     Row("sign_sgd", sign_methods.sign_sgd, sign_sgd, {"learning_rate": 0.05}, note=_SIGN_NOTE),
-    Row("signum", sign_methods.signum, signum, {"learning_rate": 0.05, "beta": 0.9}, note=_SIGN_NOTE),
+    Row("signum", sign_methods.signum, signum, {"learning_rate": 0.05, "beta": 0.9}, note=_SIGN_NOTE,
+        known=_SIGN_FLIPS),
     Row("lion", sign_methods.lion, lion, {"learning_rate": 0.01},
-        note=_SIGN_NOTE + "; weight decay is scaled by the lr (decoupled, AdamW-style)"),
+        note=_SIGN_NOTE + "; weight decay is scaled by the lr (decoupled, AdamW-style)", known=_SIGN_FLIPS),
     Row("lion-masked_decay", sign_methods.lion, lion,
         {"learning_rate": 0.01, "weight_decay": 0.1, "mask": weights_mask},
-        note="decay on ndim >= 2 leaves only"),
+        note="decay on ndim >= 2 leaves only", known=_SIGN_FLIPS),
     Row("polyak_sgd", sgd_variants.polyak_sgd, polyak_sgd, {"max_learning_rate": 0.5},
         schedule=False, extra=("value",),
         note="optax applies the Polyak step to -scaling*g: scaling divides the effective step"),
@@ -129,7 +138,7 @@ ROWS = (
         optimistic_gradient_descent, {"learning_rate": 0.05, "alpha": 1.0, "beta": 0.5},
         note="stable only below about half of plain GD's largest lr: at lr 1e-3 it settles into "
              "a 2-cycle in Rosenbrock's valley"),
-    Row("rprop", sgd_variants.rprop, rprop, {"learning_rate": 0.01}, schedule=False,
+    Row("rprop", sgd_variants.rprop, rprop, {"learning_rate": 0.01}, schedule=False, complex=False,
         note="optax 0.2.8's rprop applies each step one update late (zeros first; optax PR #1725); "
              "the twin takes the current step from optax's new state. learning_rate is the "
              "initial step size, a number"),
@@ -138,9 +147,10 @@ ROWS = (
     Row("adagrad-torch", adaptive.adagrad, adagrad,
         {"learning_rate": 0.1, "initial_accumulator_value": 0.0, "eps": 0.0},
         note="initial 0 and eps 0: PyTorch's Adagrad exactly (with its eps=0)"),
-    Row("adadelta", adaptive.adadelta, adadelta, {"learning_rate": 1.0, "eps": 1e-4}),
+    Row("adadelta", adaptive.adadelta, adadelta, {"learning_rate": 1.0, "eps": 1e-4}, known=_SQUARES_G),
     Row("adadelta-weight_decay", adaptive.adadelta, adadelta,
-        {"learning_rate": 1.0, "eps": 1e-4, "weight_decay": 0.01, "weight_decay_mask": weights_mask}),
+        {"learning_rate": 1.0, "eps": 1e-4, "weight_decay": 0.01, "weight_decay_mask": weights_mask},
+        known=_SQUARES_G),
     _rmsprop_row("", {}),
     _rmsprop_row("-torch", {"decay": 0.99, "eps_in_sqrt": False},
                  note="PyTorch's RMSprop: alpha 0.99, eps outside the sqrt"),
@@ -150,21 +160,28 @@ ROWS = (
                  note="lr inside the momentum buffer (torch: outside); same for a constant lr"),
     _rmsprop_row("-nesterov", {"momentum": 0.9, "nesterov": True}),
     _rmsprop_row("-bias_correction", {"bias_correction": True}),
-    _rmsprop_row("-centered-bias_correction", {"centered": True, "bias_correction": True},
-                 note="step 1 divides by sqrt(eps) (v_hat - m_hat**2 = 0): keep lr small"),
+    _rmsprop_row("-centered-bias_correction", {"centered": True, "bias_correction": True}, rtol32=1e-4,
+                 note="step 1 divides by sqrt(eps + rounding noise) (v_hat - m_hat**2 = 0 exactly): "
+                      "keep lr small; the noise (1e-7 of g**2 in float32) is each side's own, so "
+                      "float32 agreement is 1e-4",
+                 known=(Known(LOW_AND_COMPLEX, ("hand", "optax"),
+                              "step 1 divides by sqrt(eps + rounding noise): each dtype's own noise"),)),
     _rmsprop_row("-initial_scale", {"initial_scale": 1.0}),
-    Row("sm3", adaptive.sm3, sm3, {"learning_rate": 0.1, "momentum": 0.9}, schedule=False,
+    Row("sm3", adaptive.sm3, sm3, {"learning_rate": 0.1, "momentum": 0.9}, schedule=False, complex=False,
         note="optax.sm3 fails on 0-d and empty leaves; its twin views scalars as 1-vectors and "
              "masks empty leaves, as the hand-written rule does"),
     Row("adafactor", factored.adafactor, adafactor, {"learning_rate": 0.01}),
     Row("adafactor-factored", factored.adafactor, adafactor,
         {"learning_rate": 0.01, "min_dim_size_to_factor": 2, "decay_offset": -3},
         note="min_dim_size_to_factor=2 factors the (3, 4) leaf into row and column statistics; "
-             "a positive decay_offset gives NaN on a fresh count (optax too), -3 starts the decay late"),
+             "-3 starts the decay late (a positive offset: optax NaN on a fresh count, jaxgd holds "
+             "the decay at 0 until the offset is passed)"),
     Row("adafactor-momentum_decay", factored.adafactor, adafactor,
         {"learning_rate": 0.01, "min_dim_size_to_factor": 2, "momentum": 0.9,
          "weight_decay_rate": 1e-3, "clipping_threshold": None},
-        note="momentum kept in float32 (dtype_momentum) even for float64 params, as in optax"),
+        note="momentum kept in float32 (dtype_momentum) even for float64 params, as in optax",
+        known=(Known(COMPLEX, ("optax",), "optax keeps the momentum in float32 for complex params: "
+                     "the imaginary part is dropped"),)),
     Row("lars", layerwise.lars, lars, {"learning_rate": 0.1}),
     Row("lars-decay-nesterov", layerwise.lars, lars,
         {"learning_rate": 0.1, "weight_decay": 1e-2, "weight_decay_mask": weights_mask,

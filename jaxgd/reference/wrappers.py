@@ -15,7 +15,7 @@ import optax
 
 from jaxgd import optimizers as hand
 from jaxgd.optimizers.sgd import weights_mask
-from jaxgd.reference.core import Row, twin
+from jaxgd.reference.core import COMPLEX, OPTAX_BIAS_32, Known, Row, twin
 
 __all__ = ["HAND_RECIPES", "MultiSteps", "REF_RECIPES", "apply_if_finite", "clip",
            "clip_by_block_rms", "clip_by_global_norm", "ema", "freeze", "inject_hyperparams",
@@ -118,12 +118,16 @@ HAND_RECIPES = _recipes(hand)
 REF_RECIPES = {name: twin(HAND_RECIPES[name], f) for name, f in _recipes(optax).items()}
 
 
+_ACC_REAL = Known(COMPLEX, ("optax",), "optax keeps acc_grads in float32 for complex params: the "
+                  "imaginary part is dropped")
+
+
 def _pair(name):
     return HAND_RECIPES[name], REF_RECIPES[name]
 
 
 ROWS = (
-    Row("clip", *_pair("clip_sgd"), {"learning_rate": 0.05, "max_delta": 0.5}),
+    Row("clip", *_pair("clip_sgd"), {"learning_rate": 0.05, "max_delta": 0.5}, complex=False),
     Row("clip_by_global_norm", *_pair("clip_by_global_norm_sgd"),
         {"learning_rate": 0.05, "max_norm": 2.0, "momentum": 0.9}),
     Row("clip_by_block_rms", *_pair("clip_by_block_rms_sgd"), {"learning_rate": 0.05, "threshold": 0.5}),
@@ -131,17 +135,23 @@ ROWS = (
         note="ema = (1-decay)*g + decay*ema, debiased: momentum with the step scaled by (1-decay)"),
     Row("ema-no_debias", *_pair("ema_sgd"), {"learning_rate": 0.05, "decay": 0.9, "debias": False}),
     Row("masked", *_pair("masked_adam"), {"learning_rate": 0.01},
-        note="adam's direction on weight matrices only (a mask function); plain SGD elsewhere"),
+        note="adam's direction on weight matrices only (a mask function); plain SGD elsewhere",
+        known=(OPTAX_BIAS_32,)),
     Row("freeze", *_pair("freeze_sgd"), {"learning_rate": 0.05, "momentum": 0.9},
         note="1-d leaves (biases) frozen: their updates are 0"),
     Row("multi_transform", *_pair("multi_transform_adam_sgd"), {"learning_rate": 0.01, "momentum": 0.9},
-        note="adam on leaves with ndim >= 2, SGD with momentum on the rest (labels from a function)"),
+        note="adam on leaves with ndim >= 2, SGD with momentum on the rest (labels from a function)",
+        known=(OPTAX_BIAS_32,)),
     Row("apply_if_finite", *_pair("apply_if_finite_sgd"), {"learning_rate": 0.05, "momentum": 0.9}),
     Row("MultiSteps", *_pair("multi_steps_adam"), {"learning_rate": 0.01},
-        note="adam every 3 calls on the mean of 3 gradients; acc_grads kept in float32 as in optax"),
+        note="adam every 3 calls on the mean of 3 gradients; acc_grads kept in float32 as in optax",
+        known=(OPTAX_BIAS_32, _ACC_REAL)),
     Row("MultiSteps-sum", *_pair("multi_steps_sum_sgd"), {"learning_rate": 0.05, "momentum": 0.9},
-        note="use_grad_mean=False: SGD on the sum of 2 gradients every 2 calls"),
+        note="use_grad_mean=False: SGD on the sum of 2 gradients every 2 calls", known=(_ACC_REAL,)),
     Row("inject_hyperparams", *_pair("inject_sgd"), {"learning_rate": 0.05, "momentum": 0.9},
         note="learning_rate and momentum live in state.hyperparams"),
-    Row("inject_hyperparams-adam", *_pair("inject_adam"), {"learning_rate": 0.01}),
+    Row("inject_hyperparams-adam", *_pair("inject_adam"), {"learning_rate": 0.01},
+        note="jaxgd stores the hyperparameters in float32 for 16-bit params, optax in bfloat16",
+        known=(OPTAX_BIAS_32, Known(("bfloat16",), ("optax",), "optax stores b2 = 0.999 in bfloat16, "
+                                    "where it is 1.0: 1 - b2**t = 0 and the update is NaN"))),
 )

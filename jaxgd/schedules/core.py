@@ -35,13 +35,32 @@ def check_dtype(dtype: Any) -> Any:
 
 
 def float_dtype(dtype: Any) -> Any:
-    """The dtype a schedule computes in, read at call time.
+    """The dtype a schedule returns, read at call time.
 
     ``None`` means the default float dtype: float64 when x64 is enabled, float32
     otherwise (``jnp.result_type(float)``). An explicit float64 needs x64 enabled;
     without it JAX truncates to float32 and warns.
     """
     return jnp.result_type(float) if dtype is None else dtype
+
+
+def compute_dtype(dtype: Any) -> Any:
+    """The dtype a schedule computes in: `float_dtype`, at least float32.
+
+    A float16 count or length is inf above 65504 and a bfloat16 one is exact only
+    up to 256, and a rate such as 0.9999 is 1.0 in both: the value is computed in
+    float32 and rounded once, at the end (`rounded`).
+    """
+    return jnp.promote_types(float_dtype(dtype), jnp.float32)
+
+
+def rounded(schedule: Any, dtype: Any) -> Any:
+    """``schedule`` with its value rounded once to `float_dtype` (``dtype``) at the end."""
+
+    def value(step):
+        return jnp.asarray(schedule(step)).astype(float_dtype(dtype))
+
+    return value
 
 
 def check_int(name: str, value: Any, *, low: int | None = None, fix: str = "") -> int:

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 
 from jaxgd.core.errors import ConfigError, check_nonnegative, check_positive
 from jaxgd.core.transform import Schedule
-from jaxgd.schedules.core import check_dtype, check_finite, check_int, float_dtype
+from jaxgd.schedules.core import check_dtype, check_finite, check_int, compute_dtype, rounded
 from jaxgd.schedules.join import join_schedules
 from jaxgd.schedules.polynomial import linear_schedule
 
@@ -20,14 +20,14 @@ def _cosine(init_value, decay_steps, alpha, exponent, dtype) -> Schedule:
     """The cosine decay of `cosine_decay_schedule`, arguments already checked."""
 
     def schedule(step):
-        dt = float_dtype(dtype)
+        dt = compute_dtype(dtype)
         t = jnp.asarray(step).astype(dt)
         init, a = jnp.asarray(init_value, dt), jnp.asarray(alpha, dt)
         tau = jnp.minimum(t, decay_steps)
         c = 0.5 * (1 + jnp.cos(jnp.pi * tau / decay_steps))
         return init * ((1 - a) * c**exponent + a)
 
-    return schedule
+    return rounded(schedule, dtype)
 
 
 def cosine_decay_schedule(
@@ -133,7 +133,7 @@ def warmup_cosine_decay_schedule(
         return jnp.where(peak == 0, 0, end / jnp.where(peak == 0, 1, peak))
 
     def decay(step):
-        dt = float_dtype(dtype)
+        dt = compute_dtype(dtype)
         return _cosine(peak_value, D - W, alpha_at(dt), exponent, dt)(step)
 
     warmup = linear_schedule(init_value, peak_value, W, dtype=dtype)

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 from jaxgd.core.deprecation import deprecated_alias
 from jaxgd.core.errors import ConfigError, check_positive
 from jaxgd.core.transform import Schedule
-from jaxgd.schedules.core import check_dtype, check_finite, check_int, float_dtype
+from jaxgd.schedules.core import check_dtype, check_finite, check_int, compute_dtype, rounded
 from jaxgd.schedules.join import join_schedules
 from jaxgd.schedules.polynomial import constant_schedule, linear_schedule
 
@@ -80,7 +80,7 @@ def exponential_decay(
         return constant_schedule(init_value, dtype=dtype)
 
     def schedule(step):
-        dt = float_dtype(dtype)
+        dt = compute_dtype(dtype)
         step = jnp.asarray(step)
         init, rate = jnp.asarray(init_value, dt), jnp.asarray(decay_rate, dt)
         p = jnp.floor_divide(step - B, T).astype(dt) if staircase else (step.astype(dt) - B) / T
@@ -90,7 +90,7 @@ def exponential_decay(
             value = jnp.where(rate < 1, jnp.maximum(value, end), jnp.minimum(value, end))
         return value
 
-    return schedule
+    return rounded(schedule, dtype)
 
 
 def warmup_exponential_decay_schedule(
@@ -158,11 +158,11 @@ def _epoch_step_decay(init_value, every, factor, steps_per_epoch, dtype, periods
     dtype = check_dtype(dtype)
 
     def schedule(step):
-        dt = float_dtype(dtype)
+        dt = compute_dtype(dtype)
         periods = jnp.floor_divide(jnp.asarray(step), k) // n + periods_ahead
         return jnp.asarray(init_value, dt) * jnp.asarray(factor, dt) ** periods.astype(dt)
 
-    return schedule
+    return rounded(schedule, dtype)
 
 
 def step_decay(

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 
 from jaxgd.core.errors import ConfigError
 from jaxgd.core.transform import Schedule
-from jaxgd.schedules.core import check_dtype, check_int, float_dtype
+from jaxgd.schedules.core import check_dtype, check_int, compute_dtype, rounded
 
 
 def check_join(schedules: Sequence[Schedule], boundaries: Sequence[int]) -> tuple[int, ...]:
@@ -76,11 +76,11 @@ def join_schedules(
     dtype = check_dtype(dtype)
 
     def schedule(step):
-        dt = float_dtype(dtype)
+        dt = compute_dtype(dtype)
         step = jnp.asarray(step)
         value = jnp.broadcast_to(jnp.asarray(schedules[0](step), dt), step.shape)
         for b, s in zip(bounds, schedules[1:], strict=True):
             value = jnp.where(step < b, value, jnp.asarray(s(step - b), dt))
         return value
 
-    return schedule
+    return rounded(schedule, dtype)

@@ -16,7 +16,8 @@ from jaxgd.schedules.core import (
     check_dtype,
     check_finite,
     check_int,
-    float_dtype,
+    compute_dtype,
+    rounded,
 )
 
 
@@ -50,14 +51,14 @@ def piecewise_constant_schedule(
     dtype = check_dtype(dtype)
 
     def schedule(step):
-        dt = float_dtype(dtype)
+        dt = compute_dtype(dtype)
         step = jnp.asarray(step)
         value = jnp.full(step.shape, init_value, dt)
         for b, s in zip(bounds, scales, strict=True):
             value = jnp.where(step >= b, value * jnp.asarray(s, dt), value)
         return value
 
-    return schedule
+    return rounded(schedule, dtype)
 
 
 def _linear(a, b, x):
@@ -114,7 +115,7 @@ def piecewise_interpolate_schedule(
     dtype = check_dtype(dtype)
 
     def schedule(step):
-        dt = float_dtype(dtype)
+        dt = compute_dtype(dtype)
         step = jnp.asarray(step)
         t = step.astype(dt)
         values = [jnp.asarray(init_value, dt)]
@@ -127,7 +128,7 @@ def piecewise_interpolate_schedule(
             value = jnp.where(inside, interpolate(values[k - 1], values[k], x), value)
         return value
 
-    return schedule
+    return rounded(schedule, dtype)
 
 
 def _fraction(name: str, value: Any, steps: int, fix: str) -> int:

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 
 from jaxgd.core.errors import check_positive
 from jaxgd.core.transform import Schedule
-from jaxgd.schedules.core import check_dtype, check_finite, check_int, float_dtype
+from jaxgd.schedules.core import check_dtype, check_finite, check_int, compute_dtype, rounded
 
 
 def constant_schedule(value: Any, *, dtype: Any = None) -> Schedule:
@@ -34,9 +34,9 @@ def constant_schedule(value: Any, *, dtype: Any = None) -> Schedule:
     dtype = check_dtype(dtype)
 
     def schedule(step):
-        return jnp.full(jnp.shape(step), value, float_dtype(dtype))
+        return jnp.full(jnp.shape(step), value, compute_dtype(dtype))
 
-    return schedule
+    return rounded(schedule, dtype)
 
 
 def polynomial_schedule(
@@ -92,14 +92,14 @@ def polynomial_schedule(
         return constant_schedule(init_value, dtype=dtype)
 
     def schedule(step):
-        dt = float_dtype(dtype)
+        dt = compute_dtype(dtype)
         t = jnp.asarray(step).astype(dt)
         init, end = jnp.asarray(init_value, dt), jnp.asarray(end_value, dt)
         tau = jnp.clip(t - B, 0, T)
         frac = 1 - tau / T
         return (init - end) * frac**power + end
 
-    return schedule
+    return rounded(schedule, dtype)
 
 
 def linear_schedule(

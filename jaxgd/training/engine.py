@@ -38,6 +38,7 @@ from jaxgd.core.limits import MAX_INT32
 from jaxgd.core.transform import Transform, apply_updates
 from jaxgd.core.tree import tree_l2_norm
 from jaxgd.data.batching import epoch_indices
+from jaxgd.nn.losses import data_error_of
 from jaxgd.training.chunks import NON_FINITE, CheckpointFn, EvalFn, make_chunk, progress_bar, run_chunks
 from jaxgd.training.parallel import check_batch_divisible, constrain_batch, replicate, replicated
 
@@ -235,6 +236,8 @@ def fit(
         FitResult with the final state and the per-epoch history as numpy arrays.
 
     Raises:
+        DataError: targets that do not suit the loss (``loss_fn.check_data``, before
+            compiling; or the loss evaluated outside `jit` after a non-finite run).
         DivergenceError: a non-finite loss, gradient or parameter; names the epoch.
     """
     t0 = time.perf_counter()
@@ -258,6 +261,9 @@ def fit(
         value_and_grad = jax.value_and_grad(loss_fn)
     if state is None:
         state = init_state(params, tx, jax.random.key(0) if key is None else key)
+    if hasattr(loss_fn, "check_data"):  # make_loss_fn's: labels vs classes, before compiling
+        loss_fn.check_data(state.params, x, y)
+    start = state.params
     steps_per_epoch = n // batch_size
     epoch0 = int(state.step) // steps_per_epoch
     remaining = max(epochs - epoch0, 0)
@@ -283,6 +289,8 @@ def fit(
         prev_loss=prev_loss, checkpoint_every=checkpoint_every, on_checkpoint=on_checkpoint,
         bar=progress_bar(progress, remaining))
     if stop == NON_FINITE:
+        if (err := data_error_of(loss_fn, start, x, y)) is not None:
+            raise err  # e.g. a label >= the number of classes: not the learning rate's fault
         lr = f" with learning rate {learning_rate}" if learning_rate is not None else ""
         raise DivergenceError(
             f"training diverged at epoch {done} of {epochs}{lr}: the loss, gradient or parameters "

@@ -100,7 +100,9 @@ def test_identical_rules_agree_with_zero_deviation():
 
 def test_hand_adam_agrees_with_optax_in_float32(adam_report):
     assert adam_report.verdict == "agree"
-    assert 0 < adam_report.max_scaled("updates") < 1e-5  # rounding, not zero, far below rtol
+    # rounding, not zero: optax's float32 1 - b2**t is off by up to ~1e-5 relative at small t,
+    # jaxgd's -expm1(t log b2) by a few ulp (see test_oracle_float32_shows_optaxs_bias_correction)
+    assert 0 < adam_report.max_scaled("updates") < 2e-5
 
 
 # (4) ------------------------------------------------------------ one leaf deep in a pytree
