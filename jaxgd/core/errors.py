@@ -152,9 +152,8 @@ def check_range(
     hi_ok = x < high if high_open else x <= high
     if math.isfinite(x) and lo_ok and hi_ok:
         return value
-    interval = (  # an infinite end is open: the value must be finite
-        f"{'(' if low_open or math.isinf(low) else '['}{low:g}, "
-        f"{high:g}{')' if high_open or math.isinf(high) else ']'}"
+    interval = (
+        f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
         if math.isfinite(low) or math.isfinite(high) else "any finite number"
     )
     if not math.isfinite(x):
