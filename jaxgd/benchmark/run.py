@@ -14,11 +14,12 @@ from jaxgd.benchmark.endtoend import train_end_to_end
 from jaxgd.benchmark.sweep_bare import w5
 from jaxgd.benchmark.sweep_bench import w4
 from jaxgd.benchmark.timing import measure
+from jaxgd.core import names
 from jaxgd.core.errors import check_choice, check_positive_int
 
 __all__ = ["WORKLOADS", "machine", "run_bench"]
 
-WORKLOADS = ("W1", "W2", "W3", "W4", "W5")
+WORKLOADS = names.WORKLOADS
 
 
 def machine() -> dict[str, Any]:

@@ -13,6 +13,7 @@ Every failure ends in one line on stderr, never a traceback (``--debug`` shows i
               internal error (please report it)
     exit 2    bad input: a flag, a file, a configuration jaxgd refuses
     exit 130  interrupted (Ctrl-C); a training run names its last checkpoint
+    exit 143  stopped by SIGTERM (as schedulers and `timeout` stop jobs), cleaned up as for Ctrl-C
 """
 
 from __future__ import annotations
@@ -27,16 +28,30 @@ import traceback
 import warnings
 
 from jaxgd._version import __version__
+from jaxgd.cli.signals import StopSignals, exit_code, exit_now, stopped_text
 from jaxgd.core.cache import cache_dir, compile_cache_off
 from jaxgd.core.errors import JaxgdError, TrainingInterrupted, WriteError
 
 COMMANDS = ("train", "crosscheck", "sweep", "compare", "plot", "bench")
 SWITCHES = ("--debug", "--no-compile-cache")  # global, at any position on the line
+NUMBER_LIKE = re.compile(r"^-(\.?\d|inf|nan)", re.IGNORECASE)  # -1e-8, -.5, -1:1:4:log, -inf
 RENAMED = re.compile(r".* is renamed .*; the old name is kept")  # jaxgd.core.deprecation's words
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, where a value that starts like a negative number is a value, not a flag:
+    ``--eps -1e-8``, ``--lr -1:1:4:log``, ``--tol -inf`` reach the flag's own check.
+
+    (argparse reads only ``-1`` and ``-0.5`` so; its subcommand parsers are of this class too.)
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = NUMBER_LIKE
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="jaxgd",
         description="Gradient descent for neural networks in JAX, every rule by hand and with optax.",
     )
@@ -54,24 +69,37 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the console script and of ``python -m jaxgd``."""
-    argv = sys.argv[1:] if argv is None else list(argv)
+    """Entry point of the console script and of ``python -m jaxgd``; the exit status.
+
+    Without ``argv`` (the command line of this process), a command stopped by a
+    signal ends the process at once (`jaxgd.cli.signals.exit_now`) instead of returning.
+    """
+    with StopSignals() as stop:
+        code = _main(sys.argv[1:] if argv is None else list(argv), stop)
+    if argv is None and stop.signum is not None:
+        exit_now(code)
+    return code
+
+
+def _main(argv: list[str], stop: StopSignals) -> int:
     debug, no_cache = (flag in argv for flag in SWITCHES)
     argv = [x for x in argv if x not in SWITCHES]
-    parser = build_parser()
-    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
-        argv = ["train", *argv]  # `jaxgd` alone (or with train flags) runs the default job
-    args = parser.parse_args(argv)
-    if no_cache:
-        os.environ["JAXGD_NO_COMPILE_CACHE"] = "1"  # and in the processes a command starts (bench)
-    args.compile_cache = not compile_cache_off()  # the commands turn it on: common.start_compile_cache
+    command = next((x for x in argv if x in COMMANDS), "train")
     try:
-        with renamed_once_on_stderr(args.command):
+        parser = build_parser()
+        if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
+            argv = ["train", *argv]  # `jaxgd` alone (or with train flags) runs the default job
+        args = parser.parse_args(argv)
+        command = args.command
+        if no_cache:
+            os.environ["JAXGD_NO_COMPILE_CACHE"] = "1"  # and in the processes a command starts (bench)
+        args.compile_cache = not compile_cache_off()  # the commands turn it on: common.start_compile_cache
+        with renamed_once_on_stderr(command):
             return int(args.func(args) or 0)
     except BaseException as err:  # noqa: BLE001 - every failure becomes one clear line
         if isinstance(err, SystemExit):
             raise
-        return report(args.command, err, debug)
+        return report(command, err, debug, stop.signum)
 
 
 @contextlib.contextmanager
@@ -95,14 +123,19 @@ def renamed_once_on_stderr(command: str):
         yield
 
 
-def report(command: str, err: BaseException, debug: bool = False) -> int:
-    """Print ``err`` as one line for the user (its traceback too with ``debug``); the exit code."""
+def report(command: str, err: BaseException, debug: bool = False, signum: int | None = None) -> int:
+    """Print ``err`` as one line for the user (its traceback too with ``debug``); the exit code.
+
+    ``signum``: the signal that stopped the command, for a `KeyboardInterrupt` (None: Ctrl-C).
+    """
     if debug:
         traceback.print_exception(err)
+    if signum is not None and not isinstance(err, KeyboardInterrupt):
+        err = KeyboardInterrupt()  # what a library made of the stop (e.g. a failed import)
     if isinstance(err, KeyboardInterrupt):
         text = str(err) if isinstance(err, TrainingInterrupted) else "interrupted; nothing was written"
-        print(f"jaxgd {command}: {text}", file=sys.stderr)
-        return 130
+        print(f"jaxgd {command}: {stopped_text(text, signum)}", file=sys.stderr)
+        return exit_code(signum)
     if isinstance(err, WriteError):
         print(f"jaxgd {command}: error: {err}", file=sys.stderr)
         return 1

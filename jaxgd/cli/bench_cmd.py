@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
+
+from jaxgd.core.errors import ConfigError, check_choice, check_positive_int
+from jaxgd.core.io import write_text, writing
+from jaxgd.core.names import WORKLOADS
 
 
 def register(sub) -> None:
     p = sub.add_parser("bench", help="benchmark jaxgd against other implementations",
                        description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--workloads", default="W1,W2,W3,W4,W5",
+    p.add_argument("--workloads", default=",".join(WORKLOADS),
                    help="comma-separated subset of W1..W5 (W5: the sweep against a bare vmapped "
                    "program)")
     p.add_argument("--repeats", type=int, default=5)
@@ -21,19 +26,50 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+def parse_workloads(text: str) -> tuple[str, ...]:
+    """'W1, W3' -> ('W1', 'W3'); an empty list or an unknown name is refused."""
+    workloads = tuple(w.strip() for w in text.split(",") if w.strip())
+    if not workloads:
+        raise ConfigError(f"--workloads {text!r} names no workload; accepted: a comma-separated "
+                          f"subset of {', '.join(WORKLOADS)}, e.g. --workloads W1,W3 (or leave "
+                          "--workloads out for all).")
+    for w in workloads:
+        check_choice("workload", w, WORKLOADS)
+    return workloads
+
+
+def check_out_folder(out: Path) -> Path:
+    """``out`` is a folder bench can write into, or one it can create; checked before the
+    benchmark runs, not after it."""
+    for place in (out, *out.parents):
+        if not place.exists():
+            continue
+        if not place.is_dir():
+            where = "is a file" if place == out else f"lies under {str(place)!r}, which is a file"
+            raise ConfigError(f"--out {str(out)!r} {where}; bench writes bench.json and bench.md "
+                              "into a folder. Choose a folder, e.g. --out bench_out.")
+        if not os.access(place, os.W_OK | os.X_OK):
+            raise ConfigError(f"--out {str(out)!r}: {str(place)!r} is not writable; choose a folder "
+                              "you can write to, e.g. --out bench_out.")
+        break
+    return out
+
+
 def run(a: argparse.Namespace) -> int:
+    workloads = parse_workloads(a.workloads)  # all checked before JAX starts
+    check_positive_int("--repeats", a.repeats, fix="e.g. --repeats 5.")
+    out = check_out_folder(Path(a.out))
     # No persistent compilation cache here: the benchmark measures compile times as a
     # first run sees them (its end-to-end part measures a warm cache apart).
     from jaxgd.benchmark import run_bench
     from jaxgd.benchmark.report import markdown
 
-    workloads = tuple(w.strip() for w in a.workloads.split(",") if w.strip())
     res = run_bench(workloads, repeats=a.repeats, quick=a.quick,
                     end_to_end=not a.no_end_to_end, progress=not a.json)
-    out = Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "bench.json").write_text(json.dumps(res, indent=2, default=str) + "\n")
+    with writing(out):
+        out.mkdir(parents=True, exist_ok=True)
+    write_text(out / "bench.json", json.dumps(res, indent=2, default=str) + "\n")
     md = markdown(res)
-    (out / "bench.md").write_text(md + "\n")
+    write_text(out / "bench.md", md + "\n")
     print(json.dumps(res, default=str) if a.json else md)
     return 0

@@ -14,6 +14,9 @@ import json
 
 from jaxgd.cli.common import add_config_flags, add_flag, config_from_args, start_compile_cache
 from jaxgd.cli.sweep_cmd import add_problem_flags, per_run, prepare, speed
+from jaxgd.core.errors import check_nonnegative
+
+TARGET_FIX = "A loss is finite and at least 0; e.g. --target 0.1."
 
 
 def register(sub) -> None:
@@ -36,6 +39,8 @@ def register(sub) -> None:
 
 def run(a: argparse.Namespace) -> int:
     cfg = config_from_args(a)  # checked before JAX is imported
+    if a.target is not None:
+        check_nonnegative("--target", a.target, fix=TARGET_FIX)  # before JAX, as the config
     start_compile_cache(a)
     from jaxgd.experiments.compare import compare, format_table, summarize, write_compare
     from jaxgd.experiments.sweep.grid import parse_seeds

@@ -23,13 +23,14 @@ from jaxgd.cli.common import (
     config_from_args,
     start_compile_cache,
 )
-from jaxgd.core.errors import ConfigError
+from jaxgd.core.errors import ConfigError, check_range
 from jaxgd.experiments.config import SINGLE_IMPLS, TrainConfig
 
 GRID_FLAGS = ("learning_rate", "momentum", "b1", "b2", "eps", "weight_decay", "l2", "decay_rate")
 PROBLEM_FIELDS = (*DATA_FIELDS, "grad", "schedule", "decay_every", "warmup_epochs")
 RUN_FIELDS = ("batch_size", "epochs", "seed", "device", "eval_every")
 SEED_HELP = "data seed, and the first run seed"
+MIN_BUDGET_MB = 1.0  # below a MiB, no network with its data fits: a typo for GiB or a unit
 
 
 def add_problem_flags(p: argparse.ArgumentParser, command: str) -> None:
@@ -146,6 +147,10 @@ def _finite(x) -> float | None:
 
 def run(a: argparse.Namespace) -> int:
     cfg = config_from_args(a)  # checked before JAX is imported
+    if a.memory_budget_mb is not None:
+        check_range("--memory-budget-mb", a.memory_budget_mb, low=MIN_BUDGET_MB,
+                    fix="Give the MiB one chunk of runs may use on each device, e.g. "
+                        "--memory-budget-mb 2048, or leave it out for the default.")
     start_compile_cache(a)
     from jaxgd.experiments.sweep.engine import sweep
     from jaxgd.experiments.sweep.grid import make_grid, parse_seeds

@@ -21,8 +21,8 @@ from jaxgd.cli.common import (
     given_fields,
     start_compile_cache,
 )
-from jaxgd.core.errors import ConfigError, TrainingInterrupted
-from jaxgd.core.limits import DEFAULT_INIT_TIMEOUT
+from jaxgd.core.errors import ConfigError, TrainingInterrupted, check_range
+from jaxgd.core.limits import DEFAULT_INIT_TIMEOUT, MAX_INIT_TIMEOUT
 from jaxgd.experiments.config import FIELDS, RESUMABLE, TrainConfig, resume_config
 from jaxgd.experiments.fields import flags_of
 
@@ -76,6 +76,8 @@ def interrupted_message(epoch: int | None, folder, cfg: TrainConfig) -> str:
 
 def run(a: argparse.Namespace) -> int:
     cfg = None if a.resume is not None else config_from_args(a)  # checked before JAX is imported
+    check_range("--init-timeout", a.init_timeout, low=0.0, low_open=True, high=MAX_INIT_TIMEOUT,
+                fix="Give the seconds the processes of a multi-process run wait, e.g. --init-timeout 120.")
     if (a.coordinator, a.num_processes, a.process_id) != (None, None, None):
         from jaxgd.training.parallel import initialize_distributed
 

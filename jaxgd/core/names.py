@@ -11,6 +11,7 @@ checks that they stay equal:
     LOSSES       jaxgd.nn.losses.LOSSES
     SCHEDULES    jaxgd.schedules.table.SCHEDULES
     OPTIMIZERS   jaxgd.experiments.config.optimizer_names() (from jaxgd.reference.OPTIMIZERS)
+    WORKLOADS    jaxgd.benchmark.WORKLOADS (defined here: `jaxgd bench --workloads`)
 
 The file suffixes of dataset files and the old schedule spellings live here only;
 `jaxgd.data` and `jaxgd.schedules.table` take them from here.
@@ -36,6 +37,7 @@ OPTIMIZERS = ("adabelief", "adadelta", "adafactor", "adagrad", "adam", "adamax",
               "adan", "amsgrad", "fromage", "lamb", "lars", "lion", "nadam", "nadamw", "noisy_sgd",
               "novograd", "optimistic_gradient_descent", "radam", "rmsprop", "rprop", "sgd", "sgd_l2",
               "sign_sgd", "signum", "sm3", "tutorial_momentum", "yogi")
+WORKLOADS = ("W1", "W2", "W3", "W4", "W5")
 
 
 def is_file_name(name: Any) -> bool:

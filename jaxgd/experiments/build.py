@@ -26,6 +26,11 @@ from jaxgd.nn.losses import accuracy, check_targets, make_loss_fn
 from jaxgd.nn.models import mlp
 from jaxgd.reference import schedules as ref_schedules
 from jaxgd.schedules.table import ScheduleSettings, build_schedule
+from jaxgd.training.resources import check_fits
+
+# peak bytes per example while a dataset is generated (float32 x and y, the generator's
+# temporaries, the shuffle): measured about 160 for spirals, less for the others
+GENERATED_BYTES = 160
 
 
 class Problem(NamedTuple):
@@ -97,6 +102,8 @@ def make_problem(cfg: TrainConfig) -> Problem:
     """Load the data and choose the loss, the output activation and, from the loss, the outputs."""
     kwargs: dict[str, Any] = {}
     if cfg.n_samples is not None:
+        check_fits(cfg.n_samples * GENERATED_BYTES, what=f"generating {cfg.n_samples:,} examples of "
+                   f"{cfg.dataset!r} (--n-samples)", fix="Use a smaller --n-samples.")
         kwargs["n"] = cfg.n_samples
     if cfg.test_fraction:
         kwargs["test_fraction"] = cfg.test_fraction

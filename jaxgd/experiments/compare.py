@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from jaxgd.core.deprecation import renamed_value, warn_renamed
-from jaxgd.core.errors import ConfigError, DivergenceError, check_choice
+from jaxgd.core.errors import ConfigError, DivergenceError, check_choice, check_nonnegative
 from jaxgd.experiments.config import RENAMED_VALUES, SINGLE_IMPLS, TrainConfig, optimizer_names
 from jaxgd.experiments.fields import parse_value
 from jaxgd.experiments.outdir import write_result_folder
@@ -126,6 +126,8 @@ def _f(x: float) -> float | None:
 def summarize(result: CompareResult, target: float | None = None, band: str = "minmax") -> dict:
     """Per optimizer: final loss mean/std/min/max over finite seeds, epochs to target, times."""
     check_choice("band", band, BANDS)
+    if target is not None:
+        check_nonnegative("target", target, fix="A loss is finite and at least 0; e.g. target=0.1.")
     rows = []
     for spec, r in zip(result.specs, result.results, strict=True):
         ok = r.diverged_at == 0

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import numbers
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,6 +30,7 @@ from jaxgd.experiments.fields import (
     check_label_column,
     check_loss,
     check_pairs,
+    count,
     field_options,
     flags_of,
     in_range,
@@ -75,11 +77,10 @@ def _check_epochs(name: str, value: Any) -> None:
                           f"1..{MAX_INT32:,}.")
 
 
-def _check_whole_epochs(name: str, value: Any) -> None:
-    nonnegative("e.g. --checkpoint-every 100; 0 saves only at the end.")(name, value)
-    if int(value) != value:
-        raise ConfigError(f"{name}={value!r}: expected a whole number of epochs, e.g. "
-                          "--checkpoint-every 100.")
+def _check_seed(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 <= value <= MAX_INT32:
+        raise ConfigError(f"seed={value!r} is not an integer in 0..{MAX_INT32:,} (JAX's keys hold 32 "
+                          "bits, and a sweep's seeds are int32); e.g. --seed 0.")
 
 
 def optimizer_names() -> list[str]:
@@ -131,8 +132,8 @@ class TrainConfig:
                            choices=names.SCHEDULES)
     decay_rate: float = option(0.9, "factor of the decaying schedules", parse=float,
                                check=in_range(low=0.0, high=1.0, low_open=True))
-    decay_every: int = option(100, "epochs between decays", parse=int, check=positive_int())
-    warmup_epochs: int = option(0, "warmup epochs of warmup_cosine", parse=int, check=nonnegative())
+    decay_every: int = option(100, "epochs between decays", parse=int, check=count())
+    warmup_epochs: int = option(0, "warmup epochs of warmup_cosine", parse=int, check=count(0))
     batch_size: int | None = option(None, "examples per update", parse=int, unset="full batch",
                                     check=positive_int("Use --batch-size 32, or leave it out for "
                                                        "full-batch descent."))
@@ -145,9 +146,10 @@ class TrainConfig:
     l2: float = option(0.0, "the tutorial's lambda * sum(W**2) added to the loss", parse=float,
                        check=nonnegative("Use 0 for no regularisation; the tutorial uses 0.01."))
     seed: int = option(0, "PRNG seed: parameters key(seed), data key(seed+1), shuffling "
-                       "key(seed+2)", parse=int)
+                       "key(seed+2)", parse=int, check=_check_seed)
     n_samples: int | None = option(None, "size of a generated dataset", parse=int,
-                                   check=positive_int(), unset="the dataset's own")
+                                   check=count(fix="Generated data must also fit in memory."),
+                                   unset="the dataset's own")
     test_fraction: float = option(0.0, "share of a generated dataset held out for testing",
                                   parse=float, check=in_range(low=0.0, high=1.0, high_open=True))
     label_column: str | int | None = option(
@@ -160,7 +162,7 @@ class TrainConfig:
     standardize: bool = option(False, "standardise x with the training statistics", switch=True)
     eval_every: int = option(1, "evaluate accuracy and test metrics every N epochs and at the last "
                              "(other epochs: NaN in the history)", parse=int, metavar="N",
-                             check=positive_int("Use 1 to evaluate after every epoch."),
+                             check=count(fix="Use 1 to evaluate after every epoch."),
                              resumable=True)
     device: str = option("auto", "where the run computes (auto: JAX's default backend, the GPU "
                          "when there is one)", choices=DEVICES, resumable=True)
@@ -168,7 +170,8 @@ class TrainConfig:
         None, "split each batch over N devices (parameters replicated)", parse=parse_devices,
         check=check_devices, metavar="N|all", unset="one device", resumable=True)
     checkpoint_every: int = option(0, "save a checkpoint into the run folder every EPOCHS epochs "
-                                   "(0: at the end only)", parse=int, check=_check_whole_epochs,
+                                   "(0: at the end only)", parse=int,
+                                   check=count(0, "e.g. --checkpoint-every 100; 0 saves only at the end."),
                                    metavar="EPOCHS", resumable=True)
 
     def __post_init__(self) -> None:

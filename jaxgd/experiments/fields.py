@@ -14,6 +14,8 @@ from __future__ import annotations
 import ast
 import dataclasses
 import difflib
+import math
+import numbers
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -23,11 +25,10 @@ from jaxgd.core import names
 from jaxgd.core.errors import (
     ConfigError,
     UnknownNameError,
-    check_nonnegative,
-    check_positive,
     check_positive_int,
     check_range,
 )
+from jaxgd.core.limits import MAX_FLOAT32, MAX_INT32
 
 OPTION = "jaxgd.option"  # the key of a field's metadata that holds its Option
 
@@ -83,15 +84,36 @@ def choices_of(opt: Option) -> tuple[str, ...] | None:
 
 # ------------------------------------------------------------------ checks, by name and value
 def positive(fix: str = "") -> Callable[[str, Any], Any]:
-    return lambda name, value: check_positive(name, value, fix=fix)
+    """A float in (0, MAX_FLOAT32]."""
+    return lambda name, value: check_range(name, value, low=0.0, low_open=True, high=MAX_FLOAT32,
+                                           fix=_float32_note(value, fix))
 
 
 def nonnegative(fix: str = "") -> Callable[[str, Any], Any]:
-    return lambda name, value: check_nonnegative(name, value, fix=fix)
+    """A float in [0, MAX_FLOAT32]."""
+    return lambda name, value: check_range(name, value, low=0.0, high=MAX_FLOAT32,
+                                           fix=_float32_note(value, fix))
+
+
+def _float32_note(value: Any, fix: str) -> str:
+    """``fix``, and for a number too large for float32 why float32 bounds it."""
+    if isinstance(value, numbers.Real) and math.isfinite(value) and abs(value) > MAX_FLOAT32:
+        return f"A run computes in float32, whose largest number is {MAX_FLOAT32:.6g}. {fix}".rstrip()
+    return fix
 
 
 def positive_int(fix: str = "") -> Callable[[str, Any], Any]:
     return lambda name, value: check_positive_int(name, value, fix=fix)
+
+
+def count(low: int = 1, fix: str = "") -> Callable[[str, Any], Any]:
+    """An int in low..MAX_INT32: a count the device holds in an int32."""
+    def check(name: str, value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or \
+                not low <= value <= MAX_INT32:
+            raise ConfigError(f"{name}={value!r}: expected a whole number in {low}..{MAX_INT32:,} (an "
+                              f"int32 on the device).{' ' + fix if fix else ''}")
+    return check
 
 
 def in_range(**bounds: Any) -> Callable[[str, Any], Any]:
@@ -158,6 +180,17 @@ def check_label_column(name: str, value: Any) -> None:
         raise ConfigError(f"{name}={value!r} (--label-column): expected a column name or a "
                           "position (1 = the first column, -1 = the last), e.g. --label-column "
                           "label or --label-column -1.")
+
+
+def check_float32_values(name: str, value: Any) -> None:
+    """Every number in ``value`` (nested tuples and lists too) fits in float32 (or is inf)."""
+    if isinstance(value, tuple | list):
+        for v in value:
+            check_float32_values(name, v)
+    elif isinstance(value, numbers.Real) and not isinstance(value, bool) and \
+            math.isfinite(value) and abs(value) > MAX_FLOAT32:
+        raise ConfigError(f"{name}={value!r} does not fit in float32, the dtype a run computes in; "
+                          f"accepted: numbers up to {MAX_FLOAT32:.6g} in size.")
 
 
 # ------------------------------------------------------------------ flag text <-> values
@@ -265,6 +298,8 @@ def check_pairs(name: str, pairs: Any) -> None:
     if "learning_rate" in dict(pairs):
         raise ConfigError(f"{name} sets learning_rate (--set learning_rate=...), which is a field of "
                           "its own: use --learning-rate (--lr) instead.")
+    for key, value in pairs:
+        check_float32_values(key, value)
 
 
 def show_pairs(pairs: tuple[tuple[str, Any], ...]) -> list[str]:

@@ -17,18 +17,23 @@ Figure, so what it plots can be read back from its Axes.
 
 from __future__ import annotations
 
-import csv
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from jaxgd.core.errors import ConfigError, MissingDependencyError
+from jaxgd.core.errors import ConfigError, DataError, MissingDependencyError
 from jaxgd.experiments.build import make_problem
 from jaxgd.experiments.config import TrainConfig
 from jaxgd.experiments.outdir import read_marker, record_files
-from jaxgd.experiments.records import load_params, read_metrics_csv
+from jaxgd.experiments.records import (
+    REWRITE,
+    load_params,
+    read_config,
+    read_json,
+    read_metrics_csv,
+    read_table,
+)
 from jaxgd.nn.models import init_mlp, mlp
 
 
@@ -51,20 +56,6 @@ def run_kind(run_dir) -> str:
             return kind
     raise ConfigError(f"{str(d)!r} is not a jaxgd run folder: expected metrics.csv (train), sweep.csv "
                       "(sweep) or compare.csv (compare). Pass the folder a run wrote with --out.")
-
-
-def read_table(path) -> dict[str, np.ndarray]:
-    """A CSV as columns: numbers as float arrays, other columns as str arrays."""
-    with open(path, newline="") as f:
-        rows = list(csv.reader(f))
-    out = {}
-    for i, name in enumerate(rows[0]):
-        col = [r[i] for r in rows[1:]]
-        try:
-            out[name] = np.array([float(c) if c else np.nan for c in col])
-        except ValueError:
-            out[name] = np.array(col)
-    return out
 
 
 def spans_decades(values, decades: float = 2.0) -> bool:
@@ -103,7 +94,7 @@ def loss_figure(columns: dict[str, np.ndarray]):
     return fig
 
 
-def boundary_data(run_dir, resolution: int = 150) -> dict[str, Any]:
+def boundary_data(run_dir, resolution: int = 150, cfg: TrainConfig | None = None) -> dict[str, Any]:
     """The trained network's class on a grid over the data, rebuilt from the run folder.
 
     Returns:
@@ -114,7 +105,7 @@ def boundary_data(run_dir, resolution: int = 150) -> dict[str, Any]:
     import jax
 
     d = Path(run_dir)
-    cfg = TrainConfig.from_dict(json.loads((d / "config.json").read_text()))
+    cfg = cfg or read_config(d / "config.json")
     pb = make_problem(cfg)
     ds = pb.data
     if ds.n_features != 2 or ds.task not in ("binary", "multiclass"):
@@ -252,22 +243,28 @@ def plot_run(run_dir) -> list[Path]:
 def _plot_run(run_dir) -> list[Path]:
     d = Path(run_dir)
     kind = run_kind(d)
-    if kind == "train":
-        paths = [_save(loss_figure(read_metrics_csv(d / "metrics.csv")), d / "loss.png")]
-        if (d / "params.npz").is_file() and (d / "config.json").is_file():
+    if kind == "train":  # every file read before any figure is written
+        metrics = read_metrics_csv(d / "metrics.csv")
+        has_model = (d / "params.npz").is_file() and (d / "config.json").is_file()
+        cfg = read_config(d / "config.json") if has_model else None
+        paths = [_save(loss_figure(metrics), d / "loss.png")]
+        if cfg is not None:
             try:
-                data = boundary_data(d)
+                data = boundary_data(d, cfg=cfg)
             except ConfigError:
                 data = None  # not a 2-D classification problem
             if data is not None:
                 paths.append(_save(boundary_figure(data), d / "boundary.png"))
         return paths
-    summary = json.loads((d / "summary.json").read_text())
+    summary = read_json(d / "summary.json")
     if kind == "sweep":
-        table = read_table(d / "sweep.csv")
-        if summary["names"]:
-            return [_save(sweep_figure(table, summary["names"]), d / "sweep.png")]
+        names = summary.get("names")
+        if not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
+            raise DataError(f"{str(d / 'summary.json')!r} has no list of swept names ('names'); {REWRITE}.")
+        table = read_table(d / "sweep.csv", numeric=("run", "seed", "epoch", "loss", *names))
+        if names:
+            return [_save(sweep_figure(table, names), d / "sweep.png")]
         curves = {"seeds": np.stack([table["loss"][table["run"] == r] for r in np.unique(table["run"])])}
         return [_save(band_figure(curves), d / "sweep.png")]
-    table = read_table(d / "compare.csv")
+    table = read_table(d / "compare.csv", numeric=("seed", "epoch", "loss"), text=("optimizer",))
     return [_save(band_figure(compare_curves(table), summary.get("band", "minmax")), d / "compare.png")]

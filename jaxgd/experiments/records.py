@@ -1,16 +1,19 @@
-"""A run's tables and parameters on disk: metrics.csv and params.npz, read back with clear errors."""
+"""A run's files on disk: metrics.csv and the other tables, config.json and summary.json,
+params.npz; each read back with an error that names the file and what is wrong with it."""
 
 from __future__ import annotations
 
 import csv
+import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from jaxgd.core.errors import CheckpointError, DataError
+from jaxgd.core.errors import CheckpointError, ConfigError, DataError
+from jaxgd.experiments.config import TrainConfig, validate
 
 
 def write_metrics_csv(path: Path, columns: Mapping[str, np.ndarray]) -> None:
@@ -25,34 +28,105 @@ def write_metrics_csv(path: Path, columns: Mapping[str, np.ndarray]) -> None:
                                  for k in names)])
 
 
+REWRITE = "the file is damaged; run the command that wrote the folder again"
+
+
 def read_metrics_csv(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """The columns of a metrics.csv as float arrays.
 
     Raises:
         DataError: the file is missing, empty, ragged or holds a cell that is not a number.
     """
+    return read_table(path, numeric=None)
+
+
+def read_table(path: str | os.PathLike, numeric: Iterable[str] | None = (),
+               text: Iterable[str] = ()) -> dict[str, np.ndarray]:
+    """A CSV written by jaxgd as columns: numbers as float arrays (an empty cell: NaN), other
+    columns as str arrays.
+
+    Args:
+        path: the file.
+        numeric: columns that must be there and hold numbers (None: every column).
+        text: columns that must be there, kept as text.
+
+    Raises:
+        DataError: the file is missing, unreadable, empty or ragged, lacks a column, or
+            holds a cell that is not a number in a numeric column; the message names the
+            file and the place.
+    """
     try:
         with open(path, newline="") as f:
             rows = list(csv.reader(f))
     except (OSError, UnicodeDecodeError, csv.Error) as err:
-        raise DataError(f"could not read {str(path)!r}: {err}.") from None
+        raise DataError(f"could not read {str(path)!r}: {getattr(err, 'strerror', None) or err}.") from None
     if not rows or not rows[0]:
         raise DataError(f"{str(path)!r} is empty; expected a header row (epoch, loss, ...) and one "
-                        "row per epoch. Re-run the training to write it again.")
+                        f"row per epoch: {REWRITE}.")
     header, body = rows[0], rows[1:]
+    numeric = set(header if numeric is None else numeric)
+    for name in (*sorted(numeric), *text):
+        if name not in header:
+            raise DataError(f"{str(path)!r} has no column {name!r} (its header: {', '.join(header)}); "
+                            f"{REWRITE}.")
     out = {}
     for i, h in enumerate(header):
         col = []
         for line, r in enumerate(body, start=2):
-            try:
-                col.append(float(r[i]) if r[i] else np.nan)
-            except (IndexError, ValueError):
-                cell = r[i] if i < len(r) else "(missing)"
+            if i >= len(r):
+                raise DataError(f"{str(path)!r} line {line} has {len(r)} cells, the header {len(header)}; "
+                                f"{REWRITE}.")
+            col.append(r[i])
+        try:
+            out[h] = np.array([float(c) if c else np.nan for c in col])
+        except ValueError:
+            if h in numeric:
+                line, cell = next((n, c) for n, c in enumerate(col, start=2) if not _is_number(c))
                 raise DataError(f"{str(path)!r} line {line}, column {i + 1} ({h}): {cell!r} is not a "
-                                "number; the file is damaged. Re-run the training to write it "
-                                "again.") from None
-        out[h] = np.array(col)
+                                f"number; {REWRITE}.") from None
+            out[h] = np.array(col)
     return out
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell or "nan")
+    except ValueError:
+        return False
+    return True
+
+
+def read_json(path: str | os.PathLike) -> dict[str, Any]:
+    """A JSON object written by jaxgd (config.json, summary.json).
+
+    Raises:
+        DataError: the file is missing, unreadable, not JSON or not an object; names the file.
+    """
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError) as err:
+        raise DataError(f"could not read {str(path)!r}: {getattr(err, 'strerror', None) or err}; "
+                        f"{REWRITE}.") from None
+    except json.JSONDecodeError as err:
+        raise DataError(f"{str(path)!r} is damaged (not JSON: {err}); run the command that wrote the "
+                        "folder again.") from None
+    if not isinstance(data, dict):
+        raise DataError(f"{str(path)!r} holds a JSON {type(data).__name__}, not an object; {REWRITE}.")
+    return data
+
+
+def read_config(path: str | os.PathLike) -> TrainConfig:
+    """The validated `TrainConfig` of a run's config.json.
+
+    Raises:
+        DataError: the file is missing, not JSON, or not a valid config (named).
+    """
+    try:
+        return validate(TrainConfig.from_dict(read_json(path)))
+    except DataError:
+        raise
+    except (ConfigError, TypeError, ValueError) as err:
+        raise DataError(f"{str(path)!r} is not a valid run config ({err}); {REWRITE}.") from None
 
 
 def key_path_name(path: tuple) -> str:

@@ -5,6 +5,7 @@
                      CPU: the host's available memory)
     check_memory     refuse a run whose parameters, optimizer states, data and
                      activations cannot fit, naming the estimate and the limit
+    check_fits       refuse any other allocation of about N bytes (e.g. generated data)
 """
 
 from __future__ import annotations
@@ -85,13 +86,21 @@ def check_memory(*, params: Any, opt_states: list[Any], data: Any, batch: int, w
     itemsize = max((np.dtype(x.dtype).itemsize for x in jax.tree.leaves(params)), default=4)
     acts = 3 * max(batch, eval_rows) * sum(widths) * itemsize
     need = per_side * max(len(opt_states), 1) + states + array_bytes(data) + acts
+    parts = (f"parameters {_gib(array_bytes(params))}, optimizer state "
+             f"{_gib(sum(array_bytes(s) for s in opt_states))}, data {_gib(array_bytes(data))}, "
+             f"activations {_gib(acts)}")
+    check_fits(need, what=what, parts=parts, device=device,
+               fix="Use a smaller network (--hidden), a smaller --batch-size, or a machine with more "
+                   "memory.")
+    return need
+
+
+def check_fits(need: int, *, what: str, fix: str, parts: str = "", device: Any = None) -> None:
+    """Raise ResourceError when about ``need`` bytes cannot fit on ``device`` (default: JAX's
+    first); the message names ``what`` needs them, their ``parts``, what is free, and ``fix``."""
     have = available_memory(device)
     if have is not None and need > have:
         where = (device or jax.devices()[0]).platform.upper()
-        raise ResourceError(
-            f"{what} needs about {_gib(need)} of {where} memory (parameters {_gib(array_bytes(params))}, "
-            f"optimizer state {_gib(sum(array_bytes(s) for s in opt_states))}, data "
-            f"{_gib(array_bytes(data))}, activations {_gib(acts)}), but only {_gib(have)} is "
-            "available. Use a smaller network (--hidden), a smaller --batch-size, or a machine with "
-            "more memory.")
-    return need
+        raise ResourceError(f"{what} needs about {_gib(need)} of {where} memory"
+                            + (f" ({parts})" if parts else "")
+                            + f", but only {_gib(have)} is available. {fix}")

@@ -142,3 +142,47 @@ def test_sparse_eval_columns_plot_the_evaluated_epochs():
     acc = np.array([np.nan, np.nan, 0.5, np.nan, np.nan, 0.75, 0.8])
     e, v = plots.evaluated(epoch, acc)
     assert e.tolist() == [3, 6, 7] and v.tolist() == [0.5, 0.75, 0.8]
+
+
+@pytest.mark.parametrize("config_text, fragment", [
+    ("{", "is damaged (not JSON"),
+    ("[1, 2]", "holds a JSON list, not an object"),
+    ('{"hidden": [-3]}', "is not a valid run config (hidden size=-3"),
+])
+def test_plot_on_a_damaged_config_json_names_the_file(tmp_path, train_run, capsys, config_text, fragment):
+    """Campaign D51: a corrupt config.json was 'internal error: JSONDecodeError' (exit 1),
+    after loss.png had been written."""
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(train_run[0], run, ignore=shutil.ignore_patterns("*.png"))
+    (run / "config.json").write_text(config_text)
+    assert main(["plot", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"jaxgd plot: error: {str(run / 'config.json')!r} ") and fragment in err
+    assert "internal error" not in err and len(err.splitlines()) == 1
+    assert not list(run.glob("*.png"))  # refused before any figure
+
+
+def test_plot_on_a_damaged_sweep_or_compare_table_names_the_file_and_the_column(tmp_path, capsys):
+    """Campaign D52: a sweep.csv without its columns was 'internal error: KeyError: 'epoch''."""
+    grid = make_grid({"learning_rate": [0.1, 1.0]}, [0])
+    result = fake_sweep(np.ones((grid.runs, 3)), grid)
+    sw = tmp_path / "sw"
+    write_sweep(sw, result, summarize_sweep(result))
+    (sw / "sweep.csv").write_text("junk\n1,2\n")
+    assert main(["plot", str(sw)]) == 2
+    assert f"{str(sw / 'sweep.csv')!r} has no column 'epoch' (its header: junk)" in capsys.readouterr().err
+    (sw / "summary.json").write_text('{"kind": "sweep"}')
+    assert main(["plot", str(sw)]) == 2
+    assert "has no list of swept names ('names')" in capsys.readouterr().err
+    cmp = tmp_path / "cmp"
+    compared = CompareResult((OptimizerSpec("sgd", "hand", ()),),
+                             (fake_sweep(np.ones((1, 3)), make_grid({}, [0])),))
+    write_compare(cmp, compared, summarize(compared))
+    (cmp / "compare.csv").write_text("optimizer,impl,seed,epoch,loss\nsgd,hand,0,1\n")
+    assert main(["plot", str(cmp)]) == 2
+    assert f"{str(cmp / 'compare.csv')!r} line 2 has 4 cells, the header 5" in capsys.readouterr().err
+    (cmp / "compare.csv").write_text("optimizer,impl,seed,epoch,loss\nsgd,hand,0,1,x\n")
+    assert main(["plot", str(cmp)]) == 2
+    assert "line 2, column 5 (loss): 'x' is not a number" in capsys.readouterr().err
