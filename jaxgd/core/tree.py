@@ -11,6 +11,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxgd.core.precision import abs_sq, storage_dtype, upcast
 from jaxgd.core.transform import safe_increment
@@ -57,9 +58,13 @@ def tree_cast(tree: Any, dtype: Any) -> Any:
 
 
 def tree_max_abs_diff(a: Any, b: Any) -> float:
-    """Largest ``|a - b|`` over all leaves, as a Python float (0.0 for empty trees)."""
-    pairs = zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
-    diffs = [float(jnp.max(jnp.abs(jnp.asarray(x) - jnp.asarray(y)))) for x, y in pairs if jnp.size(x)]
+    """Largest ``|a - b|`` over all leaves, as a Python float (0.0 for empty trees).
+
+    Computed on the host with NumPy (the leaves are fetched): op-by-op on the device,
+    every leaf shape would compile programs of its own for a single number.
+    """
+    pairs = zip(jax.device_get(jax.tree.leaves(a)), jax.device_get(jax.tree.leaves(b)), strict=True)
+    diffs = [float(np.max(np.abs(np.asarray(x) - np.asarray(y)))) for x, y in pairs if np.size(x)]
     return max(diffs, default=0.0)
 
 

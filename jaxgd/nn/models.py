@@ -13,6 +13,7 @@ derivative, which `jaxgd.nn.backprop` uses instead of automatic differentiation.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
@@ -158,7 +159,7 @@ def init_mlp(key: jax.Array, sizes: Sequence[int], init: str = "normal",
       ``[Dense(w (sizes[i], sizes[i+1]), b (sizes[i+1],)) for each layer]``.
     """
     sizes = _check_sizes(sizes)
-    init_fn = INITS[check_choice("init", init, INITS)]
+    check_choice("init", init, INITS)
     if not jnp.issubdtype(dtype, jnp.floating):
         raise ConfigError(f"dtype={dtype!r} is not a floating dtype; use jnp.float32 or "
                           "jnp.float64.")
@@ -166,9 +167,27 @@ def init_mlp(key: jax.Array, sizes: Sequence[int], init: str = "normal",
         jnp.issubdtype(key.dtype, jax.dtypes.prng_key) or key.shape == (2,)
     ):
         raise ConfigError(f"key={key!r} is not a JAX PRNG key; pass jax.random.key(seed).")
+    scale = _SCALED.get(init)
+    params = _draw(key, sizes, "normal" if scale else init, jnp.dtype(dtype))
+    if scale is None:
+        return params
+    # the scale outside the compiled draw: XLA fuses a multiply into the sampler with other
+    # rounding, and the bits of an initialisation are part of a run's reproducibility
+    return [Dense(scale(layer.w.shape[0]) * layer.w, layer.b) for layer in params]
+
+
+_SCALED = {"he": lambda fan_in: math.sqrt(2.0 / fan_in),  # as `_init_he`
+           "lecun": lambda fan_in: math.sqrt(1.0 / fan_in)}  # as `_init_lecun`
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2, 3))
+def _draw(key: jax.Array, sizes: tuple[int, ...], init: str, dtype: Any) -> list[Dense]:
+    """The draws of `init_mlp` as one compiled program: drawn op by op, every layer's
+    split, draw, scale and zeros compiled on its own (a dozen programs before the
+    first epoch); the same bits either way."""
     keys = jax.random.split(key, len(sizes) - 1)
     return [
-        Dense(init_fn(k, fan_in, fan_out, dtype), jnp.zeros((fan_out,), dtype))
+        Dense(INITS[init](k, fan_in, fan_out, dtype), jnp.zeros((fan_out,), dtype))
         for k, fan_in, fan_out in zip(keys, sizes[:-1], sizes[1:], strict=True)
     ]
 

@@ -165,6 +165,13 @@ def _validate(epochs, batch_size, n, tol, gtol, chunk):
         check_positive_int("chunk", chunk)
 
 
+@jax.jit
+def _copy_tree(tree: Any) -> Any:
+    """Fresh buffers for every leaf in one compiled program (op by op, each leaf shape
+    compiles a copy of its own before the first epoch)."""
+    return jax.tree.map(jnp.copy, tree)
+
+
 def check_int32_steps(epochs: int, steps_per_epoch: int) -> None:
     """Refuse a run whose epoch or update count would overflow the device's int32 counters."""
     if epochs * steps_per_epoch > MAX_INT32:
@@ -279,7 +286,7 @@ def fit(
         state, x, y = replicate((state, x, y), mesh)  # fresh arrays: safe to donate
         jit_kwargs = {"in_shardings": replicated(mesh), "out_shardings": replicated(mesh)}
     else:
-        state = jax.tree.map(jnp.copy, state)  # chunks donate their input; keep the caller's arrays
+        state = _copy_tree(state)  # chunks donate their input; keep the caller's arrays
     epoch = make_epoch(make_step(value_and_grad, tx, pass_value), n, batch_size, mesh)
     run_chunk = jax.jit(make_chunk(epoch, chunk, tol, gtol, eval_fn, eval_names, eval_every),
                         donate_argnums=0, **jit_kwargs)
