@@ -9,17 +9,15 @@ import jax
 import jax.numpy as jnp
 
 from jaxgd.core.errors import check_learning_rate, check_range
-from jaxgd.core.precision import abs_sq, tree_cast_like, tree_upcast, upcast
-from jaxgd.core.transform import ScalarOrSchedule, Transform, safe_increment
+from jaxgd.core.precision import tree_cast_like, upcast
+from jaxgd.core.transform import ScalarOrSchedule, Transform
 from jaxgd.core.tree import (
     bias_correction,
-    tree_bias_correction,
-    tree_nesterov_bias_correction,
     tree_zeros_like,
 )
 from jaxgd.optimizers.adam import check_adam_hyperparams
 from jaxgd.optimizers.combine import chain
-from jaxgd.optimizers.transforms import ScaleByAdamState, scale_by_learning_rate
+from jaxgd.optimizers.transforms import ScaleByAdamState, adam_moments, scale_by_learning_rate
 
 __all__ = ["radam", "scale_by_radam"]
 
@@ -96,15 +94,7 @@ def scale_by_radam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, eps_ro
 
     def update(grads, state, params=None, **extra):
         del params, extra
-        g, mu, nu = tree_upcast((grads, state.mu, state.nu))  # computed in at least float32
-        m = jax.tree.map(lambda g, m: (1 - b1) * g + b1 * m, g, mu)
-        v = jax.tree.map(lambda g, v: (1 - b2) * abs_sq(g) + b2 * v, g, nu)
-        t = safe_increment(state.count)
-        if nesterov:
-            m_hat = tree_nesterov_bias_correction(m, g, b1, t)
-        else:
-            m_hat = tree_bias_correction(m, b1, t)
-        v_hat = tree_bias_correction(v, b2, t)
+        m, v, t, m_hat, v_hat = adam_moments(grads, state, b1, b2, nesterov)
         rho_inf = 2.0 / (1.0 - b2) - 1.0
         rho = _rho(b2, t)
         r = jnp.sqrt((rho - 4.0) * (rho - 2.0) * rho_inf / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho))

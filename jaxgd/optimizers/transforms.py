@@ -218,6 +218,25 @@ def ema(decay: float, debias: bool = True, accumulator_dtype: Any = None) -> Tra
     return Transform(init, update)
 
 
+def adam_moments(grads: Any, state: ScaleByAdamState, b1: Any, b2: Any, nesterov: bool = False):
+    """Adam's moment step, shared by `scale_by_adam` and RAdam (Kingma & Ba, 2014, alg. 1).
+
+        m_t = b1 m_{t-1} + (1 - b1) g_t,   v_t = b2 v_{t-1} + (1 - b2) |g_t|^2
+        m_hat_t = m_t / (1 - b1**t)  (Nesterov: Dozat, 2016),   v_hat_t = v_t / (1 - b2**t)
+
+    computed in at least float32 (``|g|^2 = g conj(g)`` is real for complex g).
+
+    Returns:
+        ``(m_t, v_t, t, m_hat_t, v_hat_t)``; ``t`` is the new int32 count.
+    """
+    g, mu, nu = tree_upcast((grads, state.mu, state.nu))
+    m = jax.tree.map(lambda g, m: (1 - b1) * g + b1 * m, g, mu)
+    v = jax.tree.map(lambda g, v: (1 - b2) * abs_sq(g) + b2 * v, g, nu)
+    t = safe_increment(state.count)
+    m_hat = tree_nesterov_bias_correction(m, g, b1, t) if nesterov else tree_bias_correction(m, b1, t)
+    return m, v, t, m_hat, tree_bias_correction(v, b2, t)
+
+
 def scale_by_adam(
     b1: float = 0.9,
     b2: float = 0.999,
@@ -280,15 +299,7 @@ def scale_by_adam(
 
     def update(grads, state, params=None, **extra):
         del params, extra
-        g, mu, nu = tree_upcast((grads, state.mu, state.nu))  # computed in at least float32
-        m = jax.tree.map(lambda g, m: (1 - b1) * g + b1 * m, g, mu)
-        v = jax.tree.map(lambda g, v: (1 - b2) * abs_sq(g) + b2 * v, g, nu)
-        t = safe_increment(state.count)
-        if nesterov:
-            m_hat = tree_nesterov_bias_correction(m, g, b1, t)
-        else:
-            m_hat = tree_bias_correction(m, b1, t)
-        v_hat = tree_bias_correction(v, b2, t)
+        m, v, t, m_hat, v_hat = adam_moments(grads, state, b1, b2, nesterov)
         u = jax.tree.map(lambda m, v: m / (jnp.sqrt(v + eps_root) + eps), m_hat, v_hat)
         new = ScaleByAdamState(count=t, mu=tree_cast_like(m, state.mu), nu=tree_cast_like(v, state.nu))
         return tree_cast_like(u, grads), new
