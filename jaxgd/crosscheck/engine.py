@@ -28,6 +28,7 @@ side is compared with it under the eps-scaled tolerance (verdict "depart").
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -37,7 +38,7 @@ import numpy as np
 
 from jaxgd.core.errors import ConfigError, check_positive_int, check_transform
 from jaxgd.core.transform import apply_updates
-from jaxgd.crosscheck.leaves import Plan, match_leaves, plan_stats
+from jaxgd.crosscheck.leaves import Plan, looser, match_leaves, plan_stats
 from jaxgd.crosscheck.oracle import (
     DEFAULT_RTOL,
     check_oracle,
@@ -201,11 +202,13 @@ def crosscheck(
         return jax.lax.scan(body, init, xs)[1]
 
     recorded = jax.jit(run)(params, xs)
+    # a float32 state leaf of a float16 run is only as precise as float16: the params' loosest dtype
+    floor = functools.reduce(looser, [x.dtype for x in jax.tree.leaves(params)])
     host = jax.device_get({k: v for k, v in recorded.items() if k != "record"})
     leaves = []
     for kind, plan in (("updates", plan_u), ("params", plan_p), ("state", plan_s)):
         stats = [np.asarray(x, np.float64) for x in host[kind]]
-        leaves += [_trace(kind, pair, *(x[:, j] for x in stats), rtol, atol, steps)
+        leaves += [_trace(kind, pair, *(x[:, j] for x in stats), rtol, atol, steps, floor=floor)
                    for j, pair in enumerate(plan.pairs)]
     oracle_leaves = []
     if oracle:
@@ -241,13 +244,14 @@ def _normal_like(key: jax.Array, params: Any) -> Any:
     return treedef.unflatten([cut(i, j, x) for i, j, x in zip(cuts[:-1], cuts[1:], leaves, strict=True)])
 
 
-def _trace(kind, pair, d, m, bad, rtol, atol, steps, side="") -> LeafTrace:
-    r, growth = (0.0, None) if pair.exact else tolerance(pair.dtype, rtol, steps)
+def _trace(kind, pair, d, m, bad, rtol, atol, steps, side="", floor=None) -> LeafTrace:
+    dtype = pair.dtype if pair.exact or floor is None else looser(pair.dtype, floor)
+    r, growth = (0.0, None) if pair.exact else tolerance(dtype, rtol, steps)
     if side and not pair.exact:  # against the oracle: always eps-scaled
         r, growth = rounding_rtol(pair.dtype), sqrt_growth(steps)
     scale = float(np.max(m, initial=0.0))
     a = 0.0 if pair.exact else (r * scale if atol is None else float(atol))
-    return LeafTrace(kind=kind, path=pair.path_a, dtype=pair.dtype, shape=pair.shape, rtol=r,
+    return LeafTrace(kind=kind, path=pair.path_a, dtype=dtype, shape=pair.shape, rtol=r,
                      atol=a, abs=d, mag=m, path_b="" if pair.path_b == pair.path_a else pair.path_b,
                      bad=bad, growth=growth, side=side)
 

@@ -64,7 +64,7 @@ def _named_tail(tokens: tuple[Token, ...], n: int) -> tuple[Token, ...] | None:
     return tail if any(t[0] == "name" for t in tail) else None
 
 
-def _looser(da: Any, db: Any) -> str:
+def looser(da: Any, db: Any) -> str:
     """The less precise of two float dtypes (its tolerance applies); otherwise the exact one."""
     if is_exact(da) or is_exact(db):
         return str(da if is_exact(da) else db)
@@ -118,7 +118,7 @@ def match_leaves(tree_a: Any, tree_b: Any, names: tuple[str, str] = ("a", "b")) 
             unmatched += [Unmatched(names[0], pa, reason), Unmatched(names[1], pb, reason)]
             continue
         da, db = la.dtype, lb.dtype
-        out.append(Plan.Pair(i, j, pa, pb, _looser(da, db), tuple(jnp.shape(la)), is_exact(da, db)))
+        out.append(Plan.Pair(i, j, pa, pb, looser(da, db), tuple(jnp.shape(la)), is_exact(da, db)))
     for side, name, other in ((0, names[0], names[1]), (1, names[1], names[0])):
         unmatched += [Unmatched(name, e[1], f"no counterpart in {other}")
                       for e in left[side].values()]

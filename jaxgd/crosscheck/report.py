@@ -139,8 +139,8 @@ class CrosscheckReport:
 
     @property
     def documented(self) -> bool:
-        """True when the verdict is not "agree" for a reason the table gives (``known``) and
-        concerns only the sides it names (a difference without an oracle: any side)."""
+        """True when the verdict is not "agree" for a reason the table gives (``known``) and its
+        NaNs or departures concern only the sides it names (a difference: any side)."""
         verdict = self.verdict
         if verdict == "agree" or not self.known:
             return False
@@ -148,8 +148,8 @@ class CrosscheckReport:
             culprits = set(self.non_finite.sides)
         elif verdict == "depart":
             culprits = set(self.departures)
-        else:
-            culprits = set(self.known_sides) if not self.oracle else set(self.names)
+        else:  # the two differ, neither departs: the reason explains the difference
+            culprits = set(self.known_sides)
         return culprits <= set(self.known_sides)
 
     @property

@@ -165,7 +165,8 @@ ROWS = (
                       "keep lr small; the noise (1e-7 of g**2 in float32) is each side's own, so "
                       "float32 agreement is 1e-4",
                  known=(Known(LOW_AND_COMPLEX, ("hand", "optax"),
-                              "step 1 divides by sqrt(eps + rounding noise): each dtype's own noise"),)),
+                              "step 1 divides by sqrt(eps + rounding noise): each dtype's own noise "
+                              "(optax's noise can be below -eps: NaN)"),)),
     _rmsprop_row("-initial_scale", {"initial_scale": 1.0}),
     Row("sm3", adaptive.sm3, sm3, {"learning_rate": 0.1, "momentum": 0.9}, schedule=False, complex=False,
         note="optax.sm3 fails on 0-d and empty leaves; its twin views scalars as 1-vectors and "

@@ -151,7 +151,10 @@ ROWS = (
     Row("inject_hyperparams", *_pair("inject_sgd"), {"learning_rate": 0.05, "momentum": 0.9},
         note="learning_rate and momentum live in state.hyperparams"),
     Row("inject_hyperparams-adam", *_pair("inject_adam"), {"learning_rate": 0.01},
-        note="jaxgd stores the hyperparameters in float32 for 16-bit params, optax in bfloat16",
-        known=(OPTAX_BIAS_32, Known(("bfloat16",), ("optax",), "optax stores b2 = 0.999 in bfloat16, "
-                                    "where it is 1.0: 1 - b2**t = 0 and the update is NaN"))),
+        note="jaxgd stores the hyperparameters in float32 for 16-bit params, optax in the params' dtype",
+        known=(OPTAX_BIAS_32,
+               Known(("float16",), ("optax",), "optax stores the hyperparameters in float16: eps = 1e-8 "
+                     "is 0 there (NaN for a zero gradient)"),
+               Known(("bfloat16",), ("optax",), "optax stores b2 = 0.999 in bfloat16, where it is 1.0: "
+                     "1 - b2**t = 0 and the update is NaN"))),
 )
