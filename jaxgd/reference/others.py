@@ -160,11 +160,10 @@ ROWS = (
                  note="lr inside the momentum buffer (torch: outside); same for a constant lr"),
     _rmsprop_row("-nesterov", {"momentum": 0.9, "nesterov": True}),
     _rmsprop_row("-bias_correction", {"bias_correction": True}),
-    _rmsprop_row("-centered-bias_correction", {"centered": True, "bias_correction": True}, rtol32=5e-4,
+    _rmsprop_row("-centered-bias_correction", {"centered": True, "bias_correction": True}, rtol32=2e-3,
                  note="step 1 divides by sqrt(eps + rounding noise) (v_hat - m_hat**2 = 0 exactly): "
-                      "keep lr small; the noise (1e-7 of g**2 in float32) is each side's own, and "
-                      "the hand rule's bias corrections are the more exact, so float32 agreement "
-                      "is 5e-4",
+                      "keep lr small; the noise (1e-7 of g**2 in float32, its sign too: jaxgd clamps "
+                      "it at 0) is each side's own and each compilation's, so float32 agreement is 2e-3",
                  known=(Known(LOW_AND_COMPLEX, ("hand", "optax"),
                               "step 1 divides by sqrt(eps + rounding noise): each dtype's own noise "
                               "(optax's noise can be below -eps: NaN)"),)),
