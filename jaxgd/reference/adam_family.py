@@ -77,7 +77,7 @@ ROWS = (
         note="PyTorch divides by sqrt(v)+eps before bias correction and switches at rho > 5: "
              "the same rule only with eps=0. " + _RHO_NOTE, known=_RHO),
     Row("radam-threshold", hand.radam, radam, {**_LR, "threshold": 50.0, "eps": 1e-3}, rtol32=5e-5,
-        note="rectification starts at step 51 (rho_t >= 50 with b2 = 0.999)"),
+        note="rectification starts at step 51 (rho_t >= 50 with b2 = 0.999)", known=_RHO),
     Row("radam-nesterov", hand.radam, radam, {**_LR, "nesterov": True, "eps_root": 1e-8}, rtol32=2e-4,
         note=_RHO_NOTE, known=_RHO),
     Row("adabelief", hand.adabelief, adabelief, _LR, known=_BIAS),
