@@ -1,8 +1,9 @@
 """Several optimizers on one problem, each over several seeds (vmapped): who gets there first.
 
 An optimizer is named ``NAME[:hand|optax][:KEY=VALUE,...]``: ``sgd``, ``adam:optax``,
-``adam:hand:learning_rate=0.01,b1=0.8``, or a user's own rule ``MODULE:FACTORY[:hand][:KEY=VALUE,...]``
-(``mypkg.rules:my_sgd``, hand only); an item may list several, ``adam,mypkg.rules:my_sgd``. Each one runs as a `jaxgd.experiments.sweep` over the
+``adam:hand:learning_rate=0.01,b1=0.8``, or a user's own rule
+``MODULE:FACTORY[:hand][:KEY=VALUE,...]`` (``mypkg.rules:my_sgd``, hand only); an item may
+list several, ``adam,mypkg.rules:my_sgd``. Each one runs as a `jaxgd.experiments.sweep` over the
 seeds only, from the same initial parameters per seed, so hand-written rules and
 their optax twins can be set side by side. Reported per optimizer: final loss
 (mean ± std over seeds, ddof=0), the first epoch the loss reaches a target,

@@ -72,8 +72,8 @@ def load_factory(spec: str) -> Callable[..., Any]:
                                + suggest(attr, callables, kind=f"{module_name} callable"))
     factory = getattr(module, attr)
     if not callable(factory):
-        raise ConfigError(f"rule {spec!r}: {module_name}.{attr} is a {type(factory).__name__}, not "
-                          "a function; name a factory that returns an update rule "
+        raise ConfigError(f"rule {spec!r}: {module_name}.{attr} is not callable (a "
+                          f"{type(factory).__name__} object); name a factory that returns an update rule "
                           f"({PROTOCOL}).")
     return factory
 
@@ -120,8 +120,8 @@ def build_rule(spec: str, /, **kwargs: Any) -> Any:
                           f"{_first_line(err)}. Fix the factory or its arguments.") from None
     missing = [m for m in ("init", "update") if not callable(getattr(tx, m, None))]
     if missing:
-        raise ConfigError(f"rule {spec!r}: {spec.split(':')[1]}(...) returned a "
-                          f"{type(tx).__name__} without {' and '.join(missing)}; it must return "
+        raise ConfigError(f"rule {spec!r}: {spec.split(':')[1]}(...) returned "
+                          f"{type(tx).__name__!r} object without {' and '.join(missing)}; it must return "
                           f"{PROTOCOL}.")
     return tx
 

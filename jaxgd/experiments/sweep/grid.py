@@ -22,11 +22,11 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from jaxgd import optimizers
-from jaxgd.core.names import is_user_rule
-from jaxgd.optimizers import user_rules
 from jaxgd.core.errors import ConfigError, check_choice
 from jaxgd.core.limits import MAX_SWEEP_RUNS
+from jaxgd.core.names import is_user_rule
 from jaxgd.experiments.config import TrainConfig
+from jaxgd.optimizers import user_rules
 
 CONFIG_FLOATS = ("learning_rate", "l2", "decay_rate")  # TrainConfig fields a sweep may vary
 SCALES = ("lin", "log")
