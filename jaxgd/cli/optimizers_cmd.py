@@ -26,7 +26,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from jaxgd.experiments.catalog import describe, format_listing, format_rule, listing
+    from jaxgd.reference.catalog import describe, format_listing, format_rule, listing
 
     print(format_rule(describe(args.name)) if args.name else format_listing(listing()))
     return 0

@@ -1,21 +1,25 @@
 """What each update rule is: the listing behind ``jaxgd optimizers [NAME]``.
 
 Everything comes from the code itself: the names ``--optimizer`` takes
-(`optimizer_names`), the first line of each hand-written factory's docstring, the
-hyperparameters and defaults of its signature, its optax twin and table rows
-(`jaxgd.reference.OPTIMIZERS`), and the source from its docstring's References.
+(`jaxgd.core.names.OPTIMIZERS`), the first line of each hand-written factory's
+docstring, the hyperparameters and defaults of its signature, its optax twin and
+table rows (`jaxgd.reference.OPTIMIZERS`), and the source from its docstring's
+References.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 import re
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from jaxgd.core.errors import UnknownNameError, suggest
+from jaxgd.core.names import OPTIMIZERS as OPTIMIZER_NAMES
 from jaxgd.core.names import USER_RULE_FORM, is_user_rule
 
-__all__ = ["RuleInfo", "describe", "format_listing", "format_rule", "listing"]
+__all__ = ["RuleInfo", "describe", "factory_name", "format_listing", "format_rule", "listing"]
 
 REQUIRED = "required"
 
@@ -35,6 +39,21 @@ class RuleInfo(NamedTuple):
     def learning_rate(self) -> str:
         """The factory's own default learning rate, or "required"."""
         return dict(self.hyperparameters).get("learning_rate", "")
+
+
+def factory_name(factory: Any) -> str:
+    """A readable name: ``optax.sgd`` for optax's, ``optax.adam(nesterov=True)`` for a
+    partial, ``module.name`` otherwise (a twin is named after what it wraps)."""
+    while isinstance(getattr(factory, "__wrapped__", None), Callable):
+        factory = factory.__wrapped__
+    if isinstance(factory, functools.partial):
+        args = [repr(a) for a in factory.args] + [f"{k}={v!r}" for k, v in factory.keywords.items()]
+        return f"{factory_name(factory.func)}({', '.join(args)})"
+    module = getattr(factory, "__module__", "") or ""
+    name = getattr(factory, "__qualname__", None) or getattr(factory, "__name__", repr(factory))
+    if "<locals>" in name:
+        name = getattr(factory, "__name__", name)
+    return f"optax.{name}" if module.startswith("optax") else f"{module}.{name}".lstrip(".")
 
 
 def _summary(doc: str | None) -> str:
@@ -76,8 +95,6 @@ def describe(name: str) -> RuleInfo:
         ConfigError: a ``MODULE:FACTORY`` that cannot be loaded (`load_factory`).
     """
     from jaxgd import optimizers
-    from jaxgd.crosscheck.rows import factory_name
-    from jaxgd.experiments.config import optimizer_names
     from jaxgd.reference import OPTIMIZERS
 
     if is_user_rule(name):
@@ -86,7 +103,7 @@ def describe(name: str) -> RuleInfo:
         factory = load_factory(name)
         return RuleInfo(name, _summary(factory.__doc__), _hyperparameters(factory), name, "", (),
                         _source(factory.__doc__))
-    names = optimizer_names()
+    names = OPTIMIZER_NAMES
     ids = {r.id: r for r in OPTIMIZERS}
     if name not in names and name not in ids:  # the table's row ids are taken, not listed
         raise UnknownNameError(f"unknown optimizer {name!r}." + suggest(
@@ -106,9 +123,7 @@ def describe(name: str) -> RuleInfo:
 
 def listing() -> list[RuleInfo]:
     """Every rule ``--optimizer`` takes, sorted by name."""
-    from jaxgd.experiments.config import optimizer_names
-
-    return [describe(n) for n in optimizer_names()]
+    return [describe(n) for n in OPTIMIZER_NAMES]
 
 
 def format_listing(rules: list[RuleInfo]) -> str:
