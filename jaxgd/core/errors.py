@@ -204,18 +204,16 @@ def close_matches(value: Any, names: Iterable[str], n: int = 3) -> list[str]:
 
 
 def suggest(value: Any, names: Iterable[str], *, kind: str = "", also: str = "") -> str:
-    """The hint every unknown-name error ends with: the close matches first, then every
-    accepted name once, sorted. ``also``: other accepted forms, after the names.
+    """The hint every unknown-name error ends with: the closest name first (difflib), then
+    every accepted name once, sorted. ``also``: other accepted forms, after the names (``or ...``).
 
-        " Did you mean 'adam'? Also close: adamw. Accepted optimizer values: adabelief, adam, ..."
+        " Did you mean 'adam'? Accepted optimizer values: adabelief, adam, adamax, ..."
     """
     valid = sorted({str(x) for x in names if x})
-    close = close_matches(value, valid)
+    close = close_matches(value, valid, n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
-    if len(close) > 1:
-        hint += f" Also close: {', '.join(close[1:])}."
     label = f"Accepted {kind} values" if kind else "Accepted"
-    return f"{hint} {label}: {', '.join(valid)}{'; or ' + also if also else ''}."
+    return f"{hint} {label}: {', '.join(valid)}{'; ' + also if also else ''}."
 
 
 def check_choice(kind: str, value: Any, valid: Iterable[str], also: str = "") -> str:

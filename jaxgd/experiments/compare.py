@@ -63,7 +63,7 @@ def parse_optimizer(text: str) -> OptimizerSpec:
         impl, kv = kv[0], kv[1:]
     name = renamed_value("optimizer", name, RENAMED_VALUES["optimizer"])
     if not is_user_rule(name):
-        check_choice("optimizer", name, optimizer_names(), also=f"your own rule as {USER_RULE_FORM}")
+        check_choice("optimizer", name, optimizer_names(), also=f"or your own rule as {USER_RULE_FORM}")
     if impl not in SINGLE_IMPLS:
         raise ConfigError(f"--optimizers {text!r}: impl {impl!r} is not one of {list(SINGLE_IMPLS)}; "
                           f"write {name}:hand or {name}:optax.")

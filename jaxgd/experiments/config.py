@@ -90,7 +90,7 @@ def check_optimizer(name: str, value: Any) -> None:
     if isinstance(value, str) and ":" in value:
         raise ConfigError(f"optimizer={value!r} (--optimizer) is not of the form "
                           f"{names.USER_RULE_FORM}: a dotted module path, a colon, a function name.")
-    check_choice("optimizer", value, names.OPTIMIZERS, also=f"your own rule as {names.USER_RULE_FORM}")
+    check_choice("optimizer", value, names.OPTIMIZERS, also=f"or your own rule as {names.USER_RULE_FORM}")
 
 
 def no_twin_message(spec: str, impl: str) -> str:

@@ -107,7 +107,7 @@ def describe(name: str) -> RuleInfo:
     ids = {r.id: r for r in OPTIMIZERS}
     if name not in names and name not in ids:  # the table's row ids are taken, not listed
         raise UnknownNameError(f"unknown optimizer {name!r}." + suggest(
-            name, names, kind="optimizer", also=f"a table row id (jaxgd optimizers NAME lists a "
+            name, names, kind="optimizer", also=f"or a table row id (jaxgd optimizers NAME lists a "
             f"rule's), or your own rule as {USER_RULE_FORM}"))
     if name in names:
         factory = getattr(optimizers, name)
