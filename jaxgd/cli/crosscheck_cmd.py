@@ -131,8 +131,8 @@ def user_row(spec: str, reference: str | None) -> Any:
     if rows:
         base = rows[0]
     else:
-        twins = [n for m in (ref, *ref._FAMILIES) for n in dir(m)
-                 if not n.startswith("_") and callable(getattr(m, n)) and n[0].islower()]
+        twins = [n for m in (ref.core, ref.adam_family, ref.others, ref.wrappers)
+                 for n in getattr(m, "__all__", ()) if n[0].islower() and callable(getattr(ref, n, None))]
         if reference not in twins:  # any twin is taken; the row ids and rules are listed
             shown = {r.id for r in ref.OPTIMIZERS} | set(optimizer_names())
             raise UnknownNameError(f"unknown reference {reference!r} (--reference)."
