@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from jaxgd.core import names
 from jaxgd.core.deprecation import renamed_value, warn_renamed
 from jaxgd.core.errors import ConfigError, DivergenceError, check_choice, check_nonnegative
 from jaxgd.core.names import USER_RULE_FORM, is_user_rule
@@ -57,7 +58,8 @@ def parse_optimizer(text: str) -> OptimizerSpec:
     """``"adam:hand:learning_rate=0.01,b1=0.8"`` -> OptimizerSpec (impl defaults to hand)."""
     parts = [p.strip() for p in str(text).split(":")]
     name, impl, kv = parts[0], "hand", parts[1:]
-    if kv and is_user_rule(f"{name}:{kv[0]}") and kv[0] not in SINGLE_IMPLS:
+    builtin = name in names.OPTIMIZERS or name in RENAMED_VALUES["optimizer"]
+    if kv and not builtin and is_user_rule(f"{name}:{kv[0]}") and kv[0] not in SINGLE_IMPLS:
         name, kv = f"{name}:{kv[0]}", kv[1:]  # a user's rule MODULE:FACTORY[:IMPL][:K=V,...]
     if kv and "=" not in kv[0]:
         impl, kv = kv[0], kv[1:]
