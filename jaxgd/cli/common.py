@@ -15,6 +15,7 @@ from typing import Any
 
 from jaxgd.core.cache import use_compile_cache
 from jaxgd.core.errors import ConfigError
+from jaxgd.core.names import is_user_rule
 from jaxgd.experiments.config import FIELDS, TrainConfig, validate
 from jaxgd.experiments.fields import choices_of, flags_of
 
@@ -143,8 +144,16 @@ def _shortcut(opt, key: str, text: Any) -> tuple[str, Any]:
 
 
 def config_from_args(a: argparse.Namespace) -> TrainConfig:
-    """The validated config: the given flags over this subcommand's defaults."""
-    return validate(TrainConfig(**{**a.config_defaults, **given_fields(a)}))
+    """The validated config: the given flags over this subcommand's defaults.
+
+    A user's own rule (``--optimizer MODULE:FACTORY``) has no optax twin: unless
+    ``--impl`` is given, it runs with impl "hand".
+    """
+    given = given_fields(a)
+    fields = {**a.config_defaults, **given}
+    if is_user_rule(fields.get("optimizer")) and "impl" not in given:
+        fields["impl"] = "hand"
+    return validate(TrainConfig(**fields))
 
 
 def config_argv(cfg: TrainConfig, names: Iterable[str], defaults: Mapping[str, Any] | None = None

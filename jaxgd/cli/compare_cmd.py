@@ -3,8 +3,9 @@
     jaxgd compare --dataset moons --optimizers sgd:hand sgd:optax \\
         adam:hand:learning_rate=0.01 --seeds 8 --epochs 200 --target 0.1 --plot
 
-An optimizer is NAME[:hand|optax][:KEY=VALUE,...]; --lr and --set set the learning rate
-and arguments of those that do not name their own.
+An optimizer is NAME[:hand|optax][:KEY=VALUE,...], or your own rule
+MODULE:FACTORY[:KEY=VALUE,...] (see `jaxgd optimizers`); --lr and --set set the learning
+rate and arguments of those that do not name their own.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ def register(sub) -> None:
     add_problem_flags(p, "compare")
     g = p.add_argument_group("optimizers")
     add_flag(g, "--optimizers", nargs="+", required=True, metavar="NAME[:IMPL][:K=V,...]",
-             help="e.g. sgd:hand adam:optax adam:hand:learning_rate=0.01 (IMPL: hand or optax; "
+             help="e.g. sgd:hand adam:optax adam:hand:learning_rate=0.01, or your own rule "
+                  "MODULE:FACTORY (hand only), space- or comma-separated (IMPL: hand or optax; "
                   "default: hand)")
     add_config_flags(g, ("learning_rate", "hyper", "l2", "decay_rate"), shortcuts=(), overrides={
         "learning_rate": {"help": "learning rate of the optimizers that do not set their own"},

@@ -23,7 +23,6 @@ import numpy as np
 
 from jaxgd.core.errors import (
     ConfigError,
-    UnknownNameError,
     check_choice,
     check_range,
 )
@@ -69,10 +68,7 @@ def load_dataset(name: str | os.PathLike, key: Any, **kwargs) -> Dataset:
                           "jax.random.PRNGKey(seed) or an int seed.")
     if is_file_name(name) or _looks_like_path(name):  # load_file names the accepted suffixes
         return validate_dataset(load_file(name, key, **kwargs))
-    try:
-        check_choice("dataset", name, DATASETS)
-    except UnknownNameError as err:
-        raise UnknownNameError(f"{err} Or pass a path ending in .npz or .csv.") from None
+    check_choice("dataset", name, DATASETS, also="or a path ending in .npz or .csv")
     test_fraction = kwargs.pop("test_fraction", 0.0) if name in SYNTHETIC else 0.0
     check_range("test_fraction", test_fraction, low=0.0, high=1.0, high_open=True,
                 fix="Use e.g. test_fraction=0.2, or 0 for no test set.")

@@ -20,10 +20,11 @@ from jaxgd.core import names
 from jaxgd.core.errors import ConfigError
 from jaxgd.data import Dataset, load_dataset
 from jaxgd.data.real import standardize
-from jaxgd.experiments.config import TrainConfig
+from jaxgd.experiments.config import TrainConfig, no_twin_message
 from jaxgd.nn.backprop import mlp_value_and_grad, tutorial_backprop
 from jaxgd.nn.losses import accuracy, check_targets, make_loss_fn
-from jaxgd.nn.models import mlp
+from jaxgd.nn.models import init_mlp, mlp
+from jaxgd.optimizers import user_rules
 from jaxgd.reference import schedules as ref_schedules
 from jaxgd.schedules.table import ScheduleSettings, build_schedule
 from jaxgd.training.resources import check_fits
@@ -157,14 +158,31 @@ def make_schedule(cfg: TrainConfig, steps_per_epoch: int, impl: str):
 
 
 def make_tx(cfg: TrainConfig, impl: str, steps_per_epoch: int):
-    """The update rule `cfg.optimizer` written by hand (impl "hand") or with optax ("optax")."""
-    factory = getattr(optimizers if impl == "hand" else reference, cfg.optimizer)
+    """The update rule `cfg.optimizer` written by hand (impl "hand") or with optax ("optax").
+
+    A user's rule ``MODULE:FACTORY`` (`jaxgd.optimizers.user_rules`) is built by its own
+    factory; it has no optax twin, so only impl "hand" builds it (ConfigError otherwise).
+    """
     kwargs = dict(cfg.hyper)
+    if names.is_user_rule(cfg.optimizer):
+        if impl != "hand":
+            raise ConfigError(no_twin_message(cfg.optimizer, impl))
+        return user_rules.build_rule(cfg.optimizer, learning_rate=make_schedule(cfg, steps_per_epoch, impl),
+                                     **kwargs)
+    factory = getattr(optimizers if impl == "hand" else reference, cfg.optimizer)
     try:
         return factory(learning_rate=make_schedule(cfg, steps_per_epoch, impl), **kwargs)
     except TypeError as err:
         raise ConfigError(f"optimizer {cfg.optimizer!r} does not take {sorted(kwargs)}: {err}. "
-                          f"See `jaxgd crosscheck --optimizer {cfg.optimizer}` for its arguments.") from None
+                          f"See `jaxgd optimizers {cfg.optimizer}` for its arguments.") from None
+
+
+def probe_user_rule(cfg: TrainConfig, pb: Problem, tx) -> None:
+    """For a user's rule: one abstract init and update on the network's params (no compute),
+    so a broken rule is refused before any work (`jaxgd.optimizers.user_rules.probe_rule`)."""
+    if names.is_user_rule(cfg.optimizer):
+        shapes = jax.eval_shape(lambda: init_mlp(jax.random.key(0), pb.sizes, cfg.init))
+        user_rules.probe_rule(cfg.optimizer, tx, shapes)
 
 
 def make_objective(cfg: TrainConfig, pb: Problem):

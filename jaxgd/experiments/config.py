@@ -50,7 +50,7 @@ from jaxgd.experiments.fields import (
 )
 
 __all__ = ["GRADS", "IMPLS", "LOSS_ALIASES", "RESUMABLE", "SINGLE_IMPLS", "TASKS", "TrainConfig",
-           "optimizer_names",
+           "check_optimizer", "optimizer_names",
            "parse_assignment", "parse_assignments", "parse_hidden", "parse_value", "resume_config",
            "validate"]
 
@@ -81,6 +81,24 @@ def _check_seed(name: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 <= value <= MAX_INT32:
         raise ConfigError(f"seed={value!r} is not an integer in 0..{MAX_INT32:,} (JAX's keys hold 32 "
                           "bits, and a sweep's seeds are int32); e.g. --seed 0.")
+
+
+def check_optimizer(name: str, value: Any) -> None:
+    """A rule of the table (`names.OPTIMIZERS`), or a user's own ``MODULE:FACTORY``."""
+    if names.is_user_rule(value):
+        return
+    if isinstance(value, str) and ":" in value:
+        raise ConfigError(f"optimizer={value!r} (--optimizer) is not of the form "
+                          f"{names.USER_RULE_FORM}: a dotted module path, a colon, a function name.")
+    check_choice("optimizer", value, names.OPTIMIZERS, also=f"or your own rule as {names.USER_RULE_FORM}")
+
+
+def no_twin_message(spec: str, impl: str) -> str:
+    """Why impl "optax"/"both" is refused for a user's rule, and what to run instead."""
+    return (f"optimizer={spec!r} is your own rule, which has no optax twin, so impl={impl!r} cannot "
+            "run; use impl='hand' (--impl hand, the default for a MODULE:FACTORY rule on the command "
+            f"line), or check it against an optax rule with `jaxgd crosscheck --hand {spec} "
+            "--reference NAME`.")
 
 
 def optimizer_names() -> list[str]:
@@ -116,7 +134,7 @@ class TrainConfig:
                                                       "softmax_ce for classes")
     init: str = option("normal", "weight init (normal: the tutorial's randn)", choices=names.INITS)
     optimizer: str = option("sgd", "update rule (jaxgd.optimizers / jaxgd.reference)",
-                            choices=names.OPTIMIZERS)
+                            choices=names.OPTIMIZERS, check=check_optimizer)
     learning_rate: float = option(0.5, "learning rate (the peak of a schedule)",
                                   flags=("--learning-rate", "--lr"), parse=float,
                                   check=positive("Use a small positive float such as 0.1 or 1e-3."))
@@ -216,6 +234,8 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         elif opt.choices is not None:
             check_choice(name.replace("_", " "), value, opt.choices() if callable(opt.choices)
                          else opt.choices)
+    if names.is_user_rule(cfg.optimizer) and cfg.impl != "hand":
+        raise ConfigError(no_twin_message(cfg.optimizer, cfg.impl))
     is_file = names.is_file_name(cfg.dataset)
     file_kind = str(cfg.dataset).lower().rsplit(".", 1)[-1] if is_file else None
     if cfg.label_column is not None and file_kind != "csv":

@@ -28,6 +28,7 @@ from jaxgd.experiments.build import (
     make_problem,
     make_schedule,
     make_tx,
+    probe_user_rule,
     select_device,
 )
 from jaxgd.experiments.config import TrainConfig, needs_value, validate
@@ -82,6 +83,8 @@ def train(cfg: TrainConfig, progress: bool = False, *, folder: RunFolder | None 
         check_int32_steps(cfg.epochs, steps_per_epoch)
         impls = ("hand", "optax") if cfg.impl == "both" else (cfg.impl,)
         txs = {impl: make_tx(cfg, impl, steps_per_epoch) for impl in impls}
+        for tx in txs.values():
+            probe_user_rule(cfg, pb, tx)  # a broken user rule fails here, before any work
         check_fits(cfg, pb, txs, batch, folder)  # before any large allocation
         params = init_mlp(jax.random.key(cfg.seed), pb.sizes, cfg.init)
         loss_fn, vg = make_objective(cfg, pb)

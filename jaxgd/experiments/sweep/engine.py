@@ -46,6 +46,7 @@ from jaxgd.experiments.build import (
     make_objective,
     make_problem,
     make_tx,
+    probe_user_rule,
     select_device,
 )
 from jaxgd.experiments.config import SINGLE_IMPLS, TrainConfig, validate
@@ -187,7 +188,8 @@ def sweep(cfg: TrainConfig, grid: Grid, *, impl: str = "hand", devices: list | N
                               f"1..{pb.data.n}. Leave --batch-size out for full-batch descent.")
         for values, _ in settings(grid):  # concrete checks: bad values fail before compiling
             point = validate(point_config(cfg, names, values))
-            make_tx(point, impl, pb.data.n // batch)
+            tx = make_tx(point, impl, pb.data.n // batch)
+        probe_user_rule(cfg, pb, tx)  # a broken user rule fails here, before compiling
         calls = epoch_calls(cfg.epochs)
         per_run = bytes_per_run(cfg, pb, impl, names, grid.values[0], batch, calls[0])
         budget = memory_budget or default_memory_budget(devices[0])
