@@ -41,7 +41,8 @@ def register(sub) -> None:
     add_config_flags(g, RUN_FIELDS)
     add_flag(g, "--out", help="run folder", show_default="runs/<dataset>-<optimizer>-<time>")
     add_flag(g, "--overwrite", action="store_true", help="replace an existing run folder")
-    add_flag(g, "--resume", metavar="RUN_DIR", show_default="a new run", help="continue the run in RUN_DIR up to --epochs in "
+    add_flag(g, "--resume", metavar="RUN_DIR", show_default="a new run",
+             help="continue the run in RUN_DIR up to --epochs in "
              "total; it may change " + ", ".join(flags_of(n, FIELDS[n][1])[0] for n in RESUMABLE)
              + ", the other config flags must be left out or equal the run's")
     add_flag(g, "--json", action="store_true", help="print one JSON summary line on stdout")

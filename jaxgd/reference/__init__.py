@@ -7,14 +7,14 @@ pair (with its kwargs, capabilities and tolerances) and drives the tests and `cr
 
 from jaxgd.core.errors import check_choice
 from jaxgd.reference import adam_family, core, others, wrappers
+from jaxgd.reference.adam_family import *  # noqa: F403
+from jaxgd.reference.core import *  # noqa: F403
+from jaxgd.reference.core import Row, seed_momentum  # seed_momentum: deprecated name
 from jaxgd.reference.defaults import (
     DEFAULT_LEARNING_RATES,
     LearningRateDefault,
     default_learning_rate,
 )
-from jaxgd.reference.adam_family import *  # noqa: F403
-from jaxgd.reference.core import *  # noqa: F403
-from jaxgd.reference.core import Row, seed_momentum  # seed_momentum: deprecated name
 from jaxgd.reference.others import *  # noqa: F403
 from jaxgd.reference.wrappers import *  # noqa: F403
 
