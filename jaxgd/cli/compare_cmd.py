@@ -25,8 +25,9 @@ def register(sub) -> None:
     add_problem_flags(p, "compare")
     g = p.add_argument_group("optimizers")
     add_flag(g, "--optimizers", nargs="+", required=True, metavar="NAME[:IMPL][:K=V,...]",
-             help="e.g. sgd:hand adam:optax adam:hand:learning_rate=0.01 (IMPL: hand or optax; "
-                  "default: hand)")
+             help="e.g. sgd:hand adam:optax adam:hand:learning_rate=0.01 (IMPL: hand or optax, "
+                  "hand when left out; learning_rate: the optimizer's default when neither it nor "
+                  "--lr is given)")
     add_config_flags(g, ("learning_rate", "hyper", "l2", "decay_rate"), shortcuts=(), overrides={
         "learning_rate": {"help": "learning rate of the optimizers that do not set their own "
                                   "(each of the others: its default)"},
