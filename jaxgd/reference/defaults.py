@@ -38,7 +38,7 @@ DEFAULT_LEARNING_RATES: dict[str, LearningRateDefault] = {
     "fromage": LearningRateDefault(1e-2, "Bernstein et al. 2020 (0.01 across their tasks)"),
     "lamb": LearningRateDefault(1e-3, "Keras Lamb"),
     "lars": LearningRateDefault(1.0, "no published default (You et al. 2017 scale a base rate of "
-                                     "order 1 with the batch); the trust ratio, 1e-3 |w|/|g|, sets "
+                                     "order 1 with the batch); the trust ratio 1e-3 norm(w)/norm(g) sets "
                                      "the step"),
     "lion": LearningRateDefault(1e-4, "Chen et al. 2023: 3-10x below AdamW's; lion-pytorch's default"),
     "nadam": LearningRateDefault(2e-3, "Dozat 2016, PyTorch NAdam"),
