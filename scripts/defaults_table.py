@@ -40,7 +40,8 @@ def render() -> str:
         "| optimizer | default `--lr` | source |",
         "|---|---|---|",
     ]
-    lines += [f"| `{name}` | {d.value:g} | {d.source} |" for name, d in sorted(DEFAULT_LEARNING_RATES.items())]
+    rates = sorted(DEFAULT_LEARNING_RATES.items())
+    lines += [f"| `{name}` | {d.value:g} | {d.source} |" for name, d in rates]
     lines += [
         "",
         "## Network and batch, per dataset",

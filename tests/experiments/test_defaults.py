@@ -156,3 +156,15 @@ def test_header_shows_a_schedule_that_decayed_to_nothing():
     final = 0.5 * 0.9 ** 100  # the tutorial's decay fires at epochs 0, 100, ..., 9900
     assert "x0.9 every 100 epochs" in line and f"{final:.3g} at the last" in line
     assert "decayed over 1000x" in line
+
+
+def test_docs_defaults_table_is_current():
+    import importlib.util
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location("defaults_table", root / "scripts" / "defaults_table.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    assert (root / "docs" / "defaults.md").read_text() == script.render(), \
+        "docs/defaults.md is stale: run python scripts/defaults_table.py"
