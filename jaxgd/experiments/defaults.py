@@ -22,9 +22,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from jaxgd.core.errors import ConfigError
 from jaxgd.data.registry import TUTORIAL_NETWORK, network_defaults
 from jaxgd.experiments.config import TrainConfig
-from jaxgd.reference.defaults import default_learning_rate
+from jaxgd.reference.defaults import DEFAULT_LEARNING_RATES
 
 __all__ = ["RELU_FAMILY", "RESOLVED", "TUTORIAL_LEARNING_RATE", "TUTORIAL_RULES", "default_for",
            "origins", "resolve_defaults"]
@@ -56,7 +57,10 @@ def default_for(cfg: TrainConfig, name: str) -> tuple[Any, str]:
     if name == "learning_rate":
         if tutorial and cfg.optimizer in TUTORIAL_RULES:
             return TUTORIAL_LEARNING_RATE, f"the tutorial's, for {cfg.optimizer} on {dataset}"
-        return default_learning_rate(cfg.optimizer).value, f"{cfg.optimizer}'s default"
+        if cfg.optimizer not in DEFAULT_LEARNING_RATES:  # e.g. a rule of your own, MODULE:FACTORY
+            raise ConfigError(f"optimizer {cfg.optimizer!r} has no default learning rate in jaxgd's "
+                              "table (docs/defaults.md); give one with --lr, e.g. --lr 0.01.")
+        return DEFAULT_LEARNING_RATES[cfg.optimizer].value, f"{cfg.optimizer}'s default"
     raise KeyError(f"{name!r} is not resolved from other fields; those are {RESOLVED}")
 
 

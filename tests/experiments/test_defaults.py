@@ -168,3 +168,12 @@ def test_docs_defaults_table_is_current():
     spec.loader.exec_module(script)
     assert (root / "docs" / "defaults.md").read_text() == script.render(), \
         "docs/defaults.md is stale: run python scripts/defaults_table.py"
+
+
+def test_a_rule_without_a_table_entry_needs_an_explicit_lr():
+    from jaxgd.core.errors import ConfigError
+
+    cfg = dataclasses.replace(TrainConfig(dataset="moons"), optimizer="mypkg.rules:my_sgd")
+    with pytest.raises(ConfigError, match=r"no default learning rate.*--lr"):
+        resolve_defaults(cfg)
+    assert resolve_defaults(dataclasses.replace(cfg, learning_rate=0.1)).learning_rate == 0.1
