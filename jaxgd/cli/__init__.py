@@ -57,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"jaxgd {__version__}")
     parser.add_argument("--debug", action="store_true",
-                        help="show the Python traceback of a failure (any position on the line)")
+                        help="show the Python traceback of a failure (any position on the line; "
+                        "default: off)")
     parser.add_argument("--no-compile-cache", action="store_true",
                         help="compile every program afresh, and keep nothing in the compilation cache "
                         f"(default: kept in {cache_dir('xla')}; the same as JAXGD_NO_COMPILE_CACHE=1; "

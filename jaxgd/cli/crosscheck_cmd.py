@@ -46,7 +46,7 @@ def register(subparsers: Any) -> None:
                     "per optimizer: deviation, first divergent step and leaf, verdict.",
         epilog=__doc__.split("\n\n", 1)[1].replace("Examples::", "examples:"),
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_flag(p, "--optimizer", metavar="NAME|ID|all",
+    add_flag(p, "--optimizer", metavar="NAME|ID|all", show_default="none: give it or --hand",
              help="a row id or rule name (sgd = sgd, sgd-momentum, sgd-nesterov), all, or a comma list")
     for name, flag in FLAGS.items():
         add_flag(p, flag, *(["--lr"] if name == "learning_rate" else []), dest=name, type=float,
@@ -78,8 +78,9 @@ def register(subparsers: Any) -> None:
     add_flag(p, "--hand", metavar="MODULE:FACTORY",
              help="your own rule factory, checked against --reference with the same kwargs. "
              "jaxgd imports and runs MODULE (from the current folder or sys.path): pass only "
-             "code you trust")
-    add_flag(p, "--reference", metavar="NAME", help="the optax twin (row id or twin name) for --hand")
+             "code you trust", show_default="none: the table's rows")
+    add_flag(p, "--reference", metavar="NAME", help="the optax twin (row id or twin name) for --hand",
+             show_default="none")
     p.set_defaults(func=run)
 
 

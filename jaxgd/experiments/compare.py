@@ -26,6 +26,7 @@ from jaxgd.core.deprecation import renamed_value, warn_renamed
 from jaxgd.core.errors import ConfigError, DivergenceError, check_choice, check_nonnegative
 from jaxgd.core.names import USER_RULE_FORM, is_user_rule
 from jaxgd.experiments.config import RENAMED_VALUES, SINGLE_IMPLS, TrainConfig, optimizer_names
+from jaxgd.experiments.defaults import resolve_defaults
 from jaxgd.experiments.fields import parse_value
 from jaxgd.experiments.outdir import write_result_folder
 from jaxgd.experiments.sweep.engine import SweepResult, sweep
@@ -96,13 +97,15 @@ def split_optimizers(texts: Any) -> list[str]:
 
 
 def spec_config(cfg: TrainConfig, spec: OptimizerSpec) -> TrainConfig:
-    """``cfg`` with the optimizer of ``spec``; its own hyperparameters over ``cfg``'s."""
+    """``cfg`` with the optimizer of ``spec``; its own hyperparameters over ``cfg``'s, and its
+    default learning rate where neither sets one (`jaxgd.experiments.defaults`)."""
     kw = {**dict(cfg.hyper), **dict(spec.kwargs)}
     lr = kw.pop("learning_rate", cfg.learning_rate)
-    if isinstance(lr, bool) or not isinstance(lr, int | float):
+    if lr is not None and (isinstance(lr, bool) or not isinstance(lr, int | float)):
         raise ConfigError(f"{spec.label}: learning_rate={lr!r} is not a number; e.g. learning_rate=0.01.")
-    return dataclasses.replace(cfg, optimizer=spec.name, learning_rate=float(lr), impl=spec.impl,
-                               hyper=tuple(sorted(kw.items())))
+    return resolve_defaults(dataclasses.replace(
+        cfg, optimizer=spec.name, learning_rate=None if lr is None else float(lr), impl=spec.impl,
+        hyper=tuple(sorted(kw.items()))))
 
 
 class CompareResult(NamedTuple):

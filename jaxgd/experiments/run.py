@@ -32,6 +32,7 @@ from jaxgd.experiments.build import (
     select_device,
 )
 from jaxgd.experiments.config import TrainConfig, needs_value, validate
+from jaxgd.experiments.defaults import resolve_defaults
 from jaxgd.experiments.runfolder import RunFolder, Snapshot
 from jaxgd.nn.models import init_mlp, mlp
 from jaxgd.training.engine import FitResult, check_int32_steps, fit, init_state
@@ -62,13 +63,14 @@ def train(cfg: TrainConfig, progress: bool = False, *, folder: RunFolder | None 
     """Run the configured training, each requested impl from the same init and key.
 
     Args:
-        cfg: the run's configuration.
+        cfg: the run's configuration; its unset defaults are resolved first
+            (`jaxgd.experiments.defaults`), and the outcome's ``config`` holds them.
         progress: show a progress bar.
         folder: where checkpoints go every ``cfg.checkpoint_every`` epochs (the caller
             writes the final results with ``folder.finish``); None: no checkpoints.
         resume: continue from ``folder``'s checkpoint up to ``cfg.epochs`` in total.
     """
-    validate(cfg)
+    cfg = validate(resolve_defaults(validate(cfg)))  # the values used, saved in config.json
     if resume and folder is None:
         raise ConfigError("train(resume=True) needs the run folder to resume from: folder=RunFolder(...).")
     mesh = make_mesh(cfg.devices, cfg.device) if cfg.devices is not None or jax.process_count() > 1 else None

@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 from jaxgd.core.errors import UnknownNameError, suggest
 from jaxgd.core.names import OPTIMIZERS as OPTIMIZER_NAMES
 from jaxgd.core.names import USER_RULE_FORM, is_user_rule
+from jaxgd.reference.defaults import DEFAULT_LEARNING_RATES
 
 __all__ = ["RuleInfo", "describe", "factory_name", "format_listing", "format_rule", "listing"]
 
@@ -37,7 +38,10 @@ class RuleInfo(NamedTuple):
 
     @property
     def learning_rate(self) -> str:
-        """The factory's own default learning rate, or "required"."""
+        """The learning rate a run takes when none is given: the table's
+        (`jaxgd.reference.defaults`), else the factory's own default, or "required"."""
+        if self.name in DEFAULT_LEARNING_RATES:
+            return f"{DEFAULT_LEARNING_RATES[self.name].value:g}"
         return dict(self.hyperparameters).get("learning_rate", "")
 
 

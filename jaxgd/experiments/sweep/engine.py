@@ -50,6 +50,7 @@ from jaxgd.experiments.build import (
     select_device,
 )
 from jaxgd.experiments.config import SINGLE_IMPLS, TrainConfig, validate
+from jaxgd.experiments.defaults import resolve_defaults
 from jaxgd.experiments.sweep.grid import Grid, check_names, point_config, settings
 from jaxgd.experiments.sweep.plan import bytes_per_run, default_memory_budget, epoch_calls, plan_chunks
 from jaxgd.nn.models import init_mlp
@@ -166,7 +167,7 @@ def sweep(cfg: TrainConfig, grid: Grid, *, impl: str = "hand", devices: list | N
         DivergenceError: every run diverged.
     """
     t0 = time.perf_counter()
-    validate(cfg)
+    cfg = validate(resolve_defaults(validate(cfg)))  # the result's config holds the values used
     if side is not None:
         warn_renamed("sweep(side=...)", "sweep(impl=...)")
         impl = side
