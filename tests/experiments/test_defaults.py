@@ -170,10 +170,18 @@ def test_docs_defaults_table_is_current():
         "docs/defaults.md is stale: run python scripts/defaults_table.py"
 
 
-def test_a_rule_without_a_table_entry_needs_an_explicit_lr():
+def test_a_rule_without_a_table_entry_needs_an_explicit_lr(tmp_path, monkeypatch):
     from jaxgd.core.errors import ConfigError
 
-    cfg = dataclasses.replace(TrainConfig(dataset="moons"), optimizer="mypkg.rules:my_sgd")
+    (tmp_path / "own_rules_lr.py").write_text(
+        "from jaxgd.optimizers import sgd\n"
+        "def bare(learning_rate):\n    return sgd(learning_rate)\n"
+        "def with_default(learning_rate=0.03):\n    return sgd(learning_rate)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    cfg = dataclasses.replace(TrainConfig(dataset="moons"), optimizer="own_rules_lr:bare")
     with pytest.raises(ConfigError, match=r"no default learning rate.*--lr"):
         resolve_defaults(cfg)
     assert resolve_defaults(dataclasses.replace(cfg, learning_rate=0.1)).learning_rate == 0.1
+    # a factory with its own default learning rate: the run takes it
+    own = dataclasses.replace(cfg, optimizer="own_rules_lr:with_default")
+    assert resolve_defaults(own).learning_rate == 0.03
