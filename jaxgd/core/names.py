@@ -37,6 +37,8 @@ OPTIMIZERS = ("adabelief", "adadelta", "adafactor", "adagrad", "adam", "adamax",
               "adan", "amsgrad", "fromage", "lamb", "lars", "lion", "nadam", "nadamw", "noisy_sgd",
               "novograd", "optimistic_gradient_descent", "radam", "rmsprop", "rprop", "sgd", "sgd_l2",
               "sign_sgd", "signum", "sm3", "tutorial_momentum", "yogi")
+# where the training rows live on a device mesh (jaxgd.training.sharded)
+DATA_SHARDINGS = ("auto", "replicated", "sharded")
 WORKLOADS = ("W1", "W2", "W3", "W4", "W5")
 
 
