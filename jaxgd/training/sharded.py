@@ -238,3 +238,17 @@ def local_part(a: Any) -> Any:
         shards = sorted(a.addressable_shards, key=lambda s: s.index[0].start or 0)
         return np.concatenate([np.asarray(s.data) for s in shards])
     return a
+
+
+def rows_held(a: Any) -> tuple[int, int]:
+    """``(rows on each of this process's devices, distinct rows this process holds)`` of an
+    array whose first axis is examples (a host array: all of them, on one device)."""
+    if not isinstance(a, jax.Array):
+        return len(a), len(a)
+    n = a.shape[0]
+    spans = {index[0].indices(n)[:2] for index in (s.index for s in a.addressable_shards)}
+    per_device = {stop - start for start, stop in spans}
+    covered = np.zeros(n, bool)
+    for start, stop in spans:
+        covered[start:stop] = True
+    return max(per_device), int(covered.sum())
