@@ -38,8 +38,8 @@ from jaxgd.experiments.runfolder import RunFolder, Snapshot
 from jaxgd.nn.models import init_mlp, mlp
 from jaxgd.training.engine import FitResult, check_int32_steps, fit, init_state
 from jaxgd.training.parallel import make_mesh
-from jaxgd.training.sharded import keep_local_rows, resolve_data_sharding, row_share, rows_held, shard_rows
 from jaxgd.training.resources import array_bytes, check_memory
+from jaxgd.training.sharded import keep_local_rows, resolve_data_sharding, row_share, rows_held, shard_rows
 
 __all__ = ["Problem", "TrainOutcome", "default_loss", "make_eval_fn", "make_objective",
            "make_problem", "make_schedule", "make_tx", "predictions", "select_device",
@@ -83,7 +83,7 @@ def train(cfg: TrainConfig, progress: bool = False, *, folder: RunFolder | None 
             pb, x, y = shard_problem(pb, mesh)
         else:
             x, y = pb.data.x, pb.data.y
-        ds, n = pb.data, len(x)
+        n = len(x)
         batch = n if cfg.batch_size in (None, n_all) else cfg.batch_size
         if batch > n:
             raise ConfigError(f"batch_size={batch} is larger than the data (n={n}); accepted: "

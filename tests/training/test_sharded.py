@@ -15,7 +15,7 @@ from jaxgd.data import sine
 from jaxgd.nn.backprop import mlp_value_and_grad
 from jaxgd.nn.losses import accuracy, make_loss_fn
 from jaxgd.nn.models import init_mlp, mlp
-from jaxgd.training.engine import StepMetrics, TrainState, fit, init_state
+from jaxgd.training.engine import StepMetrics, TrainState, fit
 from jaxgd.training.parallel import make_mesh
 from jaxgd.training.sharded import (
     keep_local_rows,
