@@ -173,8 +173,8 @@ class TrainConfig:
         "auto", "where the training rows live on a device mesh: replicated (every process holds "
         "all of them) or sharded (each device its own n/D rows, each process only its devices' "
         "rows, each device batching its own; the last n % D examples are left out); auto: "
-        "sharded in a multi-process run, else replicated", choices=names.DATA_SHARDINGS,
-        resumable=True)
+        "sharded in a multi-process run, else replicated (the run folder records which; a "
+        "resumed run keeps it)", choices=names.DATA_SHARDINGS)
     checkpoint_every: int = option(0, "save a checkpoint into the run folder every EPOCHS epochs "
                                    "(0: at the end only)", parse=int,
                                    check=count(0, "e.g. --checkpoint-every 100; 0 saves only at the end."),

@@ -13,6 +13,7 @@ before training; the test split stays whole on every process.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from typing import Any, NamedTuple
@@ -76,6 +77,8 @@ def train(cfg: TrainConfig, progress: bool = False, *, folder: RunFolder | None 
         raise ConfigError("train(resume=True) needs the run folder to resume from: folder=RunFolder(...).")
     mesh = make_mesh(cfg.devices, cfg.device) if cfg.devices is not None or jax.process_count() > 1 else None
     sharding = resolve_data_sharding(cfg.data_sharding, mesh)
+    # the run folder records the split itself, so a resume (in any number of processes) keeps it
+    cfg = dataclasses.replace(cfg, data_sharding=sharding)
     with jax.default_device(select_device(cfg.device)):
         pb = make_problem(cfg)
         n_all = pb.data.n

@@ -3,6 +3,8 @@ its own rows; full batch equals one device; the gradient is that of the global b
 
 from __future__ import annotations
 
+import json
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -12,6 +14,7 @@ from jaxgd import optimizers as O
 from jaxgd.cli import main
 from jaxgd.core.errors import ConfigError
 from jaxgd.data import sine
+from jaxgd.experiments.records import read_metrics_csv
 from jaxgd.nn.backprop import mlp_value_and_grad
 from jaxgd.nn.losses import accuracy, make_loss_fn
 from jaxgd.nn.models import init_mlp, mlp
@@ -205,7 +208,7 @@ def test_cli_data_sharding_flag(tmp_path, capsys):
     assert main([*args, "--devices", "4", "--data-sharding", "sharded", "--json",
                  "--out", str(tmp_path / "s")]) == 0
     out = capsys.readouterr().out
-    summary = __import__("json").loads(out.strip().splitlines()[-1])
+    summary = json.loads(out.strip().splitlines()[-1])
     assert (summary["data_sharding"], summary["train_rows"], summary["rows_per_device"]) == \
         ("sharded", 64, 16)
     assert any("the last 2 of 66 examples are left out" in n for n in summary["data"]["notes"])
@@ -215,3 +218,22 @@ def test_cli_data_sharding_flag(tmp_path, capsys):
     assert main([*args, "--data-sharding", "sharded", "--out", str(tmp_path / "y")]) == 2
     assert "needs a device mesh" in capsys.readouterr().err
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+def test_a_resumed_sharded_run_keeps_its_split_and_continues_exactly(tmp_path, capsys):
+    args = ["train", "--dataset", "sine", "--n-samples", "64", "--hidden", "8", "--batch-size", "16",
+            "--optimizer", "adam", "--lr", "0.01", "--impl", "hand", "--quiet", "--devices", "4",
+            "--checkpoint-every", "2"]
+    assert main([*args, "--data-sharding", "sharded", "--epochs", "4", "--out", str(tmp_path / "a")]) == 0
+    assert main([*args, "--data-sharding", "sharded", "--epochs", "2", "--out", str(tmp_path / "b")]) == 0
+    assert main(["train", "--resume", str(tmp_path / "b"), "--epochs", "4", "--quiet"]) == 0
+    whole, resumed = (read_metrics_csv(tmp_path / d / "metrics.csv")["loss"] for d in "ab")
+    np.testing.assert_array_equal(resumed, whole)
+    assert json.loads((tmp_path / "b" / "config.json").read_text())["data_sharding"] == "sharded"
+    capsys.readouterr()
+    assert main(["train", "--resume", str(tmp_path / "b"), "--epochs", "6", "--data-sharding",
+                 "replicated", "--quiet"]) == 2
+    assert "data_sharding='replicated' differs from the run's data_sharding='sharded'" in \
+        capsys.readouterr().err
+    assert main([*args, "--epochs", "2", "--out", str(tmp_path / "c")]) == 0  # auto, one process
+    assert json.loads((tmp_path / "c" / "config.json").read_text())["data_sharding"] == "replicated"
