@@ -14,6 +14,7 @@ from jaxgd import optimizers as O
 from jaxgd.cli import main
 from jaxgd.core.errors import ConfigError
 from jaxgd.data import sine
+from jaxgd.experiments.config import TrainConfig, resume_config
 from jaxgd.experiments.records import read_metrics_csv
 from jaxgd.nn.backprop import mlp_value_and_grad
 from jaxgd.nn.losses import accuracy, make_loss_fn
@@ -130,6 +131,10 @@ def test_devices_shuffle_their_rows_each_in_their_own_order():
     assert sorted(dev0) == sorted(dev1) == list(range(16))
     assert not np.array_equal(dev0, dev1) and not np.array_equal(dev0, np.arange(16))
     assert not np.array_equal(order[0], order[1])  # a new permutation every epoch
+    at_once = jax.jit(make_sharded_epoch(step, n, batch, mesh, gather_per_epoch=True))
+    start = state._replace(step=jnp.zeros([], jnp.int32))
+    np.testing.assert_array_equal(np.asarray(at_once(start, xs, ys)[0].params),
+                                  np.asarray(epoch(start, xs, ys)[0].params))  # same batches
 
 
 @pytest.mark.parametrize("grad", ["autodiff", "backprop"])
@@ -211,6 +216,7 @@ def test_cli_data_sharding_flag(tmp_path, capsys):
     summary = json.loads(out.strip().splitlines()[-1])
     assert (summary["data_sharding"], summary["train_rows"], summary["rows_per_device"]) == \
         ("sharded", 64, 16)
+    assert json.loads((tmp_path / "s" / "config.json").read_text())["data_sharding"] == "sharded"
     assert any("the last 2 of 66 examples are left out" in n for n in summary["data"]["notes"])
     assert main([*args, "--data-sharding", "sideways", "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
@@ -220,6 +226,16 @@ def test_cli_data_sharding_flag(tmp_path, capsys):
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
 
 
+def test_resume_refuses_another_data_sharding():
+    stored = TrainConfig(devices=4, data_sharding="sharded")
+    assert resume_config(stored, {"epochs": 20, "devices": 2}).data_sharding == "sharded"
+    with pytest.raises(ConfigError, match="data_sharding='replicated' differs from the run's "
+                                          "data_sharding='sharded'.*--data-sharding"):
+        resume_config(stored, {"data_sharding": "replicated"})
+    assert TrainConfig.from_dict({"epochs": 5}).data_sharding == "auto"  # a config.json from before
+
+
+@pytest.mark.slow
 def test_a_resumed_sharded_run_keeps_its_split_and_continues_exactly(tmp_path, capsys):
     args = ["train", "--dataset", "sine", "--n-samples", "64", "--hidden", "8", "--batch-size", "16",
             "--optimizer", "adam", "--lr", "0.01", "--impl", "hand", "--quiet", "--devices", "4",
