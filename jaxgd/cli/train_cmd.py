@@ -1,7 +1,8 @@
 """`jaxgd train`: train an MLP; by default the tutorial's 2-3-1 sigmoid net on XOR.
 
 Data-parallel over devices with --devices, over processes with --coordinator,
---num-processes and --process-id; checkpoints every --checkpoint-every epochs
+--num-processes and --process-id (each process then holding only its share of the
+training rows: --data-sharding); checkpoints every --checkpoint-every epochs
 into the run folder, and --resume RUN_DIR continues such a run.
 """
 
@@ -29,7 +30,8 @@ from jaxgd.experiments.fields import flags_of
 OPTIMIZER_FIELDS = ("optimizer", "learning_rate", "hyper", "impl", "grad", "schedule", "decay_rate",
                     "decay_every", "warmup_epochs", "l2")
 RUN_FIELDS = ("batch_size", "epochs", "tol", "gtol", "seed", "device", "checkpoint_every", "eval_every")
-TRAIN_FIELDS = (*DATA_FIELDS, *OPTIMIZER_FIELDS, *RUN_FIELDS, "devices")  # every TrainConfig field
+PARALLEL_FIELDS = ("devices", "data_sharding")
+TRAIN_FIELDS = (*DATA_FIELDS, *OPTIMIZER_FIELDS, *RUN_FIELDS, *PARALLEL_FIELDS)  # every TrainConfig field
 
 
 def register(sub) -> None:
@@ -50,7 +52,7 @@ def register(sub) -> None:
              help="also write loss.png (and boundary.png for 2-D data) into the run folder")
     add_flag(g, "--quiet", action="store_true", help="no progress bar or report")
     g = p.add_argument_group("parallel")
-    add_config_flags(g, ("devices",))
+    add_config_flags(g, PARALLEL_FIELDS)
     add_flag(g, "--coordinator", metavar="HOST:PORT", help="address of process 0 of a multi-process run",
              show_default="one process")
     add_flag(g, "--num-processes", type=int, metavar="N", help="processes in the run", show_default=1)

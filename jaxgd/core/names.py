@@ -40,6 +40,8 @@ OPTIMIZERS = ("adabelief", "adadelta", "adafactor", "adagrad", "adam", "adamax",
               "adan", "amsgrad", "fromage", "lamb", "lars", "lion", "nadam", "nadamw", "noisy_sgd",
               "novograd", "optimistic_gradient_descent", "radam", "rmsprop", "rprop", "sgd", "sgd_l2",
               "sign_sgd", "signum", "sm3", "tutorial_momentum", "yogi")
+# where the training rows live on a device mesh (jaxgd.training.sharded)
+DATA_SHARDINGS = ("auto", "replicated", "sharded")
 WORKLOADS = ("W1", "W2", "W3", "W4", "W5")
 # a user's own rule factory: a dotted module path, a colon, a function name (mypkg.rules:my_sgd)
 USER_RULE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$")

@@ -227,8 +227,14 @@ def make_objective(cfg: TrainConfig, pb: Problem):
     return loss_fn, hand_vg
 
 
-def make_eval_fn(cfg: TrainConfig, pb: Problem, loss_fn):
-    """Per-epoch metrics computed inside the compiled loop: accuracy, test loss/accuracy."""
+def make_eval_fn(cfg: TrainConfig, pb: Problem, loss_fn, with_data: bool = False):
+    """Per-epoch metrics computed inside the compiled loop: accuracy, test loss/accuracy.
+
+    ``with_data``: the function is ``(params, x, y) -> metrics`` and computes the training
+    accuracy on the ``x, y`` it is given (`fit`'s ``eval_with_data``: the arrays `fit` holds,
+    row-sharded ones over every process's rows) instead of on ``pb.data``. The test split
+    is always ``pb.data``'s, whole on every process.
+    """
     cfg = resolve_defaults(cfg)
     ds = pb.data
     classify = ds.task in ("binary", "multiclass")
@@ -236,11 +242,11 @@ def make_eval_fn(cfg: TrainConfig, pb: Problem, loss_fn):
     if not classify and ds.x_test is None:
         return None
 
-    def eval_fn(params):
+    def eval_fn(params, x=ds.x, y=ds.y):
         out = {}
         if classify:
-            out["train_accuracy"] = accuracy(mlp(params, ds.x, cfg.activation, pb.output_activation),
-                                             ds.y, ds.task, from_logits)
+            out["train_accuracy"] = accuracy(mlp(params, x, cfg.activation, pb.output_activation),
+                                             y, ds.task, from_logits)
         if ds.x_test is not None:
             out["test_loss"] = loss_fn(params, ds.x_test, ds.y_test)
             if classify:
@@ -248,7 +254,7 @@ def make_eval_fn(cfg: TrainConfig, pb: Problem, loss_fn):
                 out["test_accuracy"] = accuracy(outputs, ds.y_test, ds.task, from_logits)
         return out
 
-    return eval_fn
+    return eval_fn if with_data else lambda params: eval_fn(params)
 
 
 def select_device(kind: str):

@@ -200,6 +200,12 @@ class TrainConfig:
     devices: int | str | None = option(  # data-parallel mesh: None = one device, N, or "all"
         None, "split each batch over N devices (parameters replicated)", parse=parse_devices,
         check=check_devices, metavar="N|all", unset="one device", resumable=True)
+    data_sharding: str = option(
+        "auto", "where the training rows live on a device mesh: replicated (every process holds "
+        "all of them) or sharded (each device its own n/D rows, each process only its devices' "
+        "rows, each device batching its own; the last n % D examples are left out); auto: "
+        "sharded in a multi-process run, else replicated (the run folder records which; a "
+        "resumed run keeps it)", choices=names.DATA_SHARDINGS)
     checkpoint_every: int = option(0, "save a checkpoint into the run folder every EPOCHS epochs "
                                    "(0: at the end only)", parse=int,
                                    check=count(0, "e.g. --checkpoint-every 100; 0 saves only at the end."),

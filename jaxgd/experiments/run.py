@@ -5,11 +5,15 @@
 
 The pieces come from `jaxgd.experiments.build`; the folder, its checkpoints and resuming from
 them from `jaxgd.experiments.runfolder`. With ``devices`` set, or in a multi-process run,
-`fit` runs data-parallel over a mesh (`jaxgd.training.parallel`).
+`fit` runs data-parallel over a mesh (`jaxgd.training.parallel`). With ``data_sharding``
+"sharded" (the default of a multi-process run) each process loads the dataset, keeps only
+its devices' rows of the training split (`jaxgd.training.sharded`) and lets the rest go
+before training; the test split stays whole on every process.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from typing import Any, NamedTuple
@@ -38,6 +42,7 @@ from jaxgd.nn.models import init_mlp, mlp
 from jaxgd.training.engine import FitResult, check_int32_steps, fit, init_state
 from jaxgd.training.parallel import make_mesh
 from jaxgd.training.resources import array_bytes, check_memory
+from jaxgd.training.sharded import keep_local_rows, resolve_data_sharding, row_share, rows_held, shard_rows
 
 __all__ = ["Problem", "TrainOutcome", "default_loss", "make_eval_fn", "make_objective",
            "make_problem", "make_schedule", "make_tx", "predictions", "select_device",
@@ -74,14 +79,22 @@ def train(cfg: TrainConfig, progress: bool = False, *, folder: RunFolder | None 
     if resume and folder is None:
         raise ConfigError("train(resume=True) needs the run folder to resume from: folder=RunFolder(...).")
     mesh = make_mesh(cfg.devices, cfg.device) if cfg.devices is not None or jax.process_count() > 1 else None
+    sharding = resolve_data_sharding(cfg.data_sharding, mesh)
+    # the run folder records the split itself, so a resume (in any number of processes) keeps it
+    cfg = dataclasses.replace(cfg, data_sharding=sharding)
     with jax.default_device(select_device(cfg.device)):
         pb = make_problem(cfg)
-        ds = pb.data
-        batch = ds.n if cfg.batch_size is None else cfg.batch_size
-        if batch > ds.n:
-            raise ConfigError(f"batch_size={batch} is larger than the data (n={ds.n}); accepted: "
-                              f"1..{ds.n}. Leave --batch-size out for full-batch descent.")
-        steps_per_epoch = ds.n // batch
+        n_all = pb.data.n
+        if sharding == "sharded":  # from here on, the host and the devices hold only this process's rows
+            pb, x, y = shard_problem(pb, mesh)
+        else:
+            x, y = pb.data.x, pb.data.y
+        n = len(x)
+        batch = n if cfg.batch_size in (None, n_all) else cfg.batch_size
+        if batch > n:
+            raise ConfigError(f"batch_size={batch} is larger than the data (n={n}); accepted: "
+                              f"1..{n}. Leave --batch-size out for full-batch descent.")
+        steps_per_epoch = n // batch
         check_int32_steps(cfg.epochs, steps_per_epoch)
         impls = ("hand", "optax") if cfg.impl == "both" else (cfg.impl,)
         txs = {impl: make_tx(cfg, impl, steps_per_epoch) for impl in impls}
@@ -90,7 +103,7 @@ def train(cfg: TrainConfig, progress: bool = False, *, folder: RunFolder | None 
         check_fits(cfg, pb, txs, batch, folder)  # before any large allocation
         params = init_mlp(jax.random.key(cfg.seed), pb.sizes, cfg.init)
         loss_fn, vg = make_objective(cfg, pb)
-        eval_fn = make_eval_fn(cfg, pb, loss_fn)
+        eval_fn = make_eval_fn(cfg, pb, loss_fn, with_data=True)
         key = jax.random.key(cfg.seed + 2)
         snap = Snapshot(cfg, {s: init_state(params, txs[s], key) for s in impls},
                         {s: {} for s in impls}, {s: False for s in impls})
@@ -108,9 +121,9 @@ def train(cfg: TrainConfig, progress: bool = False, *, folder: RunFolder | None 
             if snap.converged[impl]:  # stopped by tol before: nothing to continue
                 res = FitResult(snap.states[impl], {}, len(prior["loss"]), True, 0.0)
             else:
-                res = fit(None, None, txs[impl], ds.x, ds.y, epochs=cfg.epochs, batch_size=batch,
+                res = fit(None, None, txs[impl], x, y, epochs=cfg.epochs, batch_size=batch,
                           value_and_grad=vg, tol=cfg.tol, gtol=cfg.gtol, eval_fn=eval_fn,
-                          eval_every=cfg.eval_every,
+                          eval_every=cfg.eval_every, eval_with_data=True, data_sharding=sharding,
                           learning_rate=cfg.learning_rate, progress=progress,
                           state=snap.states[impl], mesh=mesh, pass_value=needs_value(cfg.optimizer),
                           checkpoint_every=cfg.checkpoint_every if folder else 0,
@@ -122,8 +135,22 @@ def train(cfg: TrainConfig, progress: bool = False, *, folder: RunFolder | None 
                                  converged={**snap.converged, impl: res.converged})
         seconds = time.perf_counter() - t0
     summary = summarize(cfg, pb, results, seconds)
-    summary.update(devices=mesh.size if mesh is not None else 1, processes=jax.process_count())
+    per_device, local = rows_held(x) if sharding == "sharded" else (n, n)
+    summary.update(devices=mesh.size if mesh is not None else 1, processes=jax.process_count(),
+                   data_sharding=sharding, train_rows=n, rows_per_device=per_device,
+                   rows_this_process=local)
     return TrainOutcome(cfg, pb, results, summary)
+
+
+def shard_problem(pb: Problem, mesh) -> tuple[Problem, Any, Any]:
+    """``(pb, x, y)``: ``pb`` with only this process's training rows, and the training arrays
+    split by rows over ``mesh`` built from those rows alone (`jaxgd.training.sharded`)."""
+    ds = pb.data
+    share = row_share(ds.n, mesh)
+    x_local, y_local = keep_local_rows((ds.x, ds.y), share)
+    x, y = shard_rows((x_local, y_local), mesh, share, local=True)
+    pb = pb._replace(data=ds._replace(x=x_local, y=y_local), notes=(*pb.notes, share.note(mesh.size)))
+    return pb, x, y
 
 
 def check_fits(cfg: TrainConfig, pb: Problem, txs: dict[str, Any], batch: int,

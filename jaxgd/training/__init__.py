@@ -3,6 +3,7 @@
     engine      `TrainState`, a step (a scan body), an epoch, `fit`
     chunks      epochs in compiled chunks; the host wakes only between them
     parallel    data parallelism over a device mesh, multi-host start-up
+    sharded     sharded data: each device its own rows and batches, each process its share
     checkpoint  versioned, checksummed, atomic checkpoints of any pytree
     resources   memory estimates checked before anything is allocated
     problems    test functions (parabola, Rosenbrock) and `minimize`

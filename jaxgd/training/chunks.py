@@ -27,23 +27,24 @@ RUNNING, CONVERGED, NON_FINITE = 0, 1, 2
 
 
 def every_nth(eval_fn: EvalFn, eval_names: tuple[str, ...], eval_every: int):
-    """``(params, epoch, last_epoch) -> row``: ``eval_fn`` at epochs that are multiples of
-    ``eval_every`` and at ``last_epoch``, NaN at the others (``epoch`` counts from 1).
+    """``(params, epoch, last_epoch, *data) -> row``: ``eval_fn(params, *data)`` at epochs that
+    are multiples of ``eval_every`` and at ``last_epoch``, NaN at the others (``epoch`` counts
+    from 1). ``data`` is empty, or the training arrays (`make_chunk`'s ``eval_with_data``).
 
     A `jax.lax.cond` on an epoch number that is the same for every run: under
     `jax.vmap` over runs (a sweep) the predicate is not batched, so the skipped
     evaluations cost nothing. ``eval_every=1`` calls ``eval_fn`` with no cond.
     """
     if eval_every == 1:
-        return lambda params, epoch, last_epoch: eval_fn(params)
+        return lambda params, epoch, last_epoch, *data: eval_fn(params, *data)
 
-    def skip(params):
-        out = jax.eval_shape(eval_fn, params)
+    def skip(params, *data):
+        out = jax.eval_shape(eval_fn, params, *data)
         return {name: jnp.full(out[name].shape, jnp.nan, out[name].dtype) for name in eval_names}
 
-    def row(params, epoch, last_epoch):
+    def row(params, epoch, last_epoch, *data):
         due = (epoch % eval_every == 0) | (epoch >= last_epoch)
-        return jax.lax.cond(due, eval_fn, skip, params)
+        return jax.lax.cond(due, eval_fn, skip, params, *data)
 
     return row
 
@@ -55,7 +56,7 @@ def block_size(chunk: int, cap: int = 64) -> int:
 
 def make_chunk(epoch, chunk: int, tol: float = 0.0, gtol: float = 0.0,
                eval_fn: EvalFn | None = None, eval_names: tuple[str, ...] = (),
-               eval_every: int = 1):
+               eval_every: int = 1, eval_with_data: bool = False):
     """Up to ``chunk`` epochs on the device, stopping early when converged or non-finite.
 
     ``run(state, x, y, epoch0, max_epochs, prev_loss) -> (state, buffers, done, stop, last_loss)``
@@ -69,6 +70,8 @@ def make_chunk(epoch, chunk: int, tol: float = 0.0, gtol: float = 0.0,
     but discarded: its state update is dropped by `jnp.where`, so results are the
     same as stopping exactly there. ``eval_fn`` runs after every ``eval_every``-th
     epoch and after epoch ``max_epochs`` (`every_nth`); its columns are NaN in between.
+    With ``eval_with_data`` it is called as ``eval_fn(params, x, y)`` with the chunk's
+    training arrays (row-sharded ones included), else as ``eval_fn(params)``.
     """
     names = ("loss", "grad_norm", *eval_names)
     evaluate = every_nth(eval_fn, eval_names, eval_every) if eval_fn is not None else None
@@ -82,7 +85,8 @@ def make_chunk(epoch, chunk: int, tol: float = 0.0, gtol: float = 0.0,
             new, m = epoch(state, x, y)
             row = {"loss": m.loss, "grad_norm": m.grad_norm}
             if evaluate is not None:
-                row.update(evaluate(new.params, epoch0 + i + 1, max_epochs))
+                data = (x, y) if eval_with_data else ()
+                row.update(evaluate(new.params, epoch0 + i + 1, max_epochs, *data))
             row = {name: v.astype(dtype) for name, v in row.items()}
             live = (stop == RUNNING) & (epoch0 + i < max_epochs)
             finite = jnp.isfinite(m.loss) & jnp.isfinite(m.grad_norm) & tree_all_finite(new.params)

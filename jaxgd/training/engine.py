@@ -7,7 +7,9 @@
            bar, divergence check, checkpoints); one compilation for the whole run
 
 With a `mesh` (see `jaxgd.training.parallel`) the same program runs data-parallel: each
-gathered batch is split over the devices, params and optimizer state replicated.
+gathered batch is split over the devices, params and optimizer state replicated. With
+``data_sharding="sharded"`` each device holds only its own rows and draws its part of
+every batch from them (`jaxgd.training.sharded`).
 
 All pieces below `fit` are pure functions of arrays, so `jax.vmap` maps them over
 seeds and hyperparameters (see `jaxgd.experiments.sweep`).
@@ -40,7 +42,14 @@ from jaxgd.core.tree import tree_l2_norm
 from jaxgd.data.batching import epoch_indices
 from jaxgd.nn.losses import data_error_of
 from jaxgd.training.chunks import NON_FINITE, CheckpointFn, EvalFn, make_chunk, progress_bar, run_chunks
-from jaxgd.training.parallel import check_batch_divisible, constrain_batch, replicate, replicated
+from jaxgd.training.parallel import (
+    batch_sharded,
+    check_batch_divisible,
+    constrain_batch,
+    replicate,
+    replicated,
+)
+from jaxgd.training.sharded import local_part, make_sharded_epoch, place_rows, resolve_data_sharding
 
 __all__ = ["FitResult", "StepMetrics", "TrainState", "fit", "init_state", "make_chunk",
            "make_epoch", "make_step", "run_epochs"]
@@ -205,6 +214,8 @@ def fit(
     checkpoint_every: int = 0,
     on_checkpoint: CheckpointFn | None = None,
     prev_loss: float = math.inf,
+    data_sharding: str | None = None,
+    eval_with_data: bool = False,
 ) -> FitResult:
     """Train until ``epochs`` run out or the loss stops changing ("while not converged").
 
@@ -213,7 +224,10 @@ def fit(
             unless ``value_and_grad`` is given (e.g. hand-written backprop).
         params: initial parameters (ignored when ``state`` is given).
         tx: the update rule, hand-written or optax.
-        x, y: training data, first axis = examples.
+        x, y: training data, first axis = examples: host or device arrays of all rows,
+            or (``data_sharding="sharded"``) arrays already split by rows over ``mesh``,
+            each process having built them from its own rows
+            (`jaxgd.training.sharded.shard_rows` with ``local=True``).
         epochs: maximum number of epochs (total, counting a resumed ``state``'s).
         batch_size: examples per update; None = full batch (the tutorial's GD);
             1 = online SGD.
@@ -222,6 +236,9 @@ def fit(
         gtol: stop when the epoch's mean gradient norm is below ``gtol`` (0 disables).
         eval_fn: ``params -> {name: scalar}`` evaluated after every epoch inside the
             compiled loop (accuracy, test loss, ...); the names become history columns.
+            With ``eval_with_data``: ``(params, x, y) -> {name: scalar}``, given the
+            training arrays as fit holds them (row-sharded ones too: a mean over them is
+            a mean over every process's rows).
         eval_every: evaluate ``eval_fn`` only every this many epochs and at the last
             epoch (``epochs``); its columns are NaN at the other epochs. A test-set
             pass can cost as much as an epoch of small batches.
@@ -234,6 +251,14 @@ def fit(
         mesh: run data-parallel over this 1-D mesh (`jaxgd.training.parallel.make_mesh`): each
             batch split over its devices, the state replicated. ``batch_size`` must
             be a multiple of the device count. None: the default device.
+        data_sharding: with a ``mesh``, where the training rows live. ``"replicated"``: every
+            device holds all of them and each batch is gathered by a global permutation,
+            then split. ``"sharded"``: device k holds rows ``k*m .. (k+1)*m - 1`` with
+            ``m = n // D`` (the last ``n % D`` rows are left out), each process only its
+            devices' rows, and each device draws ``batch_size / D`` rows per step from its own
+            block with its own permutation; ``batch_size`` None or ``n`` is the full batch of
+            the ``n_keep = m * D`` kept rows. None or ``"auto"``: sharded in a multi-process
+            run, else replicated. See `jaxgd.training.sharded`.
         checkpoint_every: end a chunk at every multiple of this many epochs (0: never).
         on_checkpoint: ``(state, epochs_done, history_so_far)`` called at those epochs
             and at the end, never after a non-finite epoch (see `jaxgd.training.chunks`).
@@ -243,6 +268,8 @@ def fit(
         FitResult with the final state and the per-epoch history as numpy arrays.
 
     Raises:
+        ConfigError: a bad argument, e.g. ``data_sharding`` not one of "auto",
+            "replicated", "sharded", or "sharded" without a mesh.
         DataError: targets that do not suit the loss (``loss_fn.check_data``, before
             compiling; or the loss evaluated outside `jit` after a non-finite run).
         DivergenceError: a non-finite loss, gradient or parameter; names the epoch.
@@ -257,9 +284,16 @@ def fit(
     if loss_fn is not None and not callable(loss_fn):
         raise ConfigError(f"loss_fn={loss_fn!r} is not callable; pass a function (params, x, y) -> "
                           "scalar loss.")
-    x, y = jnp.asarray(x), jnp.asarray(y)
-    n = int(x.shape[0])
-    batch_size = n if batch_size is None else batch_size
+    sharded = resolve_data_sharding(data_sharding, mesh) == "sharded"
+    if sharded:  # only this process's rows reach its devices
+        n_all = len(x)
+        x, y, share = place_rows(x, y, mesh)
+        n = share.n_keep
+        batch_size = n if batch_size in (None, n_all) else batch_size
+    else:
+        x, y = jnp.asarray(x), jnp.asarray(y)
+        n = int(x.shape[0])
+        batch_size = n if batch_size is None else batch_size
     _validate(epochs, batch_size, n, tol, gtol, chunk)
     check_positive_int("eval_every", eval_every, fix="Use 1 to evaluate after every epoch.")
     if value_and_grad is None:
@@ -269,7 +303,7 @@ def fit(
     if state is None:
         state = init_state(params, tx, jax.random.key(0) if key is None else key)
     if hasattr(loss_fn, "check_data"):  # make_loss_fn's: labels vs classes, before compiling
-        loss_fn.check_data(state.params, x, y)
+        loss_fn.check_data(state.params, local_part(x), local_part(y))
     start = state.params
     steps_per_epoch = n // batch_size
     epoch0 = int(state.step) // steps_per_epoch
@@ -278,25 +312,32 @@ def fit(
     if checkpoint_every:
         check_positive_int("checkpoint_every", checkpoint_every)
         chunk = min(chunk, checkpoint_every)
-    eval_names = tuple(jax.eval_shape(eval_fn, state.params)) if eval_fn else ()
+    data_args = (x, y) if eval_with_data else ()
+    eval_names = tuple(jax.eval_shape(eval_fn, state.params, *data_args)) if eval_fn else ()
 
     jit_kwargs: dict[str, Any] = {}
     if mesh is not None:
         check_batch_divisible(batch_size, mesh.size, n)
-        state, x, y = replicate((state, x, y), mesh)  # fresh arrays: safe to donate
-        jit_kwargs = {"in_shardings": replicated(mesh), "out_shardings": replicated(mesh)}
+        rep, rows = replicated(mesh), batch_sharded(mesh) if sharded else replicated(mesh)
+        if sharded:
+            state = replicate(state, mesh)
+        else:
+            state, x, y = replicate((state, x, y), mesh)  # fresh arrays: safe to donate
+        jit_kwargs = {"in_shardings": (rep, rows, rows, rep, rep, rep), "out_shardings": rep}
     else:
         state = _copy_tree(state)  # chunks donate their input; keep the caller's arrays
-    epoch = make_epoch(make_step(value_and_grad, tx, pass_value), n, batch_size, mesh)
-    run_chunk = jax.jit(make_chunk(epoch, chunk, tol, gtol, eval_fn, eval_names, eval_every),
-                        donate_argnums=0, **jit_kwargs)
+    step = make_step(value_and_grad, tx, pass_value)
+    epoch = (make_sharded_epoch(step, n, batch_size, mesh) if sharded
+             else make_epoch(step, n, batch_size, mesh))
+    run_chunk = jax.jit(make_chunk(epoch, chunk, tol, gtol, eval_fn, eval_names, eval_every,
+                                   eval_with_data), donate_argnums=0, **jit_kwargs)
 
     state, history, done, stop = run_chunks(
         run_chunk, state, x, y, epoch0=epoch0, epochs=epochs, names=("loss", "grad_norm", *eval_names),
         prev_loss=prev_loss, checkpoint_every=checkpoint_every, on_checkpoint=on_checkpoint,
         bar=progress_bar(progress, remaining))
     if stop == NON_FINITE:
-        if (err := data_error_of(loss_fn, start, x, y)) is not None:
+        if (err := data_error_of(loss_fn, start, local_part(x), local_part(y))) is not None:
             raise err  # e.g. a label >= the number of classes: not the learning rate's fault
         lr = f" with learning rate {learning_rate}" if learning_rate is not None else ""
         raise DivergenceError(

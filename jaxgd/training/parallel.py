@@ -11,12 +11,28 @@ It is plain `jax.jit` with `NamedSharding`s, the same program on 1 or N devices.
 (`shard_map` with a `pmean` over the gradient would count it N times: inside
 `shard_map`, the gradient of replicated params is already summed.)
 
+Where the training rows live (`fit`'s ``data_sharding``, ``--data-sharding``):
+
+    replicated  every process holds the whole dataset; `replicate` builds global arrays
+                from each process's full copy (`jax.make_array_from_callback`); each step
+                gathers ``x[rows]`` by one global permutation, then splits it over the
+                devices (`constrain_batch`)
+    sharded     the default of a multi-process run (`jaxgd.training.sharded`): device k
+                holds the contiguous block of rows ``k*m .. (k+1)*m - 1`` (``m = n // D``;
+                the last ``n % D`` rows are left out), each process only its devices'
+                blocks (one contiguous block per process), and each device draws
+                ``batch_size / D`` rows per step from its own block with its own per-epoch
+                permutation; the global batch is their concatenation and the gradient
+                that of its mean, still under plain `jit`. Metrics computed in the
+                compiled loop over the sharded arrays (training accuracy) are means over
+                all rows of all processes.
+
 Many hosts: `initialize_distributed` joins the processes before any other JAX use;
 `jax.devices()` then lists every process's devices and the mesh spans them all.
-Each process holds the full dataset; `replicate` builds the global arrays from
-each process's local copy with `jax.make_array_from_callback`; every gathered
-batch is then split over all processes' devices. Only process 0 writes files; a resumed
-multi-process run needs the run folder where every process can read it.
+`jaxgd train` loads the dataset in every process; with sharded data each process keeps
+only its rows of the training split (host and device) and lets the rest go before
+training (the test split stays whole on every process). Only process 0 writes files; a
+resumed multi-process run needs the run folder where every process can read it.
 """
 
 from __future__ import annotations

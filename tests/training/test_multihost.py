@@ -1,4 +1,6 @@
-"""Two processes over 127.0.0.1 (jax.distributed, gloo on CPU) train like one process."""
+"""Two processes over 127.0.0.1 (jax.distributed, gloo on CPU) train like one process:
+with the data replicated, like one device; with it sharded (the default), like one
+process over four devices, each process holding half of the rows."""
 
 from __future__ import annotations
 
@@ -29,28 +31,40 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_two_processes_with_two_devices_each_match_one_process(tmp_path):
+def two_processes(tmp_path, args, meanwhile):
+    """Run ``jaxgd train ARGS`` as 2 processes x 2 CPU devices, calling ``meanwhile()`` while
+    they run; ``(its result, the two JSON summaries)``."""
     port = free_port()
     env = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS="--xla_force_host_platform_device_count=2")
     t0 = time.perf_counter()
     procs = [subprocess.Popen(
-        [sys.executable, "-m", "jaxgd", "train", *ARGS, "--out", str(tmp_path / f"p{i}"),
+        [sys.executable, "-m", "jaxgd", "train", *args, "--out", str(tmp_path / f"p{i}"),
          "--coordinator", f"127.0.0.1:{port}", "--num-processes", "2", "--process-id", str(i)],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for i in range(2)]
     try:
-        single = train(config_from_args(build_parser().parse_args(["train", *ARGS])))  # meanwhile
+        result = meanwhile()
         outs = [p.communicate(timeout=180) for p in procs]
     finally:
         for p in procs:
             if p.poll() is None:
                 p.kill()
-    seconds = time.perf_counter() - t0
     for p, (_, err) in zip(procs, outs, strict=True):
         assert p.returncode == 0, err[-2000:]
-    summaries = [json.loads([line for line in out.splitlines() if line.startswith("{")][-1])
-                 for out, _ in outs]
+    print(f"two-process run: {time.perf_counter() - t0:.1f} s wall")
+    return result, [json.loads([line for line in out.splitlines() if line.startswith("{")][-1])
+                    for out, _ in outs]
+
+
+def train_here(args):
+    return train(config_from_args(build_parser().parse_args(["train", *args])))
+
+
+def test_two_processes_with_two_devices_each_match_one_process(tmp_path):
+    args = [*ARGS, "--data-sharding", "replicated"]
+    single, summaries = two_processes(tmp_path, args, lambda: train_here(ARGS))
     assert all((s["processes"], s["devices"]) == (2, 4) for s in summaries)
+    assert all((s["data_sharding"], s["rows_this_process"]) == ("replicated", 64) for s in summaries)
     assert summaries[0]["final_loss"] == summaries[1]["final_loss"]  # one global computation
     assert (tmp_path / "p0" / "summary.json").is_file() and not (tmp_path / "p1").exists()
 
@@ -61,4 +75,23 @@ def test_two_processes_with_two_devices_each_match_one_process(tmp_path):
         for path, leaf in jax.tree_util.tree_flatten_with_path(res.state.params)[0]:
             np.testing.assert_allclose(z[jax.tree_util.keystr(path)], np.asarray(leaf),
                                        rtol=1e-5, atol=1e-6)
-    print(f"two-process run: {seconds:.1f} s wall")
+
+
+def test_two_processes_holding_half_the_rows_each_match_one_process_over_four_devices(tmp_path):
+    # 64 of 80 moons train, 16 test: each device 16 rows, each process 32; batches of 4 per device
+    args = ["--dataset", "moons", "--n-samples", "80", "--test-fraction", "0.2", "--hidden", "8",
+            "--activation", "tanh", "--batch-size", "16", "--optimizer", "adam", "--lr", "0.05",
+            "--epochs", "4", "--impl", "hand", "--quiet", "--json"]
+    four, summaries = two_processes(tmp_path, args,  # the default of a multi-process run: sharded
+                                    lambda: train_here([*args, "--devices", "4", "--data-sharding",
+                                                        "sharded"]))
+    for s in summaries:
+        assert (s["processes"], s["devices"], s["data_sharding"]) == (2, 4, "sharded")
+        assert (s["train_rows"], s["rows_per_device"], s["rows_this_process"]) == (64, 16, 32)
+    assert four.summary["rows_this_process"] == 64 and four.summary["data_sharding"] == "sharded"
+    assert summaries[0]["final_loss"] == summaries[1]["final_loss"]
+    metrics = read_metrics_csv(tmp_path / "p0" / "metrics.csv")
+    history = four.results["hand"].history
+    for name in ("loss", "train_accuracy", "test_loss", "test_accuracy"):
+        np.testing.assert_allclose(metrics[name], history[name], rtol=1e-5, err_msg=name)
+    assert 0.5 < history["train_accuracy"][-1] < 1 and len(history["loss"]) == 4
