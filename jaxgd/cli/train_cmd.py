@@ -100,7 +100,7 @@ def run(a: argparse.Namespace) -> int:
                                a.init_timeout)  # before any JAX use
     start_compile_cache(a)
     from jaxgd.cli.train_report import nothing_to_do_line, resume_state, resuming_line
-    from jaxgd.experiments.run import train, write_run
+    from jaxgd.experiments.run import check_checkpoint, train, write_run
     from jaxgd.experiments.runfolder import RunFolder
 
     t0 = time.perf_counter()
@@ -118,7 +118,10 @@ def run(a: argparse.Namespace) -> int:
             folder.close()
             raise
         if resumed.nothing_left:  # the folder is left exactly as it is
-            folder.close()
+            try:
+                check_checkpoint(cfg, folder)  # refused as a resume would refuse it
+            finally:
+                folder.close()
             line = nothing_to_do_line(resumed)
             if a.json:
                 print(json.dumps({"nothing_to_do": True, "message": line, "run_dir": str(folder.path),

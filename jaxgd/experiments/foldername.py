@@ -26,24 +26,30 @@ def _suffix() -> str:
     return secrets.token_hex(2)
 
 
+def _clock() -> float:
+    return time.time()
+
+
 def run_folder_name(stem: str, parent: str | os.PathLike = "runs",
-                    clock: Callable[[], float] = time.time,
-                    suffix: Callable[[], str] = _suffix) -> Path:
+                    clock: Callable[[], float] | None = None,
+                    suffix: Callable[[], str] | None = None) -> Path:
     """A default name ``parent/stem-YYYYmmdd-HHMMSS-xxxx``, without making the folder (for a
     process that never writes, e.g. process 1.. of a multi-process run)."""
-    return Path(parent) / f"{stem}-{time.strftime('%Y%m%d-%H%M%S', time.localtime(clock()))}-{suffix()}"
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime((clock or _clock)()))
+    return Path(parent) / f"{stem}-{stamp}-{(suffix or _suffix)()}"
 
 
 def new_run_folder(stem: str, parent: str | os.PathLike = "runs",
-                   clock: Callable[[], float] = time.time,
-                   suffix: Callable[[], str] = _suffix) -> Path:
+                   clock: Callable[[], float] | None = None,
+                   suffix: Callable[[], str] | None = None) -> Path:
     """Make a new empty folder ``parent/stem-YYYYmmdd-HHMMSS-xxxx`` and return its path.
 
     Args:
         stem: what the run is, e.g. ``"digits-adam"`` or ``"sweep-moons"``.
         parent: the folder that holds the runs (made if missing).
-        clock: seconds since the epoch (the time in the name, local time).
-        suffix: a short random token (4 hex digits), drawn again on a collision.
+        clock: seconds since the epoch (the time in the name, local time); default `time.time`.
+        suffix: draws the short token after the time (default: 4 random hex digits); drawn
+            again on a collision.
 
     Raises:
         OutputExistsError: no free name after `ATTEMPTS` draws (a suffix that never changes).
@@ -52,7 +58,7 @@ def new_run_folder(stem: str, parent: str | os.PathLike = "runs",
     parent = Path(parent)
     with writing(parent):
         parent.mkdir(parents=True, exist_ok=True)
-    now = clock()
+    now = (clock or _clock)()
     for _ in range(ATTEMPTS):
         path = run_folder_name(stem, parent, lambda: now, suffix)
         with writing(path):
