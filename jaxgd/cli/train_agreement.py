@@ -171,8 +171,14 @@ def reading(step: dict[str, Any], gap: dict[str, Any], epochs: int) -> str:
 
 
 def hand_vs_optax(cfg, outcome) -> dict[str, Any]:
-    """``{"per_step": per_step_check, "trajectories": trajectory_gap, "reading": reading}``."""
-    step = per_step_check(cfg, outcome)
+    """``{"per_step": per_step_check, "trajectories": trajectory_gap, "reading": reading}``,
+    computed on the run's device."""
+    import jax
+
+    from jaxgd.experiments.build import select_device
+
+    with jax.default_device(select_device(cfg.device)):  # as the run: its compiled pieces are reused
+        step = per_step_check(cfg, outcome)
     gap = trajectory_gap(outcome)
     return {"per_step": step, "trajectories": gap,
             "reading": reading(step, gap, int(outcome.summary["epochs"]))}

@@ -142,12 +142,14 @@ def resume_state(folder, target: int) -> Resume:
 
 
 def resuming_line(r: Resume) -> str:
-    """``resuming DIR from epoch 500 of 1000 (checkpoint of <time>)``, with each side's epoch
-    when the sides stand at different epochs."""
-    sides = ""
-    if len(set(r.epochs.values())) > 1:
-        sides = "; " + ", ".join(f"{impl} at epoch {e}" for impl, e in r.epochs.items())
-    return f"resuming {r.path} from epoch {r.start} of {r.target} (checkpoint of {r.saved}{sides})"
+    """``resuming DIR from epoch 500 of 1000 (checkpoint of <time>)``; where the sides (which
+    train in turn) stand at different epochs, each side's."""
+    when = f"(checkpoint of {r.saved})"
+    if len(set(r.epochs.values())) <= 1:
+        return f"resuming {r.path} from epoch {r.start} of {r.target} {when}"
+    sides = ", ".join(f"{impl} done ({e} epochs)" if e >= r.target or r.converged.get(impl)
+                      else f"{impl} from epoch {e} of {r.target}" for impl, e in r.epochs.items())
+    return f"resuming {r.path}: {sides} {when}"
 
 
 def nothing_to_do_line(r: Resume) -> str:
