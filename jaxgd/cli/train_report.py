@@ -60,7 +60,7 @@ def shown_predictions(cfg, outcome, rows: int = ROWS) -> Shown:
     if ds.task == "multiclass":
         c = out.argmax(-1)
         return Shown("class", "predicted class and its output", x, y, out[np.arange(len(c)), c], c)
-    return Shown("output", "output", x, y, out, None)
+    return Shown("output", "network output", x, y, out, None)
 
 
 def _x_text(xi, index: int) -> str:
