@@ -10,6 +10,10 @@ repeats, compilation apart, results waited on with `jax.block_until_ready`.
 jaxgd is measured twice: with its default evaluation after every epoch (train
 accuracy, test loss and accuracy: work the bare program does not do) and with
 ``eval_every=epochs`` (evaluated once, at the end), the like-for-like figure.
+Each row also gives its matmul work (`matmul_gflop`: training as `mlp_flops` counts
+it, plus a forward pass per evaluated row) and the time
+per unit of that work against the bare program's (`ratio_per_work`), so the price of
+the evaluation is told apart from the price of the engine.
 """
 
 from __future__ import annotations
@@ -23,12 +27,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgd.benchmark.baselines import as_tuples, bare_loss
+from jaxgd.benchmark.workloads import mlp_flops
 from jaxgd.experiments.build import make_problem
 from jaxgd.experiments.config import TrainConfig
 from jaxgd.experiments.sweep.engine import initial_params, sweep
 from jaxgd.experiments.sweep.grid import make_grid
 
-__all__ = ["bare_sweep", "sweep_config", "w5"]
+__all__ = ["bare_sweep", "matmul_gflop", "sweep_config", "w5"]
 
 
 def sweep_config(epochs: int, eval_every: int = 1) -> TrainConfig:
@@ -36,6 +41,16 @@ def sweep_config(epochs: int, eval_every: int = 1) -> TrainConfig:
     return TrainConfig(dataset="digits", hidden=(128, 128), activation="relu", init="he",
                        optimizer="adam", learning_rate=1e-3, batch_size=32, epochs=epochs,
                        test_fraction=0.2, impl="hand", eval_every=eval_every)
+
+
+def matmul_gflop(sizes: tuple[int, ...], train_rows: int, eval_rows: int, epochs: int, evals: int,
+                 runs: int) -> float:
+    """Matmul GFLOP of ``runs`` runs: training (`mlp_flops`) on ``train_rows`` rows per
+    epoch, and a forward pass (2 flops per weight per row) over ``eval_rows`` rows at
+    each of ``evals`` evaluations."""
+    forward = sum(2 * a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+    training = mlp_flops(sizes, train_rows, epochs)
+    return runs * (training + forward * eval_rows * evals) / 1e9
 
 
 def bare_sweep(x, y, batch: int, epochs: int, b1=0.9, b2=0.999, eps=1e-8):
@@ -101,16 +116,26 @@ def w5(runs=(1, 32), epochs: int = 20, repeats: int = 3) -> dict[str, Any]:
             figures["bare vmapped JAX"].append(time.perf_counter() - t)
         compile_s["bare vmapped JAX"] = bare_compile
         base = statistics.median(figures["bare vmapped JAX"])
+        data, sizes = pb.data, pb.sizes
+        trained = data.x.shape[0] // 32 * 32  # rows per epoch (the last partial batch is dropped)
+        evaluated = data.x.shape[0] + (0 if data.x_test is None else data.x_test.shape[0])
+        work = {name: matmul_gflop(sizes, trained, evaluated, epochs, epochs // cfg.eval_every, r)
+                for name, cfg in cfgs.items()}
+        work["bare vmapped JAX"] = matmul_gflop(sizes, trained, 0, epochs, 0, r)
         for name, ts in figures.items():
             med = statistics.median(ts)
             rows.append({"runs": r, "program": name, "run_s": med, "compile_s": compile_s[name],
-                         "runs_per_second": r / med, "ratio_to_bare": med / base})
+                         "runs_per_second": r / med, "ratio_to_bare": med / base,
+                         "matmul_gflop": work[name],
+                         "ratio_per_work": (med / work[name]) / (base / work["bare vmapped JAX"])})
     device = jax.devices()[0]
     md = "\n".join([
-        "| R | program | run (median) | compile | runs/s | ratio to bare |",
-        "|---|---|---|---|---|---|",
+        "| R | program | run (median) | compile | runs/s | ratio to bare | matmul work | "
+        "ratio per unit of work |",
+        "|---|---|---|---|---|---|---|---|",
         *(f"| {row['runs']} | {row['program']} | {row['run_s'] * 1e3:.1f} ms | "
-          f"{row['compile_s']:.2f} s | {row['runs_per_second']:.1f} | {row['ratio_to_bare']:.2f}x |"
+          f"{row['compile_s']:.2f} s | {row['runs_per_second']:.1f} | {row['ratio_to_bare']:.2f}x | "
+          f"{row['matmul_gflop']:.2f} GFLOP | {row['ratio_per_work']:.2f}x |"
           for row in rows)])
     return {"name": "W5", "title": f"sweep against a bare vmapped program: W2 over R learning rates, "
                                    f"{epochs} epochs, one {device.platform} device",

@@ -32,7 +32,7 @@ from jaxgd.cli.signals import StopSignals, exit_code, exit_now, stopped_text
 from jaxgd.core.cache import cache_dir, compile_cache_off
 from jaxgd.core.errors import JaxgdError, TrainingInterrupted, WriteError
 
-COMMANDS = ("train", "crosscheck", "sweep", "compare", "plot", "bench")
+COMMANDS = ("train", "crosscheck", "sweep", "compare", "plot", "bench", "optimizers")
 SWITCHES = ("--debug", "--no-compile-cache")  # global, at any position on the line
 NUMBER_LIKE = re.compile(r"^-(\.?\d|inf|nan)", re.IGNORECASE)  # -1e-8, -.5, -1:1:4:log, -inf
 RENAMED = re.compile(r".* is renamed .*; the old name is kept")  # jaxgd.core.deprecation's words
@@ -57,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"jaxgd {__version__}")
     parser.add_argument("--debug", action="store_true",
-                        help="show the Python traceback of a failure (any position on the line)")
+                        help="show the Python traceback of a failure (any position on the line; "
+                        "default: off)")
     parser.add_argument("--no-compile-cache", action="store_true",
                         help="compile every program afresh, and keep nothing in the compilation cache "
                         f"(default: kept in {cache_dir('xla')}; the same as JAXGD_NO_COMPILE_CACHE=1; "

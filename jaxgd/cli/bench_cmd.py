@@ -7,6 +7,7 @@ import json
 import os
 from pathlib import Path
 
+from jaxgd.cli.common import add_flag
 from jaxgd.core.errors import ConfigError, check_choice, check_positive_int
 from jaxgd.core.io import write_text, writing
 from jaxgd.core.names import WORKLOADS
@@ -14,15 +15,15 @@ from jaxgd.core.names import WORKLOADS
 
 def register(sub) -> None:
     p = sub.add_parser("bench", help="benchmark jaxgd against other implementations",
-                       description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--workloads", default=",".join(WORKLOADS),
-                   help="comma-separated subset of W1..W5 (W5: the sweep against a bare vmapped "
-                   "program)")
-    p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--quick", action="store_true", help="small sizes: a smoke run in seconds")
-    p.add_argument("--no-end-to-end", action="store_true", help="skip the fresh-process runs")
-    p.add_argument("--out", default="bench_out", help="folder for bench.json and bench.md")
-    p.add_argument("--json", action="store_true", help="print the JSON result on stdout")
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_flag(p, "--workloads", default=",".join(WORKLOADS),
+             help="comma-separated subset of W1..W5 (W5: the sweep against a bare vmapped program)")
+    add_flag(p, "--repeats", type=int, default=5, help="timed repeats per implementation (the median "
+             "is reported)")
+    add_flag(p, "--quick", action="store_true", help="small sizes: a smoke run in seconds")
+    add_flag(p, "--no-end-to-end", action="store_true", help="skip the fresh-process runs")
+    add_flag(p, "--out", default="bench_out", help="folder for bench.json and bench.md")
+    add_flag(p, "--json", action="store_true", help="print the JSON result on stdout")
     p.set_defaults(func=run)
 
 

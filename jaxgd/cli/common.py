@@ -15,6 +15,7 @@ from typing import Any
 
 from jaxgd.core.cache import use_compile_cache
 from jaxgd.core.errors import ConfigError
+from jaxgd.core.names import is_user_rule
 from jaxgd.experiments.config import FIELDS, TrainConfig, validate
 from jaxgd.experiments.fields import choices_of, flags_of
 
@@ -39,11 +40,16 @@ def add_flag(group, *flags: str, help: str, default: Any = None, choices: Iterab
     """A flag that is not a config field, with its default and choices in its help.
 
     ``choices`` are only listed: the command checks them (`check_choice`, with a
-    suggestion), as `validate` checks a config field's.
+    suggestion), as `validate` checks a config field's. A switch shows "default: off"; a
+    flag whose default is None shows ``show_default``, what leaving it out means.
     """
     if kwargs.get("action") == "store_true":
-        return group.add_argument(*flags, help=flag_help(help), **kwargs)
+        return group.add_argument(*flags, help=flag_help(help, default="off"), **kwargs)
+    if kwargs.get("required"):
+        return group.add_argument(*flags, help=flag_help(help, choices=choices), **kwargs)
     shown = show_default if show_default is not None else default
+    if shown is None:
+        raise TypeError(f"add_flag({flags[0]!r}): say what leaving it out means (show_default=...)")
     return group.add_argument(*flags, default=default,
                               help=flag_help(help, default=shown, choices=choices), **kwargs)
 
@@ -78,12 +84,13 @@ def add_config_flags(group, names: Iterable[str], *, overrides: Mapping[str, Map
         for sc in opt.shortcuts:  # each appends (key, text) to the same field
             if shortcuts is not None and sc.key not in shortcuts:
                 continue
+            hint = flag_help(sc.help, default=opt.unset)  # e.g. the optimizer's own
             if sc.parse is None:
                 group.add_argument(sc.flag, dest=name, action="append_const", const=(sc.key, True),
-                                   default=argparse.SUPPRESS, help=flag_help(sc.help))
+                                   default=argparse.SUPPRESS, help=hint)
             else:
                 group.add_argument(sc.flag, dest=name, action="append", type=lambda s, k=sc.key: (k, s),
-                                   default=argparse.SUPPRESS, metavar="X", help=flag_help(sc.help))
+                                   default=argparse.SUPPRESS, metavar="X", help=hint)
     group.set_defaults(config_defaults={**(group.get_default("config_defaults") or {}), **parser_defaults},
                        config_fields=(*(group.get_default("config_fields") or ()), *names))
 
@@ -91,7 +98,7 @@ def add_config_flags(group, names: Iterable[str], *, overrides: Mapping[str, Map
 def _shown(opt, default: Any) -> str | None:
     """The default as --help shows it."""
     if opt.switch:
-        return None
+        return "on" if default else "off"
     if opt.repeat:
         return " ".join(opt.show(default)) or opt.unset
     if default is None:
@@ -143,8 +150,16 @@ def _shortcut(opt, key: str, text: Any) -> tuple[str, Any]:
 
 
 def config_from_args(a: argparse.Namespace) -> TrainConfig:
-    """The validated config: the given flags over this subcommand's defaults."""
-    return validate(TrainConfig(**{**a.config_defaults, **given_fields(a)}))
+    """The validated config: the given flags over this subcommand's defaults.
+
+    A user's own rule (``--optimizer MODULE:FACTORY``) has no optax twin: unless
+    ``--impl`` is given, it runs with impl "hand".
+    """
+    given = given_fields(a)
+    fields = {**a.config_defaults, **given}
+    if is_user_rule(fields.get("optimizer")) and "impl" not in given:
+        fields["impl"] = "hand"
+    return validate(TrainConfig(**fields))
 
 
 def config_argv(cfg: TrainConfig, names: Iterable[str], defaults: Mapping[str, Any] | None = None

@@ -3,8 +3,9 @@
     jaxgd compare --dataset moons --optimizers sgd:hand sgd:optax \\
         adam:hand:learning_rate=0.01 --seeds 8 --epochs 200 --target 0.1 --plot
 
-An optimizer is NAME[:hand|optax][:KEY=VALUE,...]; --lr and --set set the learning rate
-and arguments of those that do not name their own.
+An optimizer is NAME[:hand|optax][:KEY=VALUE,...], or your own rule
+MODULE:FACTORY[:KEY=VALUE,...] (see `jaxgd optimizers`); --lr and --set set the learning
+rate and arguments of those that do not name their own.
 """
 
 from __future__ import annotations
@@ -25,13 +26,17 @@ def register(sub) -> None:
     add_problem_flags(p, "compare")
     g = p.add_argument_group("optimizers")
     add_flag(g, "--optimizers", nargs="+", required=True, metavar="NAME[:IMPL][:K=V,...]",
-             help="e.g. sgd:hand adam:optax adam:hand:learning_rate=0.01 (IMPL: hand or optax; "
-                  "default: hand)")
+             help="e.g. sgd:hand adam:optax adam:hand:learning_rate=0.01, or your own rule "
+                  "MODULE:FACTORY (hand only), space- or comma-separated (IMPL: hand or optax, "
+                  "hand when left out; learning_rate: the optimizer's default when neither it nor "
+                  "--lr is given)")
     add_config_flags(g, ("learning_rate", "hyper", "l2", "decay_rate"), shortcuts=(), overrides={
-        "learning_rate": {"help": "learning rate of the optimizers that do not set their own"},
+        "learning_rate": {"help": "learning rate of the optimizers that do not set their own "
+                                  "(each of the others: its default)"},
         "hyper": {"help": "an optimizer argument for every optimizer that does not set its own, "
                           "repeatable"}})
-    add_flag(g, "--target", type=float, help="report the first epoch with loss <= target")
+    add_flag(g, "--target", type=float, help="report the first epoch with loss <= target",
+             show_default="none: not reported")
     add_flag(g, "--band", choices=("minmax", "std"), default="minmax",
              help="band of the loss plot over seeds: min-max or mean ± std")
     p.set_defaults(func=run)

@@ -16,17 +16,21 @@ inf, 2 on bad input.
 from __future__ import annotations
 
 import argparse
-import difflib
-import importlib
 import inspect
 import json
-import os
-import sys
 from typing import Any
 
 from jaxgd.cli.common import add_flag, start_compile_cache
 from jaxgd.core.deprecation import renamed_value
-from jaxgd.core.errors import ConfigError, UnknownNameError, check_choice, check_positive_int
+from jaxgd.core.errors import (
+    ConfigError,
+    UnknownNameError,
+    check_choice,
+    check_nonnegative,
+    check_positive_int,
+    suggest,
+)
+from jaxgd.core.limits import MAX_INT32
 from jaxgd.core.names import RENAMED_SCHEDULES, SCHEDULES
 from jaxgd.experiments.fields import parse_assignments
 
@@ -42,7 +46,7 @@ def register(subparsers: Any) -> None:
                     "per optimizer: deviation, first divergent step and leaf, verdict.",
         epilog=__doc__.split("\n\n", 1)[1].replace("Examples::", "examples:"),
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_flag(p, "--optimizer", metavar="NAME|ID|all",
+    add_flag(p, "--optimizer", metavar="NAME|ID|all", show_default="none: give it or --hand",
              help="a row id or rule name (sgd = sgd, sgd-momentum, sgd-nesterov), all, or a comma list")
     for name, flag in FLAGS.items():
         add_flag(p, flag, *(["--lr"] if name == "learning_rate" else []), dest=name, type=float,
@@ -51,7 +55,8 @@ def register(subparsers: Any) -> None:
     add_flag(p, "--set", action="append", default=[], metavar="KEY=VALUE",
              show_default="the row's own",
              help="any other keyword argument, repeatable (true, none, 1e-3, (0.9, 0.99), 'text')")
-    add_flag(p, "--steps", type=int, default=200, help="updates per check")
+    add_flag(p, "--steps", type=_steps, default=200, metavar="N",
+             help=f"updates per check, at most {MAX_INT32:,} and what memory holds")
     add_flag(p, "--dtype", default="float32", choices=DTYPES, metavar="DTYPE",
              help="dtype of params and gradients (float64 enables x64)")
     add_flag(p, "--oracle", choices=("float64",), metavar="float64",
@@ -73,9 +78,24 @@ def register(subparsers: Any) -> None:
     add_flag(p, "--hand", metavar="MODULE:FACTORY",
              help="your own rule factory, checked against --reference with the same kwargs. "
              "jaxgd imports and runs MODULE (from the current folder or sys.path): pass only "
-             "code you trust")
-    add_flag(p, "--reference", metavar="NAME", help="the optax twin (row id or twin name) for --hand")
+             "code you trust", show_default="none: the table's rows")
+    add_flag(p, "--reference", metavar="NAME", help="the optax twin (row id or twin name) for --hand",
+             show_default="none")
     p.set_defaults(func=run)
+
+
+def _steps(text: str) -> int:
+    """An integer, also written 1e3; whether it is in range is `run`'s check."""
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer; e.g. --steps 200") from None
+        if not value.is_integer():
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer; e.g. --steps 200") from None
+        return int(value)
 
 
 def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
@@ -97,48 +117,58 @@ def _flag(name: str) -> str:
     return FLAGS.get(name, f"--set {name}=...")
 
 
-def load_factory(spec: str) -> Any:
-    """The callable named by ``MODULE:FACTORY`` (the working directory is importable)."""
-    module_name, sep, attr = spec.partition(":")
-    if not sep or not module_name or not attr.isidentifier():
-        raise ConfigError(f"--hand={spec!r}: expected MODULE:FACTORY, e.g. --hand mypkg.rules:my_sgd.")
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as err:
-        raise ConfigError(f"--hand={spec!r}: cannot import {module_name!r} ({err}). Run from the "
-                          "folder above it or add that folder to PYTHONPATH.") from err
-    factory = getattr(module, attr, None)
-    if factory is None:
-        names = [n for n in dir(module) if not n.startswith("_") and callable(getattr(module, n))]
-        close = difflib.get_close_matches(attr, names, n=1, cutoff=0.5)
-        raise UnknownNameError(f"--hand={spec!r}: {module_name} has no {attr!r}."
-                               + (f" Did you mean {close[0]!r}?" if close else "")
-                               + f" Callables there: {', '.join(names)}.")
-    if not callable(factory):
-        raise ConfigError(f"--hand={spec!r}: {attr} is a {type(factory).__name__}, not a factory.")
-    return factory
-
-
 def user_row(spec: str, reference: str | None) -> Any:
-    """A table row pairing the user's factory with the reference twin (and its settings)."""
+    """A table row pairing the user's factory (built and checked by
+    `jaxgd.optimizers.user_rules.build_rule`) with the reference twin (and its settings)."""
     import jaxgd.reference as ref
+    from jaxgd.experiments.config import optimizer_names
+    from jaxgd.optimizers.user_rules import build_rule, load_factory
 
     if not reference:
         raise ConfigError(f"--hand={spec!r} needs --reference NAME, the optax twin to check it "
-                          "against (a row id such as rmsprop, or a twin name).")
-    factory = load_factory(spec)
+                          "against (a row id such as rmsprop; `jaxgd optimizers` lists them).")
+    load_factory(spec)  # a missing module or name: refused before the reference is looked up
     rows = [r for r in ref.OPTIMIZERS if r.id == reference]
     if rows:
         base = rows[0]
     else:
-        twins = [n for m in (ref, *ref._FAMILIES) for n in dir(m)
-                 if not n.startswith("_") and callable(getattr(m, n)) and n[0].islower()]
-        if reference not in twins:
-            check_choice("reference", reference, [r.id for r in ref.OPTIMIZERS] + twins)
-        base = ref.Row(reference, factory, getattr(ref, reference), {})
-    return base._replace(id=f"{spec} vs {reference}", hand=factory)
+        twins = [n for m in (ref.core, ref.adam_family, ref.others, ref.wrappers)
+                 for n in getattr(m, "__all__", ()) if n[0].islower() and callable(getattr(ref, n, None))]
+        if reference not in twins:  # any twin is taken; the row ids and rules are listed
+            shown = {r.id for r in ref.OPTIMIZERS} | set(optimizer_names())
+            raise UnknownNameError(f"unknown reference {reference!r} (--reference)."
+                                   + suggest(reference, shown, kind="reference"))
+        base = ref.Row(reference, None, getattr(ref, reference), {})
+
+    def hand(**kwargs: Any) -> Any:
+        return build_rule(spec, **kwargs)
+
+    hand.__qualname__ = hand.__name__ = spec
+    hand.__module__ = ""
+    return base._replace(id=f"{spec} vs {reference}", hand=hand)
+
+
+def probe_user_row(spec: str, row: Any, kwargs: dict) -> None:
+    """One abstract init and update of the user's rule on the check's params (no compute)."""
+    import jax
+    import jax.numpy as jnp
+
+    from jaxgd.crosscheck.rows import example_params
+    from jaxgd.optimizers.user_rules import probe_rule
+
+    tx = row.hand(**{**row.kwargs, **kwargs})
+    params = jax.eval_shape(lambda: example_params(jnp.float32))
+    probe_rule(spec, tx, params, {name: jnp.float32(0) for name in row.extra})
+
+
+def check_tolerance_flags(args: argparse.Namespace) -> None:
+    """--rtol and --atol: finite and >= 0 (0 and 0: the two sides must be equal bit for bit)."""
+    if args.rtol is not None:
+        check_nonnegative("--rtol", args.rtol, fix="e.g. --rtol 1e-5, or leave it out for the "
+                          "default by dtype.")
+    if args.atol is not None:
+        check_nonnegative("--atol", args.atol, fix="e.g. --atol 1e-8, or leave it out for rtol "
+                          "times the leaf's largest magnitude.")
 
 
 def _row_kwargs(rows: tuple, overrides: dict, user: bool) -> list[dict]:
@@ -160,6 +190,10 @@ def _summary(report: Any) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     steps = check_positive_int("--steps", args.steps, fix="e.g. --steps 200.")
+    if steps > MAX_INT32:
+        raise ConfigError(f"--steps {steps:,} is more than the int32 step counter holds; accepted: "
+                          f"1..{MAX_INT32:,}. A few hundred steps show where two rules part.")
+    check_tolerance_flags(args)
     dtype = check_choice("dtype", args.dtype, DTYPES)
     mode = check_choice("mode", args.mode, ("stream", "loss"))
     schedule = None if args.schedule is None else check_choice(  # an old name: renamed, warned
@@ -188,6 +222,8 @@ def run(args: argparse.Namespace) -> int:
                 "same_schedule": args.same_schedule, "seed": args.seed, "overrides": overrides,
                 "rtol": args.rtol, "atol": args.atol, "oracle": args.oracle}
     per_row = _row_kwargs(rows, overrides, bool(args.hand))
+    if args.hand:  # a broken rule is bad input (exit 2), found before any work
+        probe_user_row(args.hand, rows[0], per_row[0])
     width = max(28, *(len(r.id) for r in rows))
     if not args.json:
         print(_header(settings, width), flush=True)

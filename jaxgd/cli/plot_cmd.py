@@ -8,12 +8,14 @@ from __future__ import annotations
 import argparse
 import sys
 
+from jaxgd.cli.common import add_flag
+
 
 def register(sub) -> None:
     p = sub.add_parser("plot", help="draw loss curves, decision boundaries, sweep and compare plots",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="folders written by train/sweep/compare")
-    p.add_argument("--quiet", action="store_true", help="do not list the files written")
+    add_flag(p, "--quiet", action="store_true", help="do not list the files written")
     p.set_defaults(func=run)
 
 

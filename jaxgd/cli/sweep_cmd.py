@@ -23,7 +23,7 @@ from jaxgd.cli.common import (
     start_compile_cache,
 )
 from jaxgd.core.errors import ConfigError, check_range
-from jaxgd.experiments.config import SINGLE_IMPLS, TrainConfig
+from jaxgd.experiments.config import FIELDS, SINGLE_IMPLS, TrainConfig
 
 GRID_FLAGS = ("learning_rate", "momentum", "b1", "b2", "eps", "weight_decay", "l2", "decay_rate")
 PROBLEM_FIELDS = (*DATA_FIELDS, "grad", "schedule", "decay_every", "warmup_epochs")
@@ -39,7 +39,8 @@ def add_problem_flags(p: argparse.ArgumentParser, command: str) -> None:
     add_config_flags(g, RUN_FIELDS, overrides={"seed": {"help": SEED_HELP}})
     add_flag(g, "--seeds", default="1", help="run seeds: a count N (seed..seed+N-1) or a list 0,3,7")
     add_flag(g, "--cpu-devices", type=int, metavar="N",
-             help="split the CPU into N devices (only before JAX starts; see XLA_FLAGS)")
+             help="split the CPU into N devices (only before JAX starts; see XLA_FLAGS)",
+             show_default="as XLA_FLAGS says, else 1")
     add_flag(g, "--out", help="run folder", show_default=f"runs/{command}-<dataset>-<time>-<random>")
     add_flag(g, "--overwrite", action="store_true", help="replace an existing run folder")
     add_flag(g, "--plot", action="store_true", help="also write PNG figures (needs matplotlib)")
@@ -60,12 +61,13 @@ def register(sub) -> None:
                  "help": "the hand-written rule or its optax twin"},
         "hyper": {"help": "a fixed optimizer argument, repeatable"}})
     add_flag(g, "--learning-rate", "--lr", dest="grid_learning_rate", metavar="SPEC",
-             help="learning rates", show_default=TrainConfig().learning_rate)
+             help="learning rates", show_default=FIELDS["learning_rate"][1].unset)
     for name in GRID_FLAGS[1:]:
         add_flag(g, f"--{name.replace('_', '-')}", dest=f"grid_{name}", metavar="SPEC",
                  help=f"values of {name}", show_default="the optimizer's own"
                  if name not in ("l2", "decay_rate") else getattr(TrainConfig(), name))
-    add_flag(g, "--grid", action="append", metavar="KEY=SPEC", help="any float hyperparameter")
+    add_flag(g, "--grid", action="append", metavar="KEY=SPEC", help="any float hyperparameter, repeatable",
+             show_default="no other axis")
     add_flag(g, "--max-runs-per-chunk", type=int, help="runs per compiled call",
              show_default="from a memory estimate")
     add_flag(g, "--memory-budget-mb", type=float, help="device memory per device for one chunk",

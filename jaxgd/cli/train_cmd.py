@@ -50,7 +50,8 @@ def register(sub) -> None:
     add_config_flags(g, RUN_FIELDS)
     add_flag(g, "--out", help="run folder", show_default="runs/<dataset>-<optimizer>-<time>-<random>")
     add_flag(g, "--overwrite", action="store_true", help="replace an existing run folder")
-    add_flag(g, "--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR up to --epochs in "
+    add_flag(g, "--resume", metavar="RUN_DIR", show_default="a new run",
+             help="continue the run in RUN_DIR up to --epochs in "
              "total; it may change " + ", ".join(flags_of(n, FIELDS[n][1])[0] for n in RESUMABLE)
              + ", the other config flags must be left out or equal the run's")
     add_flag(g, "--json", action="store_true", help="print one JSON summary line on stdout")
@@ -59,9 +60,10 @@ def register(sub) -> None:
     add_flag(g, "--quiet", action="store_true", help="no progress bar or report")
     g = p.add_argument_group("parallel")
     add_config_flags(g, ("devices",))
-    add_flag(g, "--coordinator", metavar="HOST:PORT", help="address of process 0 of a multi-process run")
-    add_flag(g, "--num-processes", type=int, help="processes in the run")
-    add_flag(g, "--process-id", type=int, help="this process, 0..N-1")
+    add_flag(g, "--coordinator", metavar="HOST:PORT", help="address of process 0 of a multi-process run",
+             show_default="one process")
+    add_flag(g, "--num-processes", type=int, metavar="N", help="processes in the run", show_default=1)
+    add_flag(g, "--process-id", type=int, metavar="I", help="this process, 0..N-1", show_default=0)
     add_flag(g, "--init-timeout", type=float, default=DEFAULT_INIT_TIMEOUT, metavar="SECONDS",
              help="how long the processes of a multi-process run wait for each other")
     p.set_defaults(func=run)
@@ -138,7 +140,7 @@ def run(a: argparse.Namespace) -> int:
     try:
         with folder:
             outcome = train(cfg, progress=show, folder=folder, resume=a.resume is not None)
-            check = _hand_vs_optax(cfg, outcome)
+            check = _hand_vs_optax(outcome.config, outcome)  # the defaults resolved
             if resumed is not None:
                 outcome.summary["resumed"] = resumed.as_dict()
             write_run(out, outcome, folder=folder)
@@ -156,9 +158,10 @@ def run(a: argparse.Namespace) -> int:
         return code
     if a.quiet:
         return _disagreement(cfg, code)
-    print(f"jaxgd train: {cfg.dataset}, sizes {outcome.problem.sizes}, {cfg.activation}, "
-          f"loss {outcome.problem.loss}, {cfg.optimizer}(lr={cfg.learning_rate}"
-          + "".join(f", {k}={v}" for k, v in cfg.hyper) + f"), impl {cfg.impl}, grad {cfg.grad}")
+    from jaxgd.experiments.header import run_header
+
+    cfg = outcome.config  # the defaults resolved: the values the run used
+    print("\n".join(run_header(cfg, outcome.problem)))
     for note in outcome.problem.notes:
         print(f"data           {note}")
     print(f"epochs run     {summary['epochs']}" + ("  (converged)" if summary["converged"] else ""))

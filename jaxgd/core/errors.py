@@ -198,13 +198,28 @@ def check_positive_int(name: str, value: Any, fix: str = "") -> int:
     return int(value)
 
 
-def check_choice(kind: str, value: Any, valid: Iterable[str]) -> str:
-    """Return ``value`` if it is one of ``valid``; else raise UnknownNameError with a hint."""
-    valid = sorted(valid)
+def close_matches(value: Any, names: Iterable[str], n: int = 3) -> list[str]:
+    """Up to ``n`` of ``names`` closest to ``value`` (difflib), the closest first."""
+    return difflib.get_close_matches(str(value), sorted(set(names)), n=n, cutoff=0.5)
+
+
+def suggest(value: Any, names: Iterable[str], *, kind: str = "", also: str = "") -> str:
+    """The hint every unknown-name error ends with: the closest name first (difflib), then
+    every accepted name once, sorted. ``also``: other accepted forms, after the names (``or ...``).
+
+        " Did you mean 'adam'? Accepted optimizer values: adabelief, adam, adamax, ..."
+    """
+    valid = sorted({str(x) for x in names if x})
+    close = close_matches(value, valid, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    label = f"Accepted {kind} values" if kind else "Accepted"
+    return f"{hint} {label}: {', '.join(valid)}{'; ' + also if also else ''}."
+
+
+def check_choice(kind: str, value: Any, valid: Iterable[str], also: str = "") -> str:
+    """Return ``value`` if it is one of ``valid``; else raise UnknownNameError with a hint
+    (`suggest`: close matches first, then each accepted name once, sorted)."""
+    valid = list(valid)
     if isinstance(value, str) and value in valid:
         return value
-    close = difflib.get_close_matches(str(value), valid, n=1, cutoff=0.5)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise UnknownNameError(
-        f"unknown {kind} {value!r}.{hint} Accepted {kind} values: {', '.join(valid)}."
-    )
+    raise UnknownNameError(f"unknown {kind} {value!r}.{suggest(value, valid, kind=kind, also=also)}")

@@ -14,12 +14,15 @@ checks that they stay equal:
     WORKLOADS    jaxgd.benchmark.WORKLOADS (defined here: `jaxgd bench --workloads`)
 
 The file suffixes of dataset files and the old schedule spellings live here only;
-`jaxgd.data` and `jaxgd.schedules.table` take them from here.
+`jaxgd.data` and `jaxgd.schedules.table` take them from here. So does the form of a
+user's own rule, ``MODULE:FACTORY`` (`is_user_rule`), accepted wherever an optimizer
+name is; `jaxgd.optimizers.user` imports and checks it.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 SYNTHETIC = ("xor", "moons", "circles", "spirals", "sine")
@@ -38,8 +41,16 @@ OPTIMIZERS = ("adabelief", "adadelta", "adafactor", "adagrad", "adam", "adamax",
               "novograd", "optimistic_gradient_descent", "radam", "rmsprop", "rprop", "sgd", "sgd_l2",
               "sign_sgd", "signum", "sm3", "tutorial_momentum", "yogi")
 WORKLOADS = ("W1", "W2", "W3", "W4", "W5")
+# a user's own rule factory: a dotted module path, a colon, a function name (mypkg.rules:my_sgd)
+USER_RULE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$")
+USER_RULE_FORM = "MODULE:FACTORY (e.g. mypkg.rules:my_sgd)"
 
 
 def is_file_name(name: Any) -> bool:
     """True when ``name`` is a path to a dataset file (ends in .npz or .csv)."""
     return isinstance(name, str | os.PathLike) and str(name).lower().endswith(FILE_SUFFIXES)
+
+
+def is_user_rule(name: Any) -> bool:
+    """True when ``name`` has the form ``MODULE:FACTORY`` of a user's own rule factory."""
+    return isinstance(name, str) and USER_RULE.match(name) is not None

@@ -38,6 +38,14 @@ import numpy as np
 
 from jaxgd.core.errors import ConfigError, check_positive_int, check_transform
 from jaxgd.core.transform import apply_updates
+from jaxgd.crosscheck.inputs import (
+    DEFAULT_STEPS,
+    check_call,
+    check_steps_fit,
+    check_tolerances,
+    inputs,
+    step_indices,
+)
 from jaxgd.crosscheck.leaves import Plan, looser, match_leaves, plan_stats
 from jaxgd.crosscheck.oracle import (
     DEFAULT_RTOL,
@@ -52,54 +60,11 @@ from jaxgd.crosscheck.report import CrosscheckReport, LeafTrace
 
 __all__ = ["DEFAULT_RTOL", "crosscheck", "crosscheck_schedule", "default_rtol"]
 
-DEFAULT_STEPS = 200
-
-
-def _leading(name: str, tree: Any, steps: int | None) -> tuple[Any, int]:
-    """``tree`` cut to its first ``steps`` entries along the stacked axis 0."""
-    leaves = jax.tree.leaves(tree)
-    lengths = {jnp.shape(x)[0] if jnp.ndim(x) else None for x in leaves}
-    if not leaves or len(lengths) != 1 or None in lengths:
-        raise ConfigError(f"{name} must be a pytree of arrays stacked along a leading steps axis "
-                          f"(one length for all leaves); got lengths {sorted(map(str, lengths))}.")
-    n = lengths.pop()
-    if steps is None:
-        return tree, n
-    if steps > n:
-        raise ConfigError(f"steps={steps} but {name} holds only {n} steps. "
-                          f"Pass steps<={n} or a longer {name}.")
-    return jax.tree.map(lambda x: x[:steps], tree), steps
 
 
 def _extras(extra_args: dict | None, grads: Any, params: Any) -> dict:
     """update()'s extra keyword arguments; a callable value is ``fn(grads, params)``."""
     return {k: (v(grads, params) if callable(v) else v) for k, v in (extra_args or {}).items()}
-
-
-def _inputs(params, steps, grads, loss_fn, batches) -> tuple[Any, Any, int]:
-    """Checked params, the per-step scan inputs (grads, batches or step indices), steps."""
-    if grads is not None and loss_fn is not None:
-        raise ConfigError("pass either grads= (stream mode) or loss_fn= (loss mode), not both.")
-    if batches is not None and loss_fn is None:
-        raise ConfigError("batches= needs loss_fn=(params, batch) -> scalar.")
-    if steps is not None:
-        steps = check_positive_int("steps", steps, fix="e.g. steps=200.")
-    params = jax.tree.map(jnp.asarray, params)
-    for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
-        if not jnp.issubdtype(leaf.dtype, jnp.inexact):
-            raise ConfigError(f"params leaf {jax.tree_util.keystr(path)} has dtype {leaf.dtype}; "
-                              "params must be float or complex arrays (cast them, e.g. "
-                              "x.astype(jnp.float32)).")
-    if grads is not None:
-        grads, steps = _leading("grads", grads, steps)
-        if jax.tree.structure(grads) != jax.tree.structure(params):
-            raise ConfigError(f"grads has structure {jax.tree.structure(grads)} but params have "
-                              f"{jax.tree.structure(params)}; stack one gradient per step.")
-        return params, grads, steps
-    if batches is not None:
-        return (params, *_leading("batches", batches, steps))
-    steps = steps or DEFAULT_STEPS
-    return params, jnp.arange(steps, dtype=jnp.int32), steps
 
 
 def crosscheck(
@@ -154,7 +119,9 @@ def crosscheck(
     check_transform("tx_b", tx_b)
     oracle = check_oracle(oracle)
     oracle_tx = check_transform("oracle_tx", tx_a if oracle_tx is None else oracle_tx)
-    params, xs, steps = _inputs(params, steps, grads, loss_fn, batches)
+    check_tolerances(rtol, atol)
+    check_call(names, extra_args, loss_fn, key)
+    params, xs, steps = inputs(params, steps, grads, loss_fn, batches)
     key = jax.random.key(0 if key is None else key) if not isinstance(key, jax.Array) else key
     mode = "loss" if loss_fn is not None else "stream"
 
@@ -169,7 +136,7 @@ def crosscheck(
         return u, s, apply_updates(p, u)
 
     def probe(p):
-        x0 = jax.tree.map(lambda x: x[0], xs)
+        x0 = jnp.int32(0) if xs is None else jax.tree.map(lambda x: x[0], xs)
         _, g = gradient(p, x0)
         out = [one_step(tx, p, tx.init(p), g)[:2] for tx in (tx_a, tx_b)]
         return out, tx_a.init(p), tx_b.init(p)
@@ -182,6 +149,9 @@ def crosscheck(
     plan_u = match_leaves(shape_a[0], shape_b[0], names)
     plan_p = match_leaves(params, params, names)
     plan_s = match_leaves(init_a, init_b, names)
+    check_steps_fit(steps, sum(len(p.pairs) for p in (plan_u, plan_p, plan_s)), params,
+                    oracle=bool(oracle), loss=mode == "loss", indices=xs is None)
+    xs = step_indices(steps) if xs is None else xs  # the random stream: allocated once it fits
 
     def run(params, xs):
         def body(carry, x):

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +26,7 @@ from jaxgd.crosscheck.engine import DEFAULT_STEPS, crosscheck, crosscheck_schedu
 from jaxgd.crosscheck.report import CrosscheckReport
 from jaxgd.reference import OPTIMIZERS, Row, row
 from jaxgd.reference import schedules as ref
+from jaxgd.reference.catalog import factory_name
 from jaxgd.schedules.table import SCHEDULES, build_schedule, schedule_name, settings_for_steps
 
 __all__ = ["SCHEDULES", "build_schedules", "crosscheck_row", "example_loss", "example_params",
@@ -67,21 +67,6 @@ def _grad_energy(grads: Any, params: Any) -> jax.Array:
     """The ``value`` passed in stream mode: ``sum(|g|**2) / 2``, the same on both sides."""
     del params
     return sum(0.5 * jnp.sum(abs_sq(upcast(g))) for g in jax.tree.leaves(grads))
-
-
-def factory_name(factory: Any) -> str:
-    """A readable name: ``optax.sgd`` for optax's, ``optax.adam(nesterov=True)`` for a
-    partial, ``module.name`` otherwise (a twin is named after what it wraps)."""
-    while isinstance(getattr(factory, "__wrapped__", None), Callable):
-        factory = factory.__wrapped__
-    if isinstance(factory, functools.partial):
-        args = [repr(a) for a in factory.args] + [f"{k}={v!r}" for k, v in factory.keywords.items()]
-        return f"{factory_name(factory.func)}({', '.join(args)})"
-    module = getattr(factory, "__module__", "") or ""
-    name = getattr(factory, "__qualname__", None) or getattr(factory, "__name__", repr(factory))
-    if "<locals>" in name:
-        name = getattr(factory, "__name__", name)
-    return f"optax.{name}" if module.startswith("optax") else f"{module}.{name}".lstrip(".")
 
 
 def select_rows(spec: str) -> tuple:

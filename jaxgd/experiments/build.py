@@ -1,5 +1,7 @@
 """From a config to the pieces of a run: data, network, loss, update rule, metrics.
 
+Each takes a `TrainConfig` whose unset defaults it resolves (`jaxgd.experiments.defaults`).
+
     make_problem    dataset + layer sizes + loss + output activation (the loss decides the outputs)
     make_schedule   the learning rate (constant or a schedule of the update count)
     make_tx         the update rule, written by hand or with optax
@@ -20,10 +22,12 @@ from jaxgd.core import names
 from jaxgd.core.errors import ConfigError
 from jaxgd.data import Dataset, load_dataset
 from jaxgd.data.real import standardize
-from jaxgd.experiments.config import TrainConfig
+from jaxgd.experiments.config import TrainConfig, no_twin_message
+from jaxgd.experiments.defaults import resolve_defaults
 from jaxgd.nn.backprop import mlp_value_and_grad, tutorial_backprop
 from jaxgd.nn.losses import accuracy, check_targets, make_loss_fn
-from jaxgd.nn.models import mlp
+from jaxgd.nn.models import init_mlp, mlp
+from jaxgd.optimizers import user_rules
 from jaxgd.reference import schedules as ref_schedules
 from jaxgd.schedules.table import ScheduleSettings, build_schedule
 from jaxgd.training.resources import check_fits
@@ -100,6 +104,7 @@ def targets_for_loss(ds: Dataset, loss: str, from_file: bool = False) -> tuple[D
 
 def make_problem(cfg: TrainConfig) -> Problem:
     """Load the data and choose the loss, the output activation and, from the loss, the outputs."""
+    cfg = resolve_defaults(cfg)
     kwargs: dict[str, Any] = {}
     if cfg.n_samples is not None:
         check_fits(cfg.n_samples * GENERATED_BYTES, what=f"generating {cfg.n_samples:,} examples of "
@@ -149,6 +154,7 @@ def data_summary(pb: Problem) -> dict[str, Any]:
 def make_schedule(cfg: TrainConfig, steps_per_epoch: int, impl: str):
     """The learning rate for one impl ("hand" or "optax"): the float itself for a constant
     rate, else the schedule `cfg.schedule` of `jaxgd.schedules.table` over the update count."""
+    cfg = resolve_defaults(cfg)
     if cfg.schedule == "constant":
         return cfg.learning_rate
     settings = ScheduleSettings(cfg.learning_rate, steps_per_epoch, cfg.epochs * steps_per_epoch,
@@ -157,14 +163,33 @@ def make_schedule(cfg: TrainConfig, steps_per_epoch: int, impl: str):
 
 
 def make_tx(cfg: TrainConfig, impl: str, steps_per_epoch: int):
-    """The update rule `cfg.optimizer` written by hand (impl "hand") or with optax ("optax")."""
-    factory = getattr(optimizers if impl == "hand" else reference, cfg.optimizer)
+    """The update rule `cfg.optimizer` written by hand (impl "hand") or with optax ("optax").
+
+    A user's rule ``MODULE:FACTORY`` (`jaxgd.optimizers.user_rules`) is built by its own
+    factory; it has no optax twin, so only impl "hand" builds it (ConfigError otherwise).
+    """
+    cfg = resolve_defaults(cfg)
     kwargs = dict(cfg.hyper)
+    if names.is_user_rule(cfg.optimizer):
+        if impl != "hand":
+            raise ConfigError(no_twin_message(cfg.optimizer, impl))
+        return user_rules.build_rule(cfg.optimizer, learning_rate=make_schedule(cfg, steps_per_epoch, impl),
+                                     **kwargs)
+    factory = getattr(optimizers if impl == "hand" else reference, cfg.optimizer)
     try:
         return factory(learning_rate=make_schedule(cfg, steps_per_epoch, impl), **kwargs)
     except TypeError as err:
         raise ConfigError(f"optimizer {cfg.optimizer!r} does not take {sorted(kwargs)}: {err}. "
-                          f"See `jaxgd crosscheck --optimizer {cfg.optimizer}` for its arguments.") from None
+                          f"See `jaxgd optimizers {cfg.optimizer}` for its arguments.") from None
+
+
+def probe_user_rule(cfg: TrainConfig, pb: Problem, tx) -> None:
+    """For a user's rule: one abstract init and update on the network's params (no compute),
+    so a broken rule is refused before any work (`jaxgd.optimizers.user_rules.probe_rule`)."""
+    if names.is_user_rule(cfg.optimizer):
+        init = resolve_defaults(cfg).init
+        shapes = jax.eval_shape(lambda: init_mlp(jax.random.key(0), pb.sizes, init))
+        user_rules.probe_rule(cfg.optimizer, tx, shapes)
 
 
 def make_objective(cfg: TrainConfig, pb: Problem):
@@ -172,6 +197,7 @@ def make_objective(cfg: TrainConfig, pb: Problem):
 
     Both take the dataset's labels; with ``pb.one_hot`` they encode them for the loss.
     """
+    cfg = resolve_defaults(cfg)
     k = pb.sizes[-1]
 
     def targets(x, y):
@@ -203,6 +229,7 @@ def make_objective(cfg: TrainConfig, pb: Problem):
 
 def make_eval_fn(cfg: TrainConfig, pb: Problem, loss_fn):
     """Per-epoch metrics computed inside the compiled loop: accuracy, test loss/accuracy."""
+    cfg = resolve_defaults(cfg)
     ds = pb.data
     classify = ds.task in ("binary", "multiclass")
     from_logits = pb.output_activation == "identity"

@@ -1,7 +1,9 @@
 """Several optimizers on one problem, each over several seeds (vmapped): who gets there first.
 
 An optimizer is named ``NAME[:hand|optax][:KEY=VALUE,...]``: ``sgd``, ``adam:optax``,
-``adam:hand:learning_rate=0.01,b1=0.8``. Each one runs as a `jaxgd.experiments.sweep` over the
+``adam:hand:learning_rate=0.01,b1=0.8``, or a user's own rule
+``MODULE:FACTORY[:hand][:KEY=VALUE,...]`` (``mypkg.rules:my_sgd``, hand only); an item may
+list several, ``adam,mypkg.rules:my_sgd``. Each one runs as a `jaxgd.experiments.sweep` over the
 seeds only, from the same initial parameters per seed, so hand-written rules and
 their optax twins can be set side by side. Reported per optimizer: final loss
 (mean ± std over seeds, ddof=0), the first epoch the loss reaches a target,
@@ -19,9 +21,12 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from jaxgd.core import names
 from jaxgd.core.deprecation import renamed_value, warn_renamed
 from jaxgd.core.errors import ConfigError, DivergenceError, check_choice, check_nonnegative
+from jaxgd.core.names import USER_RULE_FORM, is_user_rule
 from jaxgd.experiments.config import RENAMED_VALUES, SINGLE_IMPLS, TrainConfig, optimizer_names
+from jaxgd.experiments.defaults import resolve_defaults
 from jaxgd.experiments.fields import parse_value
 from jaxgd.experiments.outdir import write_result_folder
 from jaxgd.experiments.sweep.engine import SweepResult, sweep
@@ -54,10 +59,14 @@ def parse_optimizer(text: str) -> OptimizerSpec:
     """``"adam:hand:learning_rate=0.01,b1=0.8"`` -> OptimizerSpec (impl defaults to hand)."""
     parts = [p.strip() for p in str(text).split(":")]
     name, impl, kv = parts[0], "hand", parts[1:]
+    builtin = name in names.OPTIMIZERS or name in RENAMED_VALUES["optimizer"]
+    if kv and not builtin and is_user_rule(f"{name}:{kv[0]}") and kv[0] not in SINGLE_IMPLS:
+        name, kv = f"{name}:{kv[0]}", kv[1:]  # a user's rule MODULE:FACTORY[:IMPL][:K=V,...]
     if kv and "=" not in kv[0]:
         impl, kv = kv[0], kv[1:]
     name = renamed_value("optimizer", name, RENAMED_VALUES["optimizer"])
-    check_choice("optimizer", name, optimizer_names())
+    if not is_user_rule(name):
+        check_choice("optimizer", name, optimizer_names(), also=f"or your own rule as {USER_RULE_FORM}")
     if impl not in SINGLE_IMPLS:
         raise ConfigError(f"--optimizers {text!r}: impl {impl!r} is not one of {list(SINGLE_IMPLS)}; "
                           f"write {name}:hand or {name}:optax.")
@@ -71,14 +80,32 @@ def parse_optimizer(text: str) -> OptimizerSpec:
     return OptimizerSpec(name, impl, tuple(kwargs.items()))
 
 
+def split_optimizers(texts: Any) -> list[str]:
+    """The ``--optimizers`` items, where an item may be a comma list (``adam,mypkg.rules:my_sgd``);
+    a piece ``KEY=VALUE`` (no ``:`` before its ``=``) continues the arguments of the one before."""
+    out: list[str] = []
+    for text in [texts] if isinstance(texts, str) else texts:
+        if not isinstance(text, str):
+            out.append(text)
+            continue
+        for piece in text.split(","):
+            if out and isinstance(out[-1], str) and "=" in piece and ":" not in piece.split("=")[0]:
+                out[-1] += "," + piece
+            else:
+                out.append(piece)
+    return out
+
+
 def spec_config(cfg: TrainConfig, spec: OptimizerSpec) -> TrainConfig:
-    """``cfg`` with the optimizer of ``spec``; its own hyperparameters over ``cfg``'s."""
+    """``cfg`` with the optimizer of ``spec``; its own hyperparameters over ``cfg``'s, and its
+    default learning rate where neither sets one (`jaxgd.experiments.defaults`)."""
     kw = {**dict(cfg.hyper), **dict(spec.kwargs)}
     lr = kw.pop("learning_rate", cfg.learning_rate)
-    if isinstance(lr, bool) or not isinstance(lr, int | float):
+    if lr is not None and (isinstance(lr, bool) or not isinstance(lr, int | float)):
         raise ConfigError(f"{spec.label}: learning_rate={lr!r} is not a number; e.g. learning_rate=0.01.")
-    return dataclasses.replace(cfg, optimizer=spec.name, learning_rate=float(lr), impl=spec.impl,
-                               hyper=tuple(sorted(kw.items())))
+    return resolve_defaults(dataclasses.replace(
+        cfg, optimizer=spec.name, learning_rate=None if lr is None else float(lr), impl=spec.impl,
+        hyper=tuple(sorted(kw.items()))))
 
 
 class CompareResult(NamedTuple):
@@ -94,7 +121,7 @@ def compare(cfg: TrainConfig, specs, seeds, *, devices=None, max_runs_per_chunk:
         ConfigError: no optimizers, a repeated label, or a bad hyperparameter.
         DivergenceError: every run of every optimizer diverged.
     """
-    specs = tuple(parse_optimizer(s) if isinstance(s, str) else s for s in specs)
+    specs = tuple(parse_optimizer(s) if isinstance(s, str) else s for s in split_optimizers(specs))
     if not specs:
         raise ConfigError("compare needs at least one optimizer, e.g. --optimizers sgd:hand adam:optax.")
     labels = [s.label for s in specs]

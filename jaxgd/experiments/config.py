@@ -50,7 +50,7 @@ from jaxgd.experiments.fields import (
 )
 
 __all__ = ["GRADS", "IMPLS", "LOSS_ALIASES", "RESUMABLE", "SINGLE_IMPLS", "TASKS", "TrainConfig",
-           "optimizer_names",
+           "check_optimizer", "optimizer_names",
            "parse_assignment", "parse_assignments", "parse_hidden", "parse_value", "resume_config",
            "validate"]
 
@@ -83,6 +83,24 @@ def _check_seed(name: str, value: Any) -> None:
                           "bits, and a sweep's seeds are int32); e.g. --seed 0.")
 
 
+def check_optimizer(name: str, value: Any) -> None:
+    """A rule of the table (`names.OPTIMIZERS`), or a user's own ``MODULE:FACTORY``."""
+    if names.is_user_rule(value):
+        return
+    if isinstance(value, str) and ":" in value:
+        raise ConfigError(f"optimizer={value!r} (--optimizer) is not of the form "
+                          f"{names.USER_RULE_FORM}: a dotted module path, a colon, a function name.")
+    check_choice("optimizer", value, names.OPTIMIZERS, also=f"or your own rule as {names.USER_RULE_FORM}")
+
+
+def no_twin_message(spec: str, impl: str) -> str:
+    """Why impl "optax"/"both" is refused for a user's rule, and what to run instead."""
+    return (f"optimizer={spec!r} is your own rule, which has no optax twin, so impl={impl!r} cannot "
+            "run; use impl='hand' (--impl hand, the default for a MODULE:FACTORY rule on the command "
+            f"line), or check it against an optax rule with `jaxgd crosscheck --hand {spec} "
+            "--reference NAME`.")
+
+
 def optimizer_names() -> list[str]:
     """Names accepted by --optimizer: the table's public optimizers that take a learning rate.
 
@@ -98,14 +116,21 @@ def optimizer_names() -> list[str]:
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """Everything that defines a run. Defaults = the tutorial: 2-3-1 sigmoid net, XOR, full-batch GD."""
+    """Everything that defines a run. Defaults = the tutorial: 2-3-1 sigmoid net, XOR, full-batch GD.
+
+    ``hidden``, ``activation``, ``init``, ``learning_rate`` and ``batch_size`` default to
+    None: resolved from the dataset, the activation and the optimizer when the run is
+    built (`jaxgd.experiments.defaults.resolve_defaults`), and saved resolved.
+    """
 
     dataset: str = option("xor", "a built-in dataset, or a .npz/.csv file", choices=names.DATASETS,
                           check=check_dataset, metavar="NAME|PATH")
-    hidden: tuple[int, ...] = option((3,), "hidden layer sizes ('' for none)", parse=parse_hidden,
-                                     show=show_hidden, load=tuple, check=check_hidden,
-                                     metavar="N[,N...]")
-    activation: str = option("sigmoid", "hidden-layer activation", choices=names.ACTIVATIONS)
+    hidden: tuple[int, ...] | None = option(
+        None, "hidden layer sizes ('' for none)", parse=parse_hidden, show=show_hidden,
+        load=lambda v: None if v is None else tuple(v), check=check_hidden, metavar="N[,N...]",
+        unset="the dataset's: 3 (the tutorial's 2-3-1), 128 for digits, 256,256 for mnist1d")
+    activation: str | None = option(None, "hidden-layer activation", choices=names.ACTIVATIONS,
+                                    unset="the dataset's: sigmoid, relu for digits and mnist1d")
     output_activation: str | None = option(None, "output activation", choices=names.ACTIVATIONS,
                                            unset="sigmoid for mse on 0/1 targets, else identity")
     loss: str | None = option(None, "per-example loss, averaged over the batch; it decides the outputs "
@@ -114,12 +139,16 @@ class TrainConfig:
                               "binary_cross_entropy, squared_error", choices=names.LOSSES,
                               check=check_loss, unset="mse for xor and regression, bce for binary, "
                                                       "softmax_ce for classes")
-    init: str = option("normal", "weight init (normal: the tutorial's randn)", choices=names.INITS)
+    init: str | None = option(None, "weight init (normal: the tutorial's randn)", choices=names.INITS,
+                              unset="he for relu, leaky_relu, elu, gelu; glorot for the other "
+                                    "activations; normal for the tutorial's sigmoid net on xor")
     optimizer: str = option("sgd", "update rule (jaxgd.optimizers / jaxgd.reference)",
-                            choices=names.OPTIMIZERS)
-    learning_rate: float = option(0.5, "learning rate (the peak of a schedule)",
-                                  flags=("--learning-rate", "--lr"), parse=float,
-                                  check=positive("Use a small positive float such as 0.1 or 1e-3."))
+                            choices=names.OPTIMIZERS, check=check_optimizer)
+    learning_rate: float | None = option(
+        None, "learning rate (the peak of a schedule)", flags=("--learning-rate", "--lr"),
+        parse=float, check=positive("Use a small positive float such as 0.1 or 1e-3."),
+        unset="the optimizer's (docs/optimizers.md): e.g. adam 0.001, sgd 0.01; 0.5 for sgd, "
+              "tutorial_momentum and sgd_l2 on xor (the tutorial)")
     hyper: tuple[tuple[str, Any], ...] = option(  # extra optimizer kwargs, e.g. (("momentum", 0.9),)
         (), "any other optimizer argument, repeatable", flags=("--set",), parse=parse_assignment,
         show=show_pairs, load=load_pairs, check=check_pairs, metavar="KEY=VALUE", repeat=True,
@@ -134,7 +163,9 @@ class TrainConfig:
                                check=in_range(low=0.0, high=1.0, low_open=True))
     decay_every: int = option(100, "epochs between decays", parse=int, check=count())
     warmup_epochs: int = option(0, "warmup epochs of warmup_cosine", parse=int, check=count(0))
-    batch_size: int | None = option(None, "examples per update", parse=int, unset="full batch",
+    batch_size: int | None = option(None, "examples per update", parse=int,
+                                    unset="the dataset's: the full batch, 32 for digits, 128 for "
+                                          "mnist1d",
                                     check=positive_int("Use --batch-size 32, or leave it out for "
                                                        "full-batch descent."))
     epochs: int = option(10000, "epochs in all (with --resume: the total to reach)", parse=int,
@@ -216,6 +247,8 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         elif opt.choices is not None:
             check_choice(name.replace("_", " "), value, opt.choices() if callable(opt.choices)
                          else opt.choices)
+    if names.is_user_rule(cfg.optimizer) and cfg.impl != "hand":
+        raise ConfigError(no_twin_message(cfg.optimizer, cfg.impl))
     is_file = names.is_file_name(cfg.dataset)
     file_kind = str(cfg.dataset).lower().rsplit(".", 1)[-1] if is_file else None
     if cfg.label_column is not None and file_kind != "csv":
@@ -234,7 +267,8 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         raise ConfigError(f"n_samples={cfg.n_samples} (--n-samples) sets the size of a generated "
                           f"dataset ({', '.join(sized)}); it does not apply to {cfg.dataset!r}: "
                           f"{what}. Leave --n-samples out.")
-    if cfg.grad == "tutorial" and (cfg.hidden and len(cfg.hidden) != 1 or cfg.activation != "sigmoid"):
+    if cfg.grad == "tutorial" and (cfg.hidden and len(cfg.hidden) != 1  # None: resolved later
+                                   or cfg.activation not in (None, "sigmoid")):
         raise ConfigError("grad='tutorial' is the tutorial's slide-7 formula for one sigmoid hidden layer; "
                           "use --grad backprop for other networks.")
     return cfg

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import difflib
 import math
 import numbers
 import os
@@ -27,6 +26,8 @@ from jaxgd.core.errors import (
     UnknownNameError,
     check_positive_int,
     check_range,
+    close_matches,
+    suggest,
 )
 from jaxgd.core.limits import MAX_FLOAT32, MAX_INT32
 
@@ -146,11 +147,11 @@ def check_loss(name: str, value: Any) -> None:
     if value in names.LOSSES:
         return
     spellings = {**{n: n for n in names.LOSSES}, **LOSS_ALIASES}
-    close = difflib.get_close_matches(str(value).lower(), spellings, n=1, cutoff=0.6)
-    hint = f" Did you mean {spellings[close[0]]!r}?" if close else ""
-    raise UnknownNameError(f"unknown loss {value!r} (--loss).{hint} Accepted: "
-                           f"{', '.join(names.LOSSES)}; also written ce or cross_entropy "
-                           "(softmax_ce), binary_cross_entropy (bce), squared_error (mse).")
+    close = close_matches(str(value).lower(), spellings, n=1)
+    meant = spellings[close[0]] if close else value
+    raise UnknownNameError(f"unknown loss {value!r} (--loss)." + suggest(
+        meant, names.LOSSES, also="also written ce or cross_entropy (softmax_ce), "
+        "binary_cross_entropy (bce), squared_error (mse)"))
 
 
 def check_dataset(name: str, value: Any) -> None:
@@ -166,10 +167,8 @@ def check_dataset(name: str, value: Any) -> None:
                           f"not read; accepted: {kinds}, or a built-in dataset "
                           f"({', '.join(names.DATASETS)}). Convert the file, or rename it if "
                           "it already is one of those.")
-    close = difflib.get_close_matches(str(value), names.DATASETS, n=1, cutoff=0.5)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise UnknownNameError(f"unknown dataset {value!r} (--dataset).{hint} Accepted: "
-                           f"{', '.join(names.DATASETS)}, or {kinds}.")
+    raise UnknownNameError(f"unknown dataset {value!r} (--dataset)."
+                           + suggest(value, names.DATASETS, also=f"or {kinds}"))
 
 
 def check_label_column(name: str, value: Any) -> None:

@@ -28,9 +28,11 @@ from jaxgd.experiments.build import (
     make_problem,
     make_schedule,
     make_tx,
+    probe_user_rule,
     select_device,
 )
 from jaxgd.experiments.config import TrainConfig, needs_value, validate
+from jaxgd.experiments.defaults import resolve_defaults
 from jaxgd.experiments.runfolder import RunFolder, Snapshot
 from jaxgd.nn.models import init_mlp, mlp
 from jaxgd.training.engine import FitResult, check_int32_steps, fit, init_state
@@ -61,13 +63,14 @@ def train(cfg: TrainConfig, progress: bool = False, *, folder: RunFolder | None 
     """Run the configured training, each requested impl from the same init and key.
 
     Args:
-        cfg: the run's configuration.
+        cfg: the run's configuration; its unset defaults are resolved first
+            (`jaxgd.experiments.defaults`), and the outcome's ``config`` holds them.
         progress: show a progress bar.
         folder: where checkpoints go every ``cfg.checkpoint_every`` epochs (the caller
             writes the final results with ``folder.finish``); None: no checkpoints.
         resume: continue from ``folder``'s checkpoint up to ``cfg.epochs`` in total.
     """
-    validate(cfg)
+    cfg = validate(resolve_defaults(validate(cfg)))  # the values used, saved in config.json
     if resume and folder is None:
         raise ConfigError("train(resume=True) needs the run folder to resume from: folder=RunFolder(...).")
     mesh = make_mesh(cfg.devices, cfg.device) if cfg.devices is not None or jax.process_count() > 1 else None
@@ -82,6 +85,8 @@ def train(cfg: TrainConfig, progress: bool = False, *, folder: RunFolder | None 
         check_int32_steps(cfg.epochs, steps_per_epoch)
         impls = ("hand", "optax") if cfg.impl == "both" else (cfg.impl,)
         txs = {impl: make_tx(cfg, impl, steps_per_epoch) for impl in impls}
+        for tx in txs.values():
+            probe_user_rule(cfg, pb, tx)  # a broken user rule fails here, before any work
         check_fits(cfg, pb, txs, batch, folder)  # before any large allocation
         loss_fn, vg = make_objective(cfg, pb)
         eval_fn = make_eval_fn(cfg, pb, loss_fn)
@@ -132,7 +137,7 @@ def check_checkpoint(cfg: TrainConfig, folder: RunFolder) -> None:
     Raises:
         CheckpointError: the checkpoint does not fit ``cfg`` (names the key path).
     """
-    validate(cfg)
+    cfg = validate(resolve_defaults(validate(cfg)))  # as `train` resolves them
     with jax.default_device(select_device(cfg.device)):
         pb = make_problem(cfg)
         per_epoch = pb.data.n // (pb.data.n if cfg.batch_size is None else min(cfg.batch_size, pb.data.n))

@@ -10,6 +10,11 @@ from jaxgd.reference import adam_family, core, others, wrappers
 from jaxgd.reference.adam_family import *  # noqa: F403
 from jaxgd.reference.core import *  # noqa: F403
 from jaxgd.reference.core import Row, seed_momentum  # seed_momentum: deprecated name
+from jaxgd.reference.defaults import (
+    DEFAULT_LEARNING_RATES,
+    LearningRateDefault,
+    default_learning_rate,
+)
 from jaxgd.reference.others import *  # noqa: F403
 from jaxgd.reference.wrappers import *  # noqa: F403
 

@@ -64,3 +64,18 @@ def test_quick_bench_runs_and_reports():
     assert rows["NumPy (the tutorial's way)"]["median_s"] > rows["jaxgd (hand)"]["median_s"]
     assert all(r["compile_s"] >= 0 and r["min_s"] <= r["median_s"] <= r["max_s"] for r in rows.values())
     assert "| jaxgd (hand) |" in markdown(res)
+
+
+def test_sweep_matmul_work_matches_xla_cost_analysis():
+    # an independent count: XLA's own flops for one training step and one evaluation pass
+    from jaxgd.benchmark.sweep_bare import matmul_gflop
+    sizes, batch = (64, 128, 10), 32
+    params = init_mlp(jax.random.key(0), sizes, init="he")
+    loss = make_loss_fn("softmax_ce", "relu", "identity")
+    x, y = jnp.ones((batch, 64)), jnp.zeros((batch,), jnp.int32)
+    step = jax.jit(jax.grad(loss)).lower(params, x, y).compile().cost_analysis()
+    fwd = jax.jit(loss).lower(params, x, y).compile().cost_analysis()
+    step, fwd = (c[0] if isinstance(c, list) else c for c in (step, fwd))
+    want = (step["flops"] + fwd["flops"]) / 1e9
+    got = matmul_gflop(sizes, batch, batch, epochs=1, evals=1, runs=1)
+    assert abs(got - want) / want < 0.05, (got, want)

@@ -25,7 +25,7 @@ SMALL = ["--dataset", "sine", "--n-samples", "32", "--hidden", "4", "--batch-siz
          "--optimizer", "adam", "--lr", "0.01"]
 
 
-ACTIVATIONS = {"sigmoid": lambda z: 1 / (1 + np.exp(-z)), "tanh": np.tanh}
+ACTIVATIONS = {"sigmoid": lambda z: 1 / (1 + np.exp(-z)), "tanh": np.tanh, "relu": lambda z: np.maximum(z, 0)}
 
 
 def summary_of(folder: Path) -> dict:

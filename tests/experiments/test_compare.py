@@ -20,6 +20,7 @@ from jaxgd.experiments.compare import (
     summarize,
 )
 from jaxgd.experiments.config import TrainConfig
+from jaxgd.experiments.defaults import resolve_defaults
 from jaxgd.experiments.plots import read_table
 from jaxgd.nn.models import init_mlp
 from jaxgd.training.engine import fit
@@ -80,7 +81,8 @@ def test_hand_and_optax_sgd_agree_per_seed(result):
 
 
 def test_adam_run_equals_fit(result):
-    c = dataclasses.replace(CFG, optimizer="adam", learning_rate=0.05, hyper=(("b1", 0.8),))
+    c = resolve_defaults(dataclasses.replace(CFG, optimizer="adam", learning_rate=0.05,
+                                             hyper=(("b1", 0.8),)))  # the init the run used
     pb = make_problem(c)
     loss_fn, vg = make_objective(c, pb)
     alone = fit(None, init_mlp(jax.random.key(1), pb.sizes, c.init), make_tx(c, "hand", 1),

@@ -138,7 +138,7 @@ def test_loss_aliases_resolve_to_the_loss_names(spelling, loss):
 def test_unknown_loss_lists_the_losses_in_flags():
     # was: "Valid losss: bce, mse, softmax_ce"; `--loss ce` suggested bce
     with pytest.raises(UnknownNameError, match=r"unknown loss 'cross_entrpy' \(--loss\)\. Did you "
-                       r"mean 'softmax_ce'\? Accepted: mse, bce, softmax_ce; also written ce") as err:
+                       r"mean 'softmax_ce'\? Accepted: bce, mse, softmax_ce; also written ce") as err:
         validate(TrainConfig(loss="cross_entrpy"))
     assert "losss" not in str(err.value)
 

@@ -13,6 +13,7 @@ from jaxgd.cli import main
 from jaxgd.core.errors import ConfigError, DivergenceError, ResourceError, UnknownNameError
 from jaxgd.experiments.build import make_eval_fn, make_objective, make_problem, make_tx
 from jaxgd.experiments.config import TrainConfig
+from jaxgd.experiments.defaults import resolve_defaults
 from jaxgd.experiments.plots import read_table
 from jaxgd.experiments.sweep.engine import make_run_fns, sweep
 from jaxgd.experiments.sweep.grid import check_names, make_grid, parse_seeds, parse_spec
@@ -30,7 +31,7 @@ SINE = TrainConfig(dataset="sine", n_samples=32, hidden=(8,), activation="tanh",
 def fit_one(cfg: TrainConfig, seed: int, **hyper):
     """The run with this seed and these hyperparameters, alone, the way `jaxgd train` does it."""
     lr = hyper.pop("learning_rate")
-    c = dataclasses.replace(cfg, learning_rate=lr, hyper=tuple(sorted(hyper.items())))
+    c = resolve_defaults(dataclasses.replace(cfg, learning_rate=lr, hyper=tuple(sorted(hyper.items()))))
     pb = make_problem(c)
     loss_fn, vg = make_objective(c, pb)
     batch = c.batch_size or pb.data.n

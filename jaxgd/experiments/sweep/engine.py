@@ -46,9 +46,11 @@ from jaxgd.experiments.build import (
     make_objective,
     make_problem,
     make_tx,
+    probe_user_rule,
     select_device,
 )
 from jaxgd.experiments.config import SINGLE_IMPLS, TrainConfig, validate
+from jaxgd.experiments.defaults import resolve_defaults
 from jaxgd.experiments.sweep.grid import Grid, check_names, point_config, settings
 from jaxgd.experiments.sweep.plan import bytes_per_run, default_memory_budget, epoch_calls, plan_chunks
 from jaxgd.nn.models import init_mlp
@@ -165,7 +167,7 @@ def sweep(cfg: TrainConfig, grid: Grid, *, impl: str = "hand", devices: list | N
         DivergenceError: every run diverged.
     """
     t0 = time.perf_counter()
-    validate(cfg)
+    cfg = validate(resolve_defaults(validate(cfg)))  # the result's config holds the values used
     if side is not None:
         warn_renamed("sweep(side=...)", "sweep(impl=...)")
         impl = side
@@ -187,7 +189,8 @@ def sweep(cfg: TrainConfig, grid: Grid, *, impl: str = "hand", devices: list | N
                               f"1..{pb.data.n}. Leave --batch-size out for full-batch descent.")
         for values, _ in settings(grid):  # concrete checks: bad values fail before compiling
             point = validate(point_config(cfg, names, values))
-            make_tx(point, impl, pb.data.n // batch)
+            tx = make_tx(point, impl, pb.data.n // batch)
+        probe_user_rule(cfg, pb, tx)  # a broken user rule fails here, before compiling
         calls = epoch_calls(cfg.epochs)
         per_run = bytes_per_run(cfg, pb, impl, names, grid.values[0], batch, calls[0])
         budget = memory_budget or default_memory_budget(devices[0])

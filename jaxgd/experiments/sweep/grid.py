@@ -24,7 +24,9 @@ import numpy as np
 from jaxgd import optimizers
 from jaxgd.core.errors import ConfigError, check_choice
 from jaxgd.core.limits import MAX_SWEEP_RUNS
+from jaxgd.core.names import is_user_rule
 from jaxgd.experiments.config import TrainConfig
+from jaxgd.optimizers import user_rules
 
 CONFIG_FLOATS = ("learning_rate", "l2", "decay_rate")  # TrainConfig fields a sweep may vary
 SCALES = ("lin", "log")
@@ -154,7 +156,11 @@ def make_grid(axes: Mapping[str, Sequence[float]], seeds: Sequence[int]) -> Grid
 
 
 def factory_parameters(cfg: TrainConfig) -> dict[str, inspect.Parameter]:
-    """The keyword parameters of the hand-written factory ``cfg.optimizer``."""
+    """The keyword parameters of the hand-written factory ``cfg.optimizer`` (or of the
+    user's own ``MODULE:FACTORY``)."""
+    if is_user_rule(cfg.optimizer):
+        sig = user_rules.factory_signature(user_rules.load_factory(cfg.optimizer))
+        return {} if sig is None else dict(sig.parameters)
     return dict(inspect.signature(getattr(optimizers, cfg.optimizer)).parameters)
 
 
@@ -170,6 +176,8 @@ def check_names(cfg: TrainConfig, names: Sequence[str]) -> tuple[str, ...]:
     params = factory_parameters(cfg)
     floats = [k for k, p in params.items() if k != "learning_rate" and _is_float_parameter(k, p)]
     accepted = sorted(set(CONFIG_FLOATS) | set(floats))
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):  # a user's factory(**kwargs)
+        accepted = sorted({*accepted, *names})
     seen = set()
     for name in names:
         if name in seen:

@@ -18,6 +18,7 @@ import numpy as np
 from jaxgd.core.errors import check_positive_int
 from jaxgd.experiments.build import Problem, make_tx
 from jaxgd.experiments.config import TrainConfig
+from jaxgd.experiments.defaults import resolve_defaults
 from jaxgd.experiments.sweep.grid import point_config
 from jaxgd.nn.models import init_mlp
 
@@ -25,6 +26,7 @@ from jaxgd.nn.models import init_mlp
 def bytes_per_run(cfg: TrainConfig, pb: Problem, impl: str, names: tuple[str, ...],
                   values: np.ndarray, batch: int, epochs_per_call: int) -> int:
     """Estimated device memory of one run: state twice, gradients, activations, metrics."""
+    cfg = resolve_defaults(cfg)
     params = jax.eval_shape(lambda: init_mlp(jax.random.key(0), pb.sizes, cfg.init))
     tx = make_tx(point_config(cfg, names, values), impl, pb.data.n // batch)
     opt = jax.eval_shape(tx.init, params)
