@@ -64,11 +64,12 @@ def shown_predictions(cfg, outcome, rows: int = ROWS) -> Shown:
 
 
 def _x_text(xi, index: int) -> str:
+    """The input row: whole up to `SHOWN_FEATURES` features, else ``#ROW x[0..3] [...] ... (d features)``."""
     import numpy as np
 
     if len(xi) <= SHOWN_FEATURES:
         return np.array2string(xi, precision=3)
-    head = np.array2string(xi[:SHOWN_FEATURES], precision=3)
+    head = "[" + " ".join(f"{float(v):.3g}" for v in xi[:SHOWN_FEATURES]) + "]"
     return f"#{index} x[0..{SHOWN_FEATURES - 1}] {head} ... ({len(xi)} features)"
 
 
