@@ -9,7 +9,7 @@ turn it off. Like ``--debug``, the switch may stand anywhere on the line.
 
 Every failure ends in one line on stderr, never a traceback (``--debug`` shows it):
 
-    exit 1    the rules disagree (crosscheck), a file could not be written, or an
+    exit 1    the rules disagree (crosscheck, train --impl both), a file could not be written, or an
               internal error (please report it)
     exit 2    bad input: a flag, a file, a configuration jaxgd refuses
     exit 130  interrupted (Ctrl-C); a training run names its last checkpoint

@@ -13,7 +13,6 @@ import argparse
 import json
 import math
 import sys
-import time
 from pathlib import Path
 
 from jaxgd.cli.common import (
@@ -42,7 +41,7 @@ def add_problem_flags(p: argparse.ArgumentParser, command: str) -> None:
     add_flag(g, "--cpu-devices", type=int, metavar="N",
              help="split the CPU into N devices (only before JAX starts; see XLA_FLAGS)",
              show_default="as XLA_FLAGS says, else 1")
-    add_flag(g, "--out", help="run folder", show_default=f"runs/{command}-<dataset>-<time>")
+    add_flag(g, "--out", help="run folder", show_default=f"runs/{command}-<dataset>-<time>-<random>")
     add_flag(g, "--overwrite", action="store_true", help="replace an existing run folder")
     add_flag(g, "--plot", action="store_true", help="also write PNG figures (needs matplotlib)")
     add_flag(g, "--json", action="store_true",
@@ -112,8 +111,10 @@ def prepare(a: argparse.Namespace, command: str, cfg: TrainConfig):
         from jaxgd.experiments.plots import require_matplotlib
 
         require_matplotlib()
-    out = Path(a.out or f"runs/{command}-{Path(cfg.dataset).stem}-{time.strftime('%Y%m%d-%H%M%S')}")
-    claim = OutputDir(out, a.overwrite, kind=command)  # fail before training, not after
+    from jaxgd.experiments.foldername import new_run_folder
+
+    out = Path(a.out) if a.out else new_run_folder(f"{command}-{Path(cfg.dataset).stem}")
+    claim = OutputDir(out, a.overwrite, kind=command, made=not a.out)  # fail before training, not after
     return claim, not a.quiet and sys.stderr.isatty()  # the bar is on stderr, also with --json
 
 

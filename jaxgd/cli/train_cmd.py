@@ -4,12 +4,21 @@ Data-parallel over devices with --devices, over processes with --coordinator,
 --num-processes and --process-id (each process then holding only its share of the
 training rows: --data-sharding); checkpoints every --checkpoint-every epochs
 into the run folder, and --resume RUN_DIR continues such a run.
+
+With --impl both (the default) the hand-written rule and its optax twin train side by
+side, and the report judges them apart: per step (the two rules in lockstep on the
+run's first 100 gradients, against the optimizer table's tolerance) and by how far
+the two runs ended apart (which float32 rounding alone can make large).
+
+Exit status: 0; 1 when the two rules disagree per step (as `jaxgd crosscheck`; the run
+folder is written all the same); 2 on bad input; 130 / 143 when interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -41,7 +50,7 @@ def register(sub) -> None:
     add_config_flags(p.add_argument_group("optimizer"), OPTIMIZER_FIELDS)
     g = p.add_argument_group("run")
     add_config_flags(g, RUN_FIELDS)
-    add_flag(g, "--out", help="run folder", show_default="runs/<dataset>-<optimizer>-<time>")
+    add_flag(g, "--out", help="run folder", show_default="runs/<dataset>-<optimizer>-<time>-<random>")
     add_flag(g, "--overwrite", action="store_true", help="replace an existing run folder")
     add_flag(g, "--resume", metavar="RUN_DIR", show_default="a new run",
              help="continue the run in RUN_DIR up to --epochs in "
@@ -70,12 +79,18 @@ def interrupted_message(epoch: int | None, folder, cfg: TrainConfig) -> str:
         saved = folder.epochs_done()  # a resumed run stopped before its first new checkpoint
     if folder.live and saved is not None:
         return (f"{at}; last checkpoint epoch {saved} in {str(folder.path)!r}; resume with: "
-                f"jaxgd train --resume {folder.path} --epochs {cfg.epochs}")
+                f"{resume_command(folder.path, cfg)}")
     if getattr(folder, "replacing", False):
         return (f"{at}; the new run was discarded and {str(folder.path)!r} still holds the earlier "
                 "result, unchanged.")
     return (f"{at}, before any checkpoint; nothing was written. Add --checkpoint-every EPOCHS to "
             "make a run resumable.")
+
+
+def resume_command(path, cfg: TrainConfig) -> str:
+    """The shell command that continues the run in ``path`` up to ``cfg.epochs`` (quoted for a
+    POSIX shell; the other config flags come from the folder's config.json)."""
+    return f"jaxgd train --resume {shlex.quote(str(path))} --epochs {cfg.epochs}"
 
 
 def run(a: argparse.Namespace) -> int:
@@ -88,10 +103,13 @@ def run(a: argparse.Namespace) -> int:
         initialize_distributed(a.coordinator, a.num_processes, a.process_id,
                                a.init_timeout)  # before any JAX use
     start_compile_cache(a)
-    from jaxgd.experiments.run import predictions, train, write_run
+    from jaxgd.cli.train_report import nothing_to_do_line, resume_state, resuming_line
+    from jaxgd.experiments.run import check_checkpoint, train, write_run
     from jaxgd.experiments.runfolder import RunFolder
 
     t0 = time.perf_counter()
+    talk = not a.quiet and not a.json
+    resumed = None
     if a.resume is not None:
         if a.out is not None and Path(a.out).resolve() != Path(a.resume).resolve():
             raise ConfigError(f"--out {a.out!r} with --resume {a.resume!r}: a resumed run writes "
@@ -99,22 +117,39 @@ def run(a: argparse.Namespace) -> int:
         folder = RunFolder(a.resume, resume=True)
         try:
             cfg = resume_config(folder.stored_config(), given_fields(a), folder.epochs_done())
+            resumed = resume_state(folder, cfg.epochs)
         except BaseException:
             folder.close()
             raise
+        if resumed.nothing_left:  # the folder is left exactly as it is
+            try:
+                check_checkpoint(cfg, folder)  # refused as a resume would refuse it
+            finally:
+                folder.close()
+            line = nothing_to_do_line(resumed)
+            if a.json:
+                print(json.dumps({"nothing_to_do": True, "message": line, "run_dir": str(folder.path),
+                                  "epochs": max(resumed.epochs.values(), default=0)}))
+            elif not a.quiet:
+                print(line)
+            return 0
+        if talk:
+            print(resuming_line(resumed), flush=True)
     else:
-        name = Path(cfg.dataset).stem
-        out = a.out or f"runs/{name}-{cfg.optimizer}-{time.strftime('%Y%m%d-%H%M%S')}"
-        folder = RunFolder(out, a.overwrite)  # fails before training if out holds results
+        folder = RunFolder(*_default_out(a, cfg))  # fails before training if out holds results
     out = folder.path
-    show = not a.quiet and not a.json and sys.stderr.isatty()
+    show = talk and sys.stderr.isatty()
     try:
         with folder:
             outcome = train(cfg, progress=show, folder=folder, resume=a.resume is not None)
+            check = _hand_vs_optax(outcome.config, outcome)  # the defaults resolved
+            if resumed is not None:
+                outcome.summary["resumed"] = resumed.as_dict()
             write_run(out, outcome, folder=folder)
     except KeyboardInterrupt as err:
         epoch = err.epoch if isinstance(err, TrainingInterrupted) else None
         raise TrainingInterrupted(interrupted_message(epoch, folder, cfg), epoch=epoch) from None
+    code = 1 if check and check["per_step"]["verdict"] != "agree" else 0
     summary = dict(outcome.summary, seconds=round(time.perf_counter() - t0, 4), run_dir=str(out))
     if a.plot and folder.writer:
         from jaxgd.experiments.plots import plot_run
@@ -122,9 +157,9 @@ def run(a: argparse.Namespace) -> int:
         summary["plots"] = [str(p) for p in plot_run(out)]
     if a.json:
         print(json.dumps(summary))
-        return 0
+        return code
     if a.quiet:
-        return 0
+        return _disagreement(cfg, code)
     from jaxgd.experiments.header import run_header
 
     cfg = outcome.config  # the defaults resolved: the values the run used
@@ -136,18 +171,47 @@ def run(a: argparse.Namespace) -> int:
     for k in ("train_accuracy", "test_accuracy"):
         if k in summary:
             print(f"{k.replace('_', ' '):<15}{summary[k]:.4f}")
-    import numpy as np
+    from jaxgd.cli.train_agreement import report_lines
+    from jaxgd.cli.train_report import prediction_lines
 
-    preds = predictions(cfg, outcome)
-    x = np.asarray(outcome.problem.data.x[: len(preds)])
-    y = np.asarray(outcome.problem.data.y[: len(preds)])
-    print("predictions    (x -> output | target)")
-    for xi, pi, yi in zip(x, preds, y, strict=True):
-        print(f"  {np.array2string(xi, precision=3)} -> {np.array2string(pi, precision=4)} | {yi}")
-    if "max_abs_dev_vs_optax" in summary:
-        print(f"max |hand - optax| over params  {summary['max_abs_dev_vs_optax']:.3g}")
+    for line in [*prediction_lines(cfg, outcome), *(report_lines(check) if check else ())]:
+        print(line)
     print(f"wall time      {summary['seconds']:.2f} s")
     print(f"run folder     {out}" + ("" if folder.writer else "  (written by process 0)"))
     for p in summary.get("plots", []):
         print(f"plot           {p}")
-    return 0
+    return _disagreement(cfg, code)
+
+
+def _disagreement(cfg: TrainConfig, code: int) -> int:
+    """Say on stderr that the rules disagree (exit 1), as `jaxgd crosscheck` would."""
+    if code:
+        print(f"jaxgd train: the hand-written {cfg.optimizer} and its optax twin disagree per step "
+              f"(exit 1); `jaxgd crosscheck --optimizer {cfg.optimizer}` checks the rule alone.",
+              file=sys.stderr)
+    return code
+
+
+def _default_out(a: argparse.Namespace, cfg: TrainConfig) -> tuple:
+    """``(path, overwrite, resume, made)`` of a new run's folder: --out, or a default name
+    (`jaxgd.experiments.foldername`) made at once by process 0."""
+    if a.out is not None:
+        return a.out, a.overwrite, False, False
+    from jaxgd.experiments.foldername import new_run_folder, run_folder_name
+    from jaxgd.training.parallel import is_main_process
+
+    stem = f"{Path(cfg.dataset).stem}-{cfg.optimizer}"
+    if not is_main_process():
+        return run_folder_name(stem), a.overwrite, False, False
+    return new_run_folder(stem), a.overwrite, False, True
+
+
+def _hand_vs_optax(cfg: TrainConfig, outcome) -> dict | None:
+    """With both impls: the per-step check and the trajectories' gap, into the summary."""
+    if set(outcome.results) != {"hand", "optax"}:
+        return None
+    from jaxgd.cli.train_agreement import hand_vs_optax
+
+    check = hand_vs_optax(cfg, outcome)
+    outcome.summary["hand_vs_optax"] = check
+    return check

@@ -19,6 +19,7 @@ the files jaxgd wrote into it. The rules that follow from it:
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import errno
@@ -38,7 +39,6 @@ from jaxgd.experiments.lock import RunLock
 
 MARKER = ".jaxgd-run.json"
 STAGING = ".jaxgd-staging"  # inside a staging folder: it is jaxgd's and may be cleaned up
-
 
 
 # ----------------------------------------------------------------------------- the marker
@@ -194,6 +194,8 @@ class OutputDir:
         kind: what the folder holds ("train", "sweep", "compare"), for the marker.
         need_bytes: an estimate of what will be written; refused when the disk has
             less free space than that.
+        made: ``path`` is an empty folder made for this work (a default name, see
+            `jaxgd.experiments.foldername`): it is removed again unless published.
 
     Raises:
         OutputExistsError, RunLockedError: see `check_output_dir` and `RunLock`.
@@ -202,7 +204,8 @@ class OutputDir:
     """
 
     def __init__(self, path: str | os.PathLike, overwrite: bool = False, kind: str = "run",
-                 need_bytes: int = 0):
+                 need_bytes: int = 0, made: bool = False):
+        self.made = made
         self.path = check_output_dir(path, overwrite)
         self.kind = kind
         with writing(self.path.parent):
@@ -233,6 +236,7 @@ class OutputDir:
         assert self.staging is not None, "publish after close"
         publish(self.staging, self.path, self.kind)
         self.staging = None
+        self.made = False  # it holds the results now
         return self.path
 
     def close(self) -> None:
@@ -240,6 +244,10 @@ class OutputDir:
         if self.staging is not None:
             shutil.rmtree(self.staging, ignore_errors=True)
             self.staging = None
+        if self.made:  # the empty folder made for a default name goes too
+            self.made = False
+            with contextlib.suppress(OSError):
+                self.path.rmdir()  # only while it is empty
         self.lock.release() if hasattr(self, "lock") else None
 
     def __enter__(self) -> OutputDir:

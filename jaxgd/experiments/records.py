@@ -136,6 +136,10 @@ def key_path_name(path: tuple) -> str:
     return jax.tree_util.keystr(path)
 
 
+DAMAGED = ("the file is damaged or not written by jaxgd. Re-run the training that wrote the folder, "
+           "or delete the file (the loss plot needs only metrics.csv).")
+
+
 def save_params(path, params: Any) -> None:
     """Leaves of ``params`` in an .npz, one array per key path."""
     import jax
@@ -148,12 +152,17 @@ def load_params(path: str | os.PathLike, like: Any) -> Any:
     """Params saved by `save_params`, into the structure of ``like``.
 
     Raises:
-        CheckpointError: the file is missing, not an .npz, damaged, or lacks a leaf of ``like``.
+        CheckpointError: the file is missing, not an .npz, damaged (truncated, or holding a
+            pickle or an object array: never unpickled), or lacks a leaf of ``like``; one
+            line naming the file.
     """
     import zipfile
 
     import jax
 
+    if Path(path).is_file() and not zipfile.is_zipfile(path):  # np.load would try it as a pickle
+        raise CheckpointError(f"could not read the parameters in {str(path)!r} (not an .npz "
+                              f"archive, or truncated): {DAMAGED}")
     try:
         with np.load(path, allow_pickle=False) as z:
             flat, treedef = jax.tree_util.tree_flatten_with_path(like)
@@ -171,5 +180,8 @@ def load_params(path: str | os.PathLike, like: Any) -> Any:
         raise CheckpointError(f"{str(path)!r} lacks the parameter {err}; it was written for "
                               "another model.") from None
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
-        raise CheckpointError(f"could not read the parameters in {str(path)!r}: {err}. The file is "
-                              "damaged or not written by jaxgd; re-run the training.") from None
+        reason = (getattr(err, "strerror", None) or str(err) or type(err).__name__).splitlines()[0]
+        if "pickle" in reason:  # numpy's words suggest loading it unsafely: jaxgd never does
+            reason = "it holds pickled (object) data, which jaxgd never loads"
+        raise CheckpointError(f"could not read the parameters in {str(path)!r} ({reason}): "
+                              f"{DAMAGED}") from None

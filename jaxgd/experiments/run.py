@@ -44,7 +44,7 @@ from jaxgd.training.parallel import make_mesh
 from jaxgd.training.resources import array_bytes, check_memory
 from jaxgd.training.sharded import keep_local_rows, resolve_data_sharding, row_share, rows_held, shard_rows
 
-__all__ = ["Problem", "TrainOutcome", "default_loss", "make_eval_fn", "make_objective",
+__all__ = ["Problem", "TrainOutcome", "check_checkpoint", "default_loss", "make_eval_fn", "make_objective",
            "make_problem", "make_schedule", "make_tx", "predictions", "select_device",
            "summarize", "train", "write_run"]
 
@@ -101,12 +101,9 @@ def train(cfg: TrainConfig, progress: bool = False, *, folder: RunFolder | None 
         for tx in txs.values():
             probe_user_rule(cfg, pb, tx)  # a broken user rule fails here, before any work
         check_fits(cfg, pb, txs, batch, folder)  # before any large allocation
-        params = init_mlp(jax.random.key(cfg.seed), pb.sizes, cfg.init)
         loss_fn, vg = make_objective(cfg, pb)
         eval_fn = make_eval_fn(cfg, pb, loss_fn, with_data=True)
-        key = jax.random.key(cfg.seed + 2)
-        snap = Snapshot(cfg, {s: init_state(params, txs[s], key) for s in impls},
-                        {s: {} for s in impls}, {s: False for s in impls})
+        snap = Snapshot(cfg, initial_states(cfg, pb, txs), {s: {} for s in impls}, {s: False for s in impls})
         if resume:
             snap = folder.load(cfg, snap.states)
         t0 = time.perf_counter()
@@ -151,6 +148,28 @@ def shard_problem(pb: Problem, mesh) -> tuple[Problem, Any, Any]:
     x, y = shard_rows((x_local, y_local), mesh, share, local=True)
     pb = pb._replace(data=ds._replace(x=x_local, y=y_local), notes=(*pb.notes, share.note(mesh.size)))
     return pb, x, y
+
+
+def initial_states(cfg: TrainConfig, pb: Problem, txs: dict[str, Any]) -> dict[str, Any]:
+    """Each impl's TrainState before the first epoch: params from key(seed), shuffling key(seed + 2)."""
+    params = init_mlp(jax.random.key(cfg.seed), pb.sizes, cfg.init)
+    key = jax.random.key(cfg.seed + 2)
+    return {s: init_state(params, tx, key) for s, tx in txs.items()}
+
+
+def check_checkpoint(cfg: TrainConfig, folder: RunFolder) -> None:
+    """Refuse, as `train` with ``resume=True`` would, a checkpoint in ``folder`` that another
+    model, optimizer or dataset wrote; it trains nothing and writes nothing.
+
+    Raises:
+        CheckpointError: the checkpoint does not fit ``cfg`` (names the key path).
+    """
+    cfg = validate(resolve_defaults(validate(cfg)))  # as `train` resolves them
+    with jax.default_device(select_device(cfg.device)):
+        pb = make_problem(cfg)
+        per_epoch = pb.data.n // (pb.data.n if cfg.batch_size is None else min(cfg.batch_size, pb.data.n))
+        impls = ("hand", "optax") if cfg.impl == "both" else (cfg.impl,)
+        folder.load(cfg, initial_states(cfg, pb, {s: make_tx(cfg, s, per_epoch) for s in impls}))
 
 
 def check_fits(cfg: TrainConfig, pb: Problem, txs: dict[str, Any], batch: int,

@@ -9,7 +9,9 @@
 
 The folder is claimed before training (`jaxgd.rundir.OutputDir`: checked, locked,
 staged). A new folder appears when its first checkpoint is complete (or at the
-end), so a crash after that leaves a checkpoint to resume. A run that replaces an
+end), so a crash after that leaves a checkpoint to resume; a folder of a default
+name (`jaxgd.experiments.foldername`) is made empty at the start, which reserves
+its name, and removed again if the run ends before it holds anything. A run that replaces an
 earlier result (``overwrite``) keeps everything in its staging folder until it has
 finished: a failed, diverged or interrupted run leaves the earlier result as it
 was. Each file is replaced atomically (`jaxgd.rundir.replace_file`), so a crash at
@@ -87,6 +89,8 @@ class RunFolder:
         path: the run folder.
         overwrite: replace an earlier result (only once this run has finished).
         resume: continue the run already in ``path`` (written in place).
+        made: ``path`` is an empty folder made for this run under a default name
+            (`jaxgd.experiments.foldername`); it is removed again if the run ends early.
 
     Attributes:
         saved_epoch: the epoch of the last checkpoint this run wrote (None: none yet).
@@ -94,7 +98,8 @@ class RunFolder:
             then written in place); False while they are still staged.
     """
 
-    def __init__(self, path: str | os.PathLike, overwrite: bool = False, resume: bool = False):
+    def __init__(self, path: str | os.PathLike, overwrite: bool = False, resume: bool = False,
+                 made: bool = False):
         self.path = Path(path)
         self.overwrite = overwrite
         self.writer = is_main_process()
@@ -110,7 +115,7 @@ class RunFolder:
             if self.writer:
                 self.lock = RunLock(self.path)
         elif self.writer:
-            self.claim = OutputDir(self.path, overwrite, kind="train")  # fails before training
+            self.claim = OutputDir(self.path, overwrite, kind="train", made=made)  # fails before training
         self.replacing = self.claim is not None and self.path.is_dir() and any(self.path.iterdir())
 
     def __enter__(self) -> RunFolder:
