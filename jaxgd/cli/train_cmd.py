@@ -70,7 +70,8 @@ def interrupted_message(epoch: int | None, folder, cfg: TrainConfig) -> str:
         saved = folder.epochs_done()  # a resumed run stopped before its first new checkpoint
     if folder.live and saved is not None:
         return (f"{at}; last checkpoint epoch {saved} in {str(folder.path)!r}; resume with: "
-                f"jaxgd train --resume {folder.path} --epochs {cfg.epochs}")
+                f"jaxgd train --resume {folder.path}"
+                + (f" --epochs {cfg.epochs}" if cfg.epochs is not None else ""))
     if getattr(folder, "replacing", False):
         return (f"{at}; the new run was discarded and {str(folder.path)!r} still holds the earlier "
                 "result, unchanged.")
