@@ -44,18 +44,19 @@ def render() -> str:
     lines += [f"| `{name}` | {d.value:g} | {d.source} |" for name, d in rates]
     lines += [
         "",
-        "## Network and batch, per dataset",
+        "## Network, batch and epochs, per dataset",
         "",
         "Files (`.npz`, `.csv`) get the tutorial's network. `--init` follows the activation: "
         f"`he` for {', '.join(RELU_FAMILY)}; `glorot` for the others; `normal` (the tutorial's "
         "randn) for the sigmoid network on xor.",
         "",
-        "| dataset | `--hidden` | `--activation` | `--batch-size` |",
-        "|---|---|---|---|",
+        "| dataset | `--hidden` | `--activation` | `--batch-size` | `--epochs` |",
+        "|---|---|---|---|---|",
     ]
     for name, net in NETWORK_DEFAULTS.items():
         batch = "full batch" if net.batch_size is None else net.batch_size
-        lines.append(f"| `{name}` | {','.join(map(str, net.hidden))} | {net.activation} | {batch} |")
+        lines.append(f"| `{name}` | {','.join(map(str, net.hidden))} | {net.activation} | {batch} "
+                     f"| {net.epochs} |")
     return "\n".join(lines) + "\n"
 
 

@@ -67,7 +67,7 @@ def run(a: argparse.Namespace) -> int:
         return 0
     seeds = len(result.results[0].grid.seeds)
     print(f"jaxgd compare: {cfg.dataset}, {len(result.specs)} optimizers x {seeds} seeds, "
-          f"{cfg.epochs} epochs")
+          f"{result.results[0].config.epochs} epochs")
     print(format_table(summary))
     print(f"run folder     {out}")
     for p in pngs:

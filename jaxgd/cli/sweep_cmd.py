@@ -178,7 +178,8 @@ def run(a: argparse.Namespace) -> int:
         return 0
     print(f"jaxgd sweep: {cfg.dataset}, {cfg.optimizer} ({cfg.impl}), {grid.runs} runs "
           f"({len(grid.values) // len(set(grid.seeds.tolist()))} settings x "
-          f"{len(set(grid.seeds.tolist()))} seeds), {cfg.epochs} epochs, {result.devices} device(s), "
+          f"{len(set(grid.seeds.tolist()))} seeds), {result.config.epochs} epochs, "
+          f"{result.devices} device(s), "
           f"{result.chunks} chunk(s) of {result.runs_per_chunk}")
     print(format_table(summary))
     if summary["diverged_runs"]:

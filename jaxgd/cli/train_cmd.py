@@ -90,7 +90,8 @@ def interrupted_message(epoch: int | None, folder, cfg: TrainConfig) -> str:
 def resume_command(path, cfg: TrainConfig) -> str:
     """The shell command that continues the run in ``path`` up to ``cfg.epochs`` (quoted for a
     POSIX shell; the other config flags come from the folder's config.json)."""
-    return f"jaxgd train --resume {shlex.quote(str(path))} --epochs {cfg.epochs}"
+    epochs = "" if cfg.epochs is None else f" --epochs {cfg.epochs}"  # None: the run's own total
+    return f"jaxgd train --resume {shlex.quote(str(path))}{epochs}"
 
 
 def run(a: argparse.Namespace) -> int:

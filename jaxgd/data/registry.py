@@ -41,21 +41,25 @@ DATASETS: dict[str, Callable[..., Dataset]] = {**SYNTHETIC, "digits": digits, "m
 
 
 class NetworkDefaults(NamedTuple):
-    """The network and batch a dataset trains with when the run does not set them."""
+    """The network, batch and epochs a dataset trains with when the run does not set them."""
 
     hidden: tuple[int, ...]  # hidden layer widths
     activation: str  # hidden-layer activation (a name of jaxgd.nn.models.ACTIVATIONS)
     batch_size: int | None  # examples per update; None: the full batch
+    epochs: int = 10_000  # passes over the training rows
 
 
 # The tutorial's 2-3-1 sigmoid network, full batch: XOR, the other generated sets and files.
 TUTORIAL_NETWORK = NetworkDefaults((3,), "sigmoid", None)
-# The real datasets: a ReLU MLP with minibatches (MNIST-1D's published MLP has two hidden
-# layers of 100; 256 wide trains to a higher test accuracy in the same epochs).
+# The real datasets: a ReLU MLP with minibatches, and epochs counted in passes of
+# minibatches (digits: 30 epochs of 44 Adam steps reach about 0.97 test accuracy;
+# MNIST-1D's published MLP has two hidden layers of 100 and trains for about 6,000
+# steps of 100 examples, 150 epochs of its 4,000 training rows; 256 wide trains to a
+# higher test accuracy in the same epochs).
 NETWORK_DEFAULTS: dict[str, NetworkDefaults] = {
     **dict.fromkeys(SYNTHETIC, TUTORIAL_NETWORK),
-    "digits": NetworkDefaults((128,), "relu", 32),
-    "mnist1d": NetworkDefaults((256, 256), "relu", 128),
+    "digits": NetworkDefaults((128,), "relu", 32, epochs=30),
+    "mnist1d": NetworkDefaults((256, 256), "relu", 128, epochs=150),
 }
 
 

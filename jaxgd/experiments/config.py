@@ -43,14 +43,13 @@ from jaxgd.experiments.fields import (
     parse_hidden,
     parse_value,
     positive,
-    positive_int,
     resolve_loss,
     show_hidden,
     show_pairs,
 )
 
-__all__ = ["GRADS", "IMPLS", "LOSS_ALIASES", "RESUMABLE", "SINGLE_IMPLS", "TASKS", "TrainConfig",
-           "check_optimizer", "optimizer_names",
+__all__ = ["FULL_BATCH", "GRADS", "IMPLS", "LOSS_ALIASES", "RESUMABLE", "SINGLE_IMPLS", "TASKS",
+           "TrainConfig", "check_optimizer", "full_batch", "optimizer_names", "parse_batch_size",
            "parse_assignment", "parse_assignments", "parse_hidden", "parse_value", "resume_config",
            "validate"]
 
@@ -75,6 +74,32 @@ def _check_epochs(name: str, value: Any) -> None:
     if value > MAX_INT32:
         raise ConfigError(f"epochs={value} is more than the int32 epoch counter holds; accepted: "
                           f"1..{MAX_INT32:,}.")
+
+
+FULL_BATCH = 0  # batch_size 0: every training row in each step, whatever the dataset's default
+
+
+def parse_batch_size(text: str) -> int:
+    """``--batch-size`` text: a whole number, or "full" (the whole training set, 0)."""
+    if text.strip().lower() == "full":
+        return FULL_BATCH
+    try:
+        return int(text)
+    except ValueError:
+        raise ConfigError(f"--batch-size {text!r}: expected a whole number of examples or 'full', "
+                          "e.g. --batch-size 32 or --batch-size full.") from None
+
+
+def _check_batch_size(name: str, value: Any) -> None:
+    if value == FULL_BATCH and not isinstance(value, bool):
+        return
+    check_positive_int(name, value, fix="Use --batch-size 32, or --batch-size full for full-batch "
+                                        "descent.")
+
+
+def full_batch(batch_size: int | None) -> bool:
+    """Whether a (resolved) ``batch_size`` takes the whole training set each step."""
+    return batch_size is None or batch_size == FULL_BATCH
 
 
 def _check_seed(name: str, value: Any) -> None:
@@ -163,13 +188,15 @@ class TrainConfig:
                                check=in_range(low=0.0, high=1.0, low_open=True))
     decay_every: int = option(100, "epochs between decays", parse=int, check=count())
     warmup_epochs: int = option(0, "warmup epochs of warmup_cosine", parse=int, check=count(0))
-    batch_size: int | None = option(None, "examples per update", parse=int,
+    batch_size: int | None = option(None, "examples per update; full (or 0): the whole training set",
+                                    parse=parse_batch_size, metavar="N|full",
+                                    show=lambda v: "full" if v == FULL_BATCH else str(v),
                                     unset="the dataset's: the full batch, 32 for digits, 128 for "
                                           "mnist1d",
-                                    check=positive_int("Use --batch-size 32, or leave it out for "
-                                                       "full-batch descent."))
-    epochs: int = option(10000, "epochs in all (with --resume: the total to reach)", parse=int,
-                         check=_check_epochs, resumable=True)
+                                    check=_check_batch_size)
+    epochs: int | None = option(None, "epochs in all (with --resume: the total to reach)", parse=int,
+                                check=_check_epochs, resumable=True,
+                                unset="the dataset's: 10000, 30 for digits, 150 for mnist1d")
     tol: float = option(0.0, "stop when |loss change| < tol (0: never)", parse=float,
                         check=nonnegative(), resumable=True)
     gtol: float = option(0.0, "stop when the gradient norm < gtol (0: never)", parse=float,

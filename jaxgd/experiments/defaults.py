@@ -3,7 +3,7 @@
 `TrainConfig` leaves five fields unset (None) unless they are given; a run fills them
 in once, before it starts, and keeps the concrete values in its ``config.json``:
 
-    activation, hidden, batch_size  the dataset's (`jaxgd.data.registry.NETWORK_DEFAULTS`):
+    activation, hidden, batch_size, the dataset's (`jaxgd.data.registry.NETWORK_DEFAULTS`):
                                     the tutorial's 2-3-1 sigmoid net, full batch, for XOR and
                                     the generated sets; a ReLU MLP with minibatches for the
                                     real datasets (digits, mnist1d)
@@ -36,7 +36,7 @@ TUTORIAL_DATASET = "xor"
 TUTORIAL_LEARNING_RATE = 0.5
 TUTORIAL_RULES = ("sgd", "tutorial_momentum", "sgd_l2")  # gradient descent, slide-11 momentum, slide-13 L2
 RELU_FAMILY = ("relu", "leaky_relu", "elu", "gelu")  # He et al. 2015's derivation: half the units pass
-RESOLVED = ("activation", "hidden", "batch_size", "init", "learning_rate")  # in dependency order
+RESOLVED = ("activation", "hidden", "batch_size", "epochs", "init", "learning_rate")  # in dependency order
 
 
 def default_for(cfg: TrainConfig, name: str) -> tuple[Any, str]:
@@ -48,7 +48,7 @@ def default_for(cfg: TrainConfig, name: str) -> tuple[Any, str]:
     net = network_defaults(cfg.dataset)
     tutorial = dataset == TUTORIAL_DATASET
     own = "the tutorial's network" if net == TUTORIAL_NETWORK else f"the default for {dataset}"
-    if name in ("activation", "hidden", "batch_size"):
+    if name in ("activation", "hidden", "batch_size", "epochs"):
         return getattr(net, name), own
     if name == "init":
         if tutorial and cfg.activation == "sigmoid":

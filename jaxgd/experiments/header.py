@@ -3,7 +3,7 @@
     jaxgd train: digits, sizes (64, 128, 10), relu (digits' default), loss softmax_ce,
         adam(lr=0.001 (adam's default)), impl both, grad backprop
     init           he (He init for relu)
-    batch          32 (digits' default): 44 updates per epoch
+    batch          32 (digits' default): 44 updates per epoch, 30 (digits' default) epochs
     schedule       tutorial_step: lr x0.9 every 100 epochs, 0.5 at the start, 1.33e-05 at the last update
     settings       epochs=2000 l2=0.01
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 
 from jaxgd.experiments.build import Problem, make_schedule
-from jaxgd.experiments.config import FIELDS, TrainConfig
+from jaxgd.experiments.config import FIELDS, TrainConfig, full_batch
 from jaxgd.experiments.defaults import RESOLVED, origins, resolve_defaults
 from jaxgd.experiments.fields import flags_of
 
@@ -56,7 +56,7 @@ def schedule_line(cfg: TrainConfig, steps_per_epoch: int) -> str | None:
 def run_header(cfg: TrainConfig, pb: Problem) -> list[str]:
     """The report's first lines for a run of ``cfg`` (resolved or not) on problem ``pb``."""
     cfg = resolve_defaults(cfg)
-    steps_per_epoch = pb.data.n // (cfg.batch_size or pb.data.n)
+    steps_per_epoch = pb.data.n // (pb.data.n if full_batch(cfg.batch_size) else cfg.batch_size)
     why = origins(cfg)
     hyper = "".join(f", {k}={v}" for k, v in cfg.hyper)
     lines = [f"jaxgd train: {cfg.dataset}, sizes {_with(pb.sizes, why.get('hidden'))}, "
@@ -64,15 +64,17 @@ def run_header(cfg: TrainConfig, pb: Problem) -> list[str]:
              f"loss {pb.loss}, {cfg.optimizer}(lr={_with(f'{cfg.learning_rate:g}', why.get('learning_rate'))}"
              f"{hyper}), impl {cfg.impl}, grad {cfg.grad}"]
     lines.append(f"{'init':<15}{_with(cfg.init, why.get('init'))}")
-    batch = "full" if cfg.batch_size is None else cfg.batch_size
+    batch = "full" if full_batch(cfg.batch_size) else cfg.batch_size
     lines.append(f"{'batch':<15}{_with(batch, why.get('batch_size'))}: {steps_per_epoch} update"
-                 f"{'s' if steps_per_epoch != 1 else ''} per epoch")
+                 f"{'s' if steps_per_epoch != 1 else ''} per epoch, "
+                 f"{_with(cfg.epochs, why.get('epochs'))} epochs")
     sched = schedule_line(cfg, steps_per_epoch)
     if sched:
         lines.append(f"{'schedule':<15}{sched}")
     changed = [" ".join((flags_of(name, opt)[0], _shown(opt, getattr(cfg, name)))).rstrip()
                for name, (default, opt) in FIELDS.items()
-               if name not in _OWN_LINES and getattr(cfg, name) != default]
+               if name not in _OWN_LINES and getattr(cfg, name) != default
+               and not (name == "data_sharding" and getattr(cfg, name) == "replicated")]  # auto's pick
     if changed:
         lines.append(f"{'settings':<15}{' '.join(changed)}")
     return lines

@@ -35,7 +35,7 @@ from jaxgd.experiments.build import (
     probe_user_rule,
     select_device,
 )
-from jaxgd.experiments.config import TrainConfig, needs_value, validate
+from jaxgd.experiments.config import TrainConfig, full_batch, needs_value, validate
 from jaxgd.experiments.defaults import resolve_defaults
 from jaxgd.experiments.runfolder import RunFolder, Snapshot
 from jaxgd.nn.models import init_mlp, mlp
@@ -90,10 +90,10 @@ def train(cfg: TrainConfig, progress: bool = False, *, folder: RunFolder | None 
         else:
             x, y = pb.data.x, pb.data.y
         n = len(x)
-        batch = n if cfg.batch_size in (None, n_all) else cfg.batch_size
+        batch = n if full_batch(cfg.batch_size) or cfg.batch_size == n_all else cfg.batch_size
         if batch > n:
             raise ConfigError(f"batch_size={batch} is larger than the data (n={n}); accepted: "
-                              f"1..{n}. Leave --batch-size out for full-batch descent.")
+                              f"1..{n}. Use --batch-size full for full-batch descent.")
         steps_per_epoch = n // batch
         check_int32_steps(cfg.epochs, steps_per_epoch)
         impls = ("hand", "optax") if cfg.impl == "both" else (cfg.impl,)
@@ -167,7 +167,7 @@ def check_checkpoint(cfg: TrainConfig, folder: RunFolder) -> None:
     cfg = validate(resolve_defaults(validate(cfg)))  # as `train` resolves them
     with jax.default_device(select_device(cfg.device)):
         pb = make_problem(cfg)
-        per_epoch = pb.data.n // (pb.data.n if cfg.batch_size is None else min(cfg.batch_size, pb.data.n))
+        per_epoch = pb.data.n // (pb.data.n if full_batch(cfg.batch_size) else min(cfg.batch_size, pb.data.n))
         impls = ("hand", "optax") if cfg.impl == "both" else (cfg.impl,)
         folder.load(cfg, initial_states(cfg, pb, {s: make_tx(cfg, s, per_epoch) for s in impls}))
 

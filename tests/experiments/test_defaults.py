@@ -85,7 +85,36 @@ def test_finding_digits_default_network(dataset, hidden, batch):
     cfg = resolve_defaults(TrainConfig(dataset=dataset, optimizer="adam"))
     assert (cfg.hidden, cfg.activation, cfg.init, cfg.batch_size, cfg.learning_rate) == (
         hidden, "relu", "he", batch, 1e-3)
-    assert set(origins(cfg)) == {"hidden", "activation", "init", "batch_size", "learning_rate"}
+    assert set(origins(cfg)) == {"hidden", "activation", "init", "batch_size", "epochs", "learning_rate"}
+
+
+@pytest.mark.parametrize(("dataset", "epochs"), [("xor", 10_000), ("moons", 10_000), ("digits", 30),
+                                                 ("mnist1d", 150)])
+def test_finding_real_datasets_do_not_run_ten_thousand_epochs(dataset, epochs):
+    # the tutorial's 10,000 full-batch epochs on digits were 440,000 minibatch steps
+    assert resolve_defaults(TrainConfig(dataset=dataset)).epochs == epochs
+    assert resolve_defaults(TrainConfig(dataset=dataset, epochs=7)).epochs == 7
+
+
+def test_batch_size_full_overrides_a_datasets_minibatch_default():
+    from jaxgd.core.errors import ConfigError
+    from jaxgd.experiments.config import FULL_BATCH, parse_batch_size, validate
+
+    cfg = config_from_args(build_parser().parse_args(
+        ["train", "--dataset", "digits", "--batch-size", "full", "--epochs", "2", "--impl", "hand",
+         "--optimizer", "adam"]))
+    assert resolve_defaults(cfg).batch_size == FULL_BATCH
+    out = train(cfg)
+    assert out.summary["epochs"] == 2
+    # one step per epoch on every training row: two epochs are two steps of full-batch Adam
+    full = train(dataclasses.replace(cfg, batch_size=make_problem(cfg).data.n))
+    np.testing.assert_allclose(out.results["hand"].history["loss"], full.results["hand"].history["loss"],
+                               rtol=1e-6)
+    assert parse_batch_size(" FULL ") == FULL_BATCH
+    with pytest.raises(ConfigError, match="whole number of examples or 'full'"):
+        parse_batch_size("fool")
+    with pytest.raises(ConfigError, match="--batch-size full"):
+        validate(TrainConfig(batch_size=-1))
 
 
 def test_digits_default_network_makes_a_softmax_classifier():
@@ -103,10 +132,10 @@ def test_digits_defaults_train_to_a_high_test_accuracy():
 
 def test_explicit_flags_win():
     argv = ["train", "--dataset", "digits", "--optimizer", "adam", "--lr", "0.05", "--init", "normal",
-            "--hidden", "16,8", "--activation", "tanh", "--batch-size", "64"]
+            "--hidden", "16,8", "--activation", "tanh", "--batch-size", "64", "--epochs", "3"]
     cfg = resolve_defaults(config_from_args(build_parser().parse_args(argv)))
-    assert (cfg.learning_rate, cfg.init, cfg.hidden, cfg.activation, cfg.batch_size) == (
-        0.05, "normal", (16, 8), "tanh", 64)
+    assert (cfg.learning_rate, cfg.init, cfg.hidden, cfg.activation, cfg.batch_size, cfg.epochs) == (
+        0.05, "normal", (16, 8), "tanh", 64, 3)
     assert origins(cfg) == {}
     assert resolve_defaults(TrainConfig(learning_rate=0.1)).learning_rate == 0.1  # xor + sgd too
     assert resolve_defaults(TrainConfig(activation="relu", init="glorot")).init == "glorot"
@@ -145,7 +174,7 @@ def test_header_names_the_resolved_values_and_where_they_came_from():
     text = "\n".join(run_header(cfg, make_problem(cfg)))
     assert "adam(lr=0.001 (adam's default))" in text
     assert "he (He init for relu)" in text
-    assert "--epochs 50" in text and "--seed 3" in text
+    assert ": 1 update per epoch, 50 epochs\n" in text and "--seed 3" in text
     tutorial = "\n".join(run_header(TrainConfig(), make_problem(TrainConfig())))
     assert "sgd(lr=0.5 (the tutorial's, for sgd on xor))" in tutorial and "settings" not in tutorial
 

@@ -49,7 +49,7 @@ from jaxgd.experiments.build import (
     probe_user_rule,
     select_device,
 )
-from jaxgd.experiments.config import SINGLE_IMPLS, TrainConfig, validate
+from jaxgd.experiments.config import SINGLE_IMPLS, TrainConfig, full_batch, validate
 from jaxgd.experiments.defaults import resolve_defaults
 from jaxgd.experiments.sweep.grid import Grid, check_names, point_config, settings
 from jaxgd.experiments.sweep.plan import bytes_per_run, default_memory_budget, epoch_calls, plan_chunks
@@ -183,10 +183,10 @@ def sweep(cfg: TrainConfig, grid: Grid, *, impl: str = "hand", devices: list | N
         devices = devices[:max_runs_per_chunk]
     with jax.default_device(devices[0]):
         pb = make_problem(cfg)
-        batch = pb.data.n if cfg.batch_size is None else cfg.batch_size
+        batch = pb.data.n if full_batch(cfg.batch_size) else cfg.batch_size
         if batch > pb.data.n:
             raise ConfigError(f"batch_size={batch} is larger than the data (n={pb.data.n}); accepted: "
-                              f"1..{pb.data.n}. Leave --batch-size out for full-batch descent.")
+                              f"1..{pb.data.n}. Use --batch-size full for full-batch descent.")
         for values, _ in settings(grid):  # concrete checks: bad values fail before compiling
             point = validate(point_config(cfg, names, values))
             tx = make_tx(point, impl, pb.data.n // batch)
