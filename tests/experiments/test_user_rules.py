@@ -88,8 +88,9 @@ def _json(capsys) -> dict:
 
 
 def test_finding_user_sgd_trains_like_builtin_sgd(rules):
-    mine = train(TrainConfig(optimizer=f"{rules}:my_sgd", impl="hand", epochs=15))
-    ref = train(TrainConfig(optimizer="sgd", impl="hand", epochs=15))
+    mine = train(TrainConfig(optimizer=f"{rules}:my_sgd", impl="hand", epochs=15))  # its own lr 0.1
+    ref = train(TrainConfig(optimizer="sgd", impl="hand", epochs=15, learning_rate=0.1))
+    assert mine.config.learning_rate == 0.1
     np.testing.assert_allclose(mine.results["hand"].history["loss"], ref.results["hand"].history["loss"],
                                rtol=1e-6)
 
@@ -115,7 +116,7 @@ def test_finding_resume_reimports_module_factory(rules, tmp_path, capsys, monkey
     assert main(["train", "--resume", out, "--epochs", "20", "--json"]) == 0
     resumed = _json(capsys)
     assert resumed["epochs"] == 20
-    ref = train(TrainConfig(optimizer="sgd", impl="hand", epochs=20))
+    ref = train(TrainConfig(optimizer="sgd", impl="hand", epochs=20, learning_rate=0.1))  # my_sgd's own lr
     assert resumed["final_loss"] == pytest.approx(float(ref.results["hand"].history["loss"][-1]), rel=1e-6)
     # the module is gone: a clear error naming it, exit 2
     sys.modules.pop(rules, None)
@@ -145,8 +146,8 @@ def test_finding_compare_accepts_module_factory(rules, tmp_path, capsys):
     assert split_optimizers(["adam,mypkg.rules:f", "sgd:hand:learning_rate=0.1,momentum=0.9"]) == [
         "adam", "mypkg.rules:f", "sgd:hand:learning_rate=0.1,momentum=0.9"]
     assert parse_optimizer("mypkg.rules:f:learning_rate=0.2").name == "mypkg.rules:f"
-    assert main(["compare", "--optimizers", f"sgd,{spec}", "--epochs", "10", "--out", str(tmp_path / "c"),
-                 "--json"]) == 0
+    assert main(["compare", "--optimizers", f"sgd:hand:learning_rate=0.1,{spec}", "--epochs", "10",
+                 "--out", str(tmp_path / "c"), "--json"]) == 0  # my_sgd's own learning rate: 0.1
     rows = _json(capsys)["optimizers"]
     finals = [r["per_run"][0]["final"]["loss"] for r in rows]
     assert len(finals) == 2 and finals[1] == pytest.approx(finals[0], rel=1e-6)
