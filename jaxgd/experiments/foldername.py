@@ -11,6 +11,7 @@ draws again, so no two runs ever write into one folder. Names sort by their time
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import time
 from collections.abc import Callable
@@ -34,9 +35,12 @@ def run_folder_name(stem: str, parent: str | os.PathLike = "runs",
                     clock: Callable[[], float] | None = None,
                     suffix: Callable[[], str] | None = None) -> Path:
     """A default name ``parent/stem-YYYYmmdd-HHMMSS-xxxx``, without making the folder (for a
-    process that never writes, e.g. process 1.. of a multi-process run)."""
+    process that never writes, e.g. process 1.. of a multi-process run). Characters other
+    than letters, digits, ``.``, ``_`` and ``-`` in ``stem`` (a user's rule ``pkg.mod:f``)
+    become ``-``, so the name needs no quoting in a shell and is valid on every OS."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime((clock or _clock)()))
-    return Path(parent) / f"{stem}-{stamp}-{(suffix or _suffix)()}"
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-.") or "run"
+    return Path(parent) / f"{safe}-{stamp}-{(suffix or _suffix)()}"
 
 
 def new_run_folder(stem: str, parent: str | os.PathLike = "runs",

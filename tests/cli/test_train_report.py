@@ -279,3 +279,12 @@ def test_finding_damaged_params_npz_clear_error(tmp_path, capsys, damage):
     assert f"could not read the parameters in {str(path)!r}" in err
     assert "Re-run the training that wrote the folder, or delete the file" in err
     assert "allow_pickle" not in err  # never suggests loading it unsafely
+
+
+def test_finding_user_rule_folder_name_has_no_colon():
+    from jaxgd.experiments.foldername import run_folder_name
+
+    path = run_folder_name("xor-my.pkg:my_sgd", clock=lambda: 0.0, suffix=lambda: "abcd")
+    assert path.name.startswith("xor-my.pkg-my_sgd-") and path.name.endswith("-abcd")
+    assert set(path.name) <= set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+    assert run_folder_name(":/:", suffix=lambda: "0000").name.startswith("run-")
