@@ -39,8 +39,10 @@ def markdown(res: dict[str, Any]) -> str:
         lines.append("")
     if "end_to_end" in res:
         e = res["end_to_end"]
-        lines += ["**End to end** (fresh process, default `jaxgd train`: both sides, 10,000 epochs; "
-                  "first run: empty compilation cache; repeat: the cache filled by an earlier run)",
+        lines += ["**End to end** (fresh process, the tutorial's job, 10,000 epochs: the main job "
+                  "`jaxgd train --impl hand` against a bare script of one training, the default "
+                  "`jaxgd train` against one of both; first run: empty compilation cache; repeat: the "
+                  "cache filled by an earlier run)",
                   "", "| program | wall time (median) | peak RSS | ratio to bare |", "|---|---|---|---|"]
         for name, side in e.items():
             if isinstance(side, dict):

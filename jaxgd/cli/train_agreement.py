@@ -48,10 +48,10 @@ def _gradient_stream(cfg, pb, params, steps: int):
     from jaxgd.core.transform import apply_updates
     from jaxgd.data.batching import epoch_indices
     from jaxgd.experiments.build import make_objective, make_tx
-    from jaxgd.experiments.config import needs_value
+    from jaxgd.experiments.config import full_batch, needs_value
 
     ds = pb.data
-    batch = ds.n if cfg.batch_size is None else cfg.batch_size
+    batch = ds.n if full_batch(cfg.batch_size) else min(cfg.batch_size, ds.n)
     per_epoch = ds.n // batch
     if batch == ds.n:
         idx = jnp.broadcast_to(jnp.arange(ds.n, dtype=jnp.int32), (steps, ds.n))
@@ -96,12 +96,12 @@ def per_step_check(cfg, outcome, max_steps: int = MAX_STEPS) -> dict[str, Any]:
     from jaxgd.crosscheck import crosscheck, default_rtol
     from jaxgd.crosscheck.traces import divergence_dict
     from jaxgd.experiments.build import make_objective, make_tx
-    from jaxgd.experiments.config import needs_value
+    from jaxgd.experiments.config import full_batch, needs_value
     from jaxgd.nn.models import init_mlp
 
     pb = outcome.problem
     ds = pb.data
-    batch = ds.n if cfg.batch_size is None else cfg.batch_size
+    batch = ds.n if full_batch(cfg.batch_size) else min(cfg.batch_size, ds.n)
     per_epoch = ds.n // batch
     params = init_mlp(jax.random.key(cfg.seed), pb.sizes, cfg.init)
     size = sum(x.nbytes for x in jax.tree.leaves(params))

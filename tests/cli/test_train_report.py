@@ -288,3 +288,14 @@ def test_finding_user_rule_folder_name_has_no_colon():
     assert path.name.startswith("xor-my.pkg-my_sgd-") and path.name.endswith("-abcd")
     assert set(path.name) <= set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
     assert run_folder_name(":/:", suffix=lambda: "0000").name.startswith("run-")
+
+
+def test_per_step_check_with_batch_size_full(tmp_path, capsys):
+    # --batch-size full is stored as 0: the per-step check must read it as the full batch
+    from jaxgd.cli import main
+
+    assert main(["train", "--dataset", "moons", "--n-samples", "40", "--batch-size", "full",
+                 "--epochs", "3", "--optimizer", "adam", "--out", str(tmp_path / "r"), "--json"]) == 0
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["hand_vs_optax"]["per_step"]["steps"] == 3  # one full-batch step per epoch
+    assert summary["hand_vs_optax"]["per_step"]["verdict"] == "agree"
