@@ -62,6 +62,7 @@ class Outcome(NamedTuple):
     final: SweepResult  # the re-run of the chosen point over the seeds
     val: np.ndarray  # (seeds,) validation metric at the final epoch; NaN: diverged
     test: np.ndarray  # (seeds,) test metric of each seed's final parameters; NaN: diverged
+    tests: Mapping[str, np.ndarray]  # test_loss[, test_accuracy] -> (seeds,), as ``test``
     epochs_to_target: np.ndarray  # (seeds,) int, 0 = never (or no target)
 
     @property
@@ -163,10 +164,11 @@ def tune_one(cfg: TrainConfig, space: SearchSpace, data: TuneData, trials: int, 
     final = sweep(c, rerun, impl=impl, problem=data.problem, raise_if_all_diverged=False,
                   progress=progress, label=f"{space.contender} seeds")
     ok = final.diverged_at == 0
-    test = np.where(ok, test_metrics(final.config, data, final.params)[key], np.nan)
+    tests = {k: np.where(ok, v, np.nan) for k, v in test_metrics(final.config, data, final.params).items()}
     hits = (epochs_to_target(final.history[key], target, lower) if target is not None
             else np.zeros(len(seeds), np.int64))
-    return Outcome(space, values, scores, best, tuning, final, _final(final, key), test, hits)
+    return Outcome(space, values, scores, best, tuning, final, _final(final, key), tests[key], tests,
+                   hits)
 
 
 def tune(cfg: TrainConfig, spaces: Mapping[str, SearchSpace], trials: int, seeds: Sequence[int],
