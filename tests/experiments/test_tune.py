@@ -3,6 +3,7 @@
 import csv
 import json
 
+import jax
 import numpy as np
 import pytest
 from scipy import stats
@@ -18,6 +19,7 @@ from jaxgd.reference.spaces import Axis, SearchSpace, search_space
 TINY = TrainConfig(dataset="moons", n_samples=120, hidden=(8,), activation="tanh", epochs=25,
                    batch_size=24, seed=0, impl="hand")
 SEEDS = [1, 2, 3, 4, 5]
+ONE = jax.devices()[:1]  # the suite splits the CPU in 8; one device compiles faster
 
 
 def test_trials_lie_inside_the_space_distinct_and_seeded():
@@ -66,9 +68,10 @@ def test_bad_space_is_refused(text, match):
 def planted():
     """adam against sgd held to learning rates <= 1e-5: sgd barely moves in 25 epochs."""
     spaces = spaces_for(["sgd", "adam"], TINY, [parse_space("sgd:learning_rate=1e-6:1e-5:log")])
-    return tune(TINY, spaces, 4, SEEDS, metric="val_loss", target=0.5)
+    return tune(TINY, spaces, 4, SEEDS, metric="val_loss", target=0.5, devices=ONE)
 
 
+@pytest.mark.slow  # compiles several sweeps: tens of seconds on a shared CPU
 def test_planted_winner_is_found_with_confidence(planted):
     summary = summarize([planted], trials=4)
     pair = summary["datasets"][0]["pairs"][0]
@@ -83,6 +86,7 @@ def test_planted_winner_is_found_with_confidence(planted):
         planted.outcomes["adam"].best, 0])
 
 
+@pytest.mark.slow  # compiles several sweeps: tens of seconds on a shared CPU
 def test_seed_rerun_metrics_match_the_history(planted):
     o = planted.outcomes["adam"]
     # the re-run's validation loss at the last epoch is the sweep's test slot; the test loss is
@@ -93,11 +97,13 @@ def test_seed_rerun_metrics_match_the_history(planted):
     assert np.all(o.tuning.grid.seeds == TINY.seed)
 
 
+@pytest.mark.slow  # compiles several sweeps: tens of seconds on a shared CPU
 def test_selection_never_reads_test_data(planted):
     data = make_tune_data(TINY)
     wrong = 1 - np.asarray(data.y_test)  # every test label flipped
     spaces = {"adam": planted.outcomes["adam"].space}
-    again = tune(TINY, spaces, 4, SEEDS, metric="val_loss", data=data._replace(y_test=wrong))
+    again = tune(TINY, spaces, 4, SEEDS, metric="val_loss", data=data._replace(y_test=wrong),
+                 devices=ONE)
     a, b = planted.outcomes["adam"], again.outcomes["adam"]
     assert b.best == a.best
     np.testing.assert_array_equal(b.trials[b.best], a.trials[a.best])
@@ -105,6 +111,7 @@ def test_selection_never_reads_test_data(planted):
     assert np.all(b.test > a.test)  # the test loss did see the flipped labels
 
 
+@pytest.mark.slow  # compiles several sweeps: tens of seconds on a shared CPU
 def test_cli_tune_writes_the_documented_files(tmp_path, capsys):
     out = tmp_path / "study"
     code = main(["tune", "--dataset", "moons", "--n-samples", "80", "--hidden", "4", "--epochs", "5",

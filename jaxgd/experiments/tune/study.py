@@ -148,20 +148,20 @@ def test_metrics(cfg: TrainConfig, data: TuneData, params: Any) -> dict[str, np.
 
 def tune_one(cfg: TrainConfig, space: SearchSpace, data: TuneData, trials: int, seeds: np.ndarray,
              metric: str = "val_loss", target: float | None = None, impl: str = "hand",
-             progress: bool = False) -> Outcome:
+             progress: bool = False, devices: list | None = None) -> Outcome:
     """Tune one optimizer (one sweep of ``trials``), then re-run its best point over ``seeds``."""
     key = "test_" + metric.removeprefix("val_")  # the sweep's test slot holds the validation rows
     lower = metric.endswith("loss")
     c = contender_config(cfg, space, impl)
     values = draw_trials(space, trials, cfg.seed)
     grid = Grid(space.names, values, np.full(trials, cfg.seed, np.int64))
-    tuning = sweep(c, grid, impl=impl, problem=data.problem, raise_if_all_diverged=False,
+    tuning = sweep(c, grid, impl=impl, problem=data.problem, raise_if_all_diverged=False, devices=devices,
                    progress=progress, label=f"{space.contender} trials")
     scores = _final(tuning, key)
     best = select(scores, lower)
     seeds = np.asarray(seeds, np.int64)
     rerun = Grid(space.names, np.repeat(values[best][None], len(seeds), axis=0), seeds)
-    final = sweep(c, rerun, impl=impl, problem=data.problem, raise_if_all_diverged=False,
+    final = sweep(c, rerun, impl=impl, problem=data.problem, raise_if_all_diverged=False, devices=devices,
                   progress=progress, label=f"{space.contender} seeds")
     ok = final.diverged_at == 0
     tests = {k: np.where(ok, v, np.nan) for k, v in test_metrics(final.config, data, final.params).items()}
@@ -173,7 +173,8 @@ def tune_one(cfg: TrainConfig, space: SearchSpace, data: TuneData, trials: int, 
 
 def tune(cfg: TrainConfig, spaces: Mapping[str, SearchSpace], trials: int, seeds: Sequence[int],
          metric: str = "val_loss", target: float | None = None, val_fraction: float = 0.2,
-         impl: str = "hand", data: TuneData | None = None, progress: bool = False) -> TuneResult:
+         impl: str = "hand", data: TuneData | None = None, progress: bool = False,
+         devices: list | None = None) -> TuneResult:
     """Tune every optimizer of ``spaces`` on ``cfg``'s dataset with the same budget.
 
     Args:
@@ -186,6 +187,8 @@ def tune(cfg: TrainConfig, spaces: Mapping[str, SearchSpace], trials: int, seeds
         val_fraction: share of the training rows held out for validation.
         impl: "hand" or "optax".
         data: the splits (default: `make_tune_data`); tests pass their own.
+        progress: tqdm bars on stderr.
+        devices: devices the sweeps shard their runs over (default: all of ``cfg.device``'s).
 
     Returns:
         TuneResult.
@@ -202,6 +205,6 @@ def tune(cfg: TrainConfig, spaces: Mapping[str, SearchSpace], trials: int, seeds
         raise ConfigError(f"metric='val_accuracy' needs classes, but dataset {cfg.dataset!r} is a "
                           "regression task; use --metric val_loss.")
     cfg = dataclasses.replace(cfg, test_fraction=data.config.test_fraction)
-    outcomes = {name: tune_one(cfg, space, data, trials, seeds, metric, target, impl, progress)
+    outcomes = {name: tune_one(cfg, space, data, trials, seeds, metric, target, impl, progress, devices)
                 for name, space in spaces.items()}
     return TuneResult(data, outcomes, metric, target, np.asarray(seeds, np.int64))
