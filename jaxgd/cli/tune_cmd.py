@@ -68,6 +68,12 @@ def _items(texts) -> list[str]:
 
 
 def run(a: argparse.Namespace) -> int:
+    datasets = _items([a.datasets]) if a.datasets else []
+    if datasets and "dataset" in vars(a):
+        raise ConfigError(f"--dataset {a.dataset} and --datasets {a.datasets}: give one of them "
+                          "(--datasets a,b,c runs the study on each).")
+    if datasets:
+        a.dataset = datasets[0]  # the config's checks see a dataset of the study
     cfg = config_from_args(a)  # checked before JAX is imported
     check_positive_int("--trials", a.trials)
     check_choice("--metric", a.metric, METRICS)
@@ -79,7 +85,7 @@ def run(a: argparse.Namespace) -> int:
     names = _items(a.optimizers)
     if len(set(names)) != len(names):
         raise ConfigError(f"--optimizers {','.join(names)} lists an optimizer twice; give each once.")
-    datasets = _items([a.datasets]) if a.datasets else [cfg.dataset]
+    datasets = datasets or [cfg.dataset]
     from jaxgd.experiments.tune.trials import parse_space
 
     overrides = [parse_space(t) for t in a.space or []]

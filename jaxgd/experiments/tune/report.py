@@ -174,8 +174,9 @@ def format_tables(summary: dict) -> str:
         pairs = [[f"{p['a']} vs {p['b']}", _show(p["difference"]), _show(p["p_improvement"], 3)]
                  for p in d["pairs"]]
         if pairs:
-            blocks.append(_table(["pair (A vs B)", f"{test} A - B [{pct} CI]",
-                                  f"P(A better, {better} {test}) [{pct} CI]"], pairs))
+            head = ["pair (A vs B)", f"{test} A - B [{pct} CI]", f"P(A better, {better} {test}) [{pct} CI]"]
+            blocks.append(f"{d['dataset']}, each pair over the same {summary['budget']['seeds']} seeds; "
+                          f"{budget_line(summary)}\n" + _table(head, pairs))
     prof = summary["profile"]
     if prof is not None:
         head = ["optimizer", *(f"tau={t:g}" for t in prof["taus"])]
