@@ -136,7 +136,15 @@ def _parse(name: str, opt, text: str) -> Any:
         kind = {int: "an integer", float: "a number"}.get(opt.parse, "a value")
         flag = flags_of(name, opt)[0]
         raise ConfigError(f"{flag} {text!r}: expected {kind}, e.g. {flag} "
-                          f"{opt.show(FIELDS[name][0]) if FIELDS[name][0] is not None else 1}.") from None
+                          f"{_example(name, opt)}.") from None
+
+
+def _example(name: str, opt) -> str:
+    """A value to show after "e.g." for a field: its default, else a typical number."""
+    default = FIELDS[name][0]
+    if default is not None:
+        return opt.show(default)
+    return {"epochs": "100", "n_samples": "200"}.get(name, "1")
 
 
 def _shortcut(opt, key: str, text: Any) -> tuple[str, Any]:

@@ -32,12 +32,13 @@ SEED_HELP = "data seed, and the first run seed"
 MIN_BUDGET_MB = 1.0  # below a MiB, no network with its data fits: a typo for GiB or a unit
 
 
-def add_problem_flags(p: argparse.ArgumentParser, command: str) -> None:
-    """Flags shared by `sweep` and `compare`: data, network, epochs, batch, seeds, output."""
+def add_problem_flags(p: argparse.ArgumentParser, command: str, seeds: str = "1",
+                      seeds_help: str = "run seeds: a count N (seed..seed+N-1) or a list 0,3,7") -> None:
+    """Flags shared by `sweep`, `compare` and `tune`: data, network, epochs, batch, seeds, output."""
     add_config_flags(p.add_argument_group("problem"), PROBLEM_FIELDS)
     g = p.add_argument_group("run")
     add_config_flags(g, RUN_FIELDS, overrides={"seed": {"help": SEED_HELP}})
-    add_flag(g, "--seeds", default="1", help="run seeds: a count N (seed..seed+N-1) or a list 0,3,7")
+    add_flag(g, "--seeds", default=seeds, help=seeds_help)
     add_flag(g, "--cpu-devices", type=int, metavar="N",
              help="split the CPU into N devices (only before JAX starts; see XLA_FLAGS)",
              show_default="as XLA_FLAGS says, else 1")

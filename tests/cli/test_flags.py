@@ -85,7 +85,7 @@ def test_given_flags_come_from_the_namespace_even_when_equal_to_the_default():
 
 def test_bad_flag_text_is_one_clear_error(capsys):
     assert main(["train", "--epochs", "1e3"]) == 2
-    assert "--epochs '1e3': expected an integer, e.g. --epochs 10000." in capsys.readouterr().err
+    assert "--epochs '1e3': expected an integer, e.g. --epochs 100." in capsys.readouterr().err
     assert main(["train", "--momentum", "high"]) == 2
     assert "--momentum 'high': expected a number" in capsys.readouterr().err
 

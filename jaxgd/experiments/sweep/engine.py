@@ -144,7 +144,8 @@ def make_run_fns(cfg: TrainConfig, pb: Problem, impl: str, names: tuple[str, ...
 def sweep(cfg: TrainConfig, grid: Grid, *, impl: str = "hand", devices: list | None = None,
           max_runs_per_chunk: int | None = None, memory_budget: int | None = None,
           progress: bool = False, label: str = "sweep",
-          raise_if_all_diverged: bool = True, side: str | None = None) -> SweepResult:
+          raise_if_all_diverged: bool = True, side: str | None = None,
+          problem: Problem | None = None) -> SweepResult:
     """Train every run of ``grid`` on ``cfg``'s problem, many at once.
 
     Args:
@@ -158,6 +159,8 @@ def sweep(cfg: TrainConfig, grid: Grid, *, impl: str = "hand", devices: list | N
         progress: show a tqdm bar on stderr, described by ``label``.
         raise_if_all_diverged: raise when every run diverged (else return them marked).
         side: deprecated, the old name of ``impl``.
+        problem: the data and network to train on, built by the caller (e.g. a validation
+            split in the test slot, `jaxgd.experiments.tune`); None: ``make_problem(cfg)``.
 
     Returns:
         SweepResult; diverged runs are marked in ``diverged_at``.
@@ -182,7 +185,7 @@ def sweep(cfg: TrainConfig, grid: Grid, *, impl: str = "hand", devices: list | N
     if max_runs_per_chunk is not None and max_runs_per_chunk < len(devices):
         devices = devices[:max_runs_per_chunk]
     with jax.default_device(devices[0]):
-        pb = make_problem(cfg)
+        pb = make_problem(cfg) if problem is None else problem
         batch = pb.data.n if full_batch(cfg.batch_size) else cfg.batch_size
         if batch > pb.data.n:
             raise ConfigError(f"batch_size={batch} is larger than the data (n={pb.data.n}); accepted: "
