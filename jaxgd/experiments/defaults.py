@@ -99,7 +99,10 @@ def origins(cfg: TrainConfig) -> dict[str, str]:
     cfg = resolve_defaults(cfg)
     out = {}
     for name in RESOLVED:
-        value, origin = default_for(cfg, name)
+        try:
+            value, origin = default_for(cfg, name)
+        except ConfigError:  # no default to compare with (a user's rule given --lr): not a default
+            continue
         if getattr(cfg, name) == value:
             out[name] = origin
     return out

@@ -65,6 +65,10 @@ def wrong_shape(learning_rate=0.1, **kw):
 
 def factory_raises(learning_rate=0.1, **kw):
     raise ValueError("bad lr")
+
+
+def no_default(learning_rate, momentum=0.0):
+    return my_sgd(learning_rate)
 '''
 
 
@@ -220,3 +224,18 @@ def test_optimizers_listing_shows_user_rule(rules, capsys):
     out = capsys.readouterr().out
     assert out.startswith(f"{rules}:my_sgd: Plain SGD, written by a user")
     assert "learning_rate   0.1" in out and "optax twin      none" in out
+
+
+def test_finding_user_rule_without_default_lr_runs_with_lr_given(rules, tmp_path, capsys):
+    # a factory whose learning_rate has no default: --lr given, train prints its header and
+    # exits 0, and a sweep over --lr runs (both once refused "no default learning rate")
+    spec = f"{rules}:no_default"
+    assert main(["train", "--optimizer", spec, *XOR, "--out", str(tmp_path / "t")]) == 0
+    out = capsys.readouterr().out
+    assert f"{spec}(lr=0.5)" in out
+    assert main(["sweep", "--optimizer", spec, "--lr", "0.1,0.5", "--epochs", "5",
+                 "--out", str(tmp_path / "s"), "--json"]) == 0
+    runs = _json(capsys)["per_run"]
+    ref = train(TrainConfig(optimizer="sgd", impl="hand", epochs=5, learning_rate=0.5))
+    assert runs[1]["final"]["loss"] == pytest.approx(float(ref.results["hand"].history["loss"][-1]),
+                                                     rel=1e-6)

@@ -23,6 +23,8 @@ On a CPU, several devices come from ``XLA_FLAGS=--xla_force_host_platform_device
 
 from __future__ import annotations
 
+import dataclasses
+
 import time
 from typing import Any, NamedTuple
 
@@ -170,6 +172,9 @@ def sweep(cfg: TrainConfig, grid: Grid, *, impl: str = "hand", devices: list | N
         DivergenceError: every run diverged.
     """
     t0 = time.perf_counter()
+    if cfg.learning_rate is None and "learning_rate" in grid.names:  # the grid sets every run's rate
+        first = float(grid.values[0, list(grid.names).index("learning_rate")])
+        cfg = dataclasses.replace(cfg, learning_rate=first)
     cfg = validate(resolve_defaults(validate(cfg)))  # the result's config holds the values used
     if side is not None:
         warn_renamed("sweep(side=...)", "sweep(impl=...)")
