@@ -198,9 +198,28 @@ def check_positive_int(name: str, value: Any, fix: str = "") -> int:
     return int(value)
 
 
+def edit_distance(a: str, b: str) -> int:
+    """Optimal-string-alignment distance: insertions, deletions, substitutions and swaps of
+    two neighbouring characters each cost 1 (a typo such as 'adma' is 1 from 'adam')."""
+    rows = [list(range(len(b) + 1))]
+    for i in range(1, len(a) + 1):
+        row = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            row[j] = min(rows[i - 1][j] + 1, row[j - 1] + 1, rows[i - 1][j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                row[j] = min(row[j], rows[i - 2][j - 2] + 1)
+        rows.append(row)
+    return rows[-1][-1]
+
+
 def close_matches(value: Any, names: Iterable[str], n: int = 3) -> list[str]:
-    """Up to ``n`` of ``names`` closest to ``value`` (difflib), the closest first."""
-    return difflib.get_close_matches(str(value), sorted(set(names)), n=n, cutoff=0.5)
+    """Up to ``n`` of ``names`` closest to ``value``, the closest first: the candidates difflib
+    finds similar, ranked by typing distance (`edit_distance`), then by difflib's ratio."""
+    text = str(value)
+    found = difflib.get_close_matches(text, sorted(set(names)), n=max(n, 10), cutoff=0.5)
+    ranked = sorted(found, key=lambda name: (edit_distance(text.lower(), name.lower()),
+                                              -difflib.SequenceMatcher(None, text, name).ratio()))
+    return ranked[:n]
 
 
 def suggest(value: Any, names: Iterable[str], *, kind: str = "", also: str = "") -> str:

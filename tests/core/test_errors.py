@@ -103,3 +103,15 @@ def test_output_exists_keeps_the_earlier_result(tmp_path):
     with pytest.raises(OutputExistsError):
         existing_folder(tmp_path)
     assert (tmp_path / "run" / "metrics.csv").read_text() == "epoch,loss\n1,0.5\n"
+
+
+def test_finding_typo_adma_suggests_adam_not_adamax():
+    from jaxgd.core.errors import close_matches, edit_distance, suggest
+    from jaxgd.core.names import OPTIMIZERS
+
+    assert edit_distance("adma", "adam") == 1  # one swap of neighbours
+    assert edit_distance("adma", "adamax") == 2  # insert a, insert x
+    assert edit_distance("", "abc") == 3 and edit_distance("kitten", "sitting") == 3  # the classic
+    assert close_matches("adma", OPTIMIZERS)[0] == "adam"
+    assert close_matches("sdg", OPTIMIZERS)[0] == "sgd"
+    assert suggest("admaw", OPTIMIZERS).startswith(" Did you mean 'adamw'?")
