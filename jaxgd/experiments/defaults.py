@@ -27,14 +27,13 @@ from jaxgd.core.errors import ConfigError
 from jaxgd.data.registry import TUTORIAL_NETWORK, network_defaults
 from jaxgd.experiments.config import TrainConfig
 from jaxgd.optimizers import user_rules
-from jaxgd.reference.defaults import DEFAULT_LEARNING_RATES
+from jaxgd.reference.defaults import DEFAULT_LEARNING_RATES, TUTORIAL_RULES
 
 __all__ = ["RELU_FAMILY", "RESOLVED", "TUTORIAL_LEARNING_RATE", "TUTORIAL_RULES", "default_for",
            "origins", "resolve_defaults"]
 
 TUTORIAL_DATASET = "xor"
 TUTORIAL_LEARNING_RATE = 0.5
-TUTORIAL_RULES = ("sgd", "tutorial_momentum", "sgd_l2")  # gradient descent, slide-11 momentum, slide-13 L2
 RELU_FAMILY = ("relu", "leaky_relu", "elu", "gelu")  # He et al. 2015's derivation: half the units pass
 RESOLVED = ("activation", "hidden", "batch_size", "epochs", "init", "learning_rate")  # in dependency order
 

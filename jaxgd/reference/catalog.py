@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 from jaxgd.core.errors import UnknownNameError, suggest
 from jaxgd.core.names import OPTIMIZERS as OPTIMIZER_NAMES
 from jaxgd.core.names import USER_RULE_FORM, is_user_rule
-from jaxgd.reference.defaults import DEFAULT_LEARNING_RATES
+from jaxgd.reference.defaults import DEFAULT_LEARNING_RATES, TUTORIAL_RULES
 
 __all__ = ["RuleInfo", "describe", "factory_name", "format_listing", "format_rule", "listing"]
 
@@ -136,7 +136,8 @@ def format_listing(rules: list[RuleInfo]) -> str:
     lines = [f"{'name':{width}}  {'default lr':10}  description"]
     lines += [f"{r.name:{width}}  {r.learning_rate.replace(REQUIRED, '-'):10}  {r.summary}"
               for r in rules]
-    lines += ["", "default lr: the factory's own (- : none; train uses --lr). Your own rule: "
+    lines += ["", "default lr: what a run uses without --lr (docs/defaults.md; the tutorial's job, "
+              f"xor with {', '.join(TUTORIAL_RULES)}, keeps 0.5); - : none, give --lr. Your own rule: "
               f"--optimizer {USER_RULE_FORM}.", "`jaxgd optimizers NAME` shows one rule's "
               "hyperparameters, optax twin and source."]
     return "\n".join(lines)
@@ -146,7 +147,11 @@ def format_rule(r: RuleInfo) -> str:
     """One rule: summary, hyperparameters with defaults, optax twin, table rows, source."""
     width = max([len(k) for k, _ in r.hyperparameters] + [14])
     lines = [f"{r.name}: {r.summary or '(no docstring)'}", "", f"hyperparameters of {r.factory} (default):"]
-    lines += [f"  {k:{width}}  {v}" for k, v in r.hyperparameters] or ["  (none)"]
+    table = DEFAULT_LEARNING_RATES.get(r.name)
+    lines += [f"  {k:{width}}  {v}" if not (k == "learning_rate" and table) else
+              f"  {k:{width}}  {table.value:g} when a run does not give --lr ({table.source})"
+              + ("; 0.5 on xor, the tutorial's job" if r.name in TUTORIAL_RULES else "")
+              for k, v in r.hyperparameters] or ["  (none)"]
     twin = r.twin or "none: your own rule runs with --impl hand; check it against one with " \
         f"`jaxgd crosscheck --hand {r.name} --reference NAME`"
     lines += ["", f"{'optax twin':16}{twin}"]

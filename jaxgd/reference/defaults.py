@@ -12,7 +12,11 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-__all__ = ["DEFAULT_LEARNING_RATES", "LearningRateDefault", "default_learning_rate"]
+__all__ = ["DEFAULT_LEARNING_RATES", "TUTORIAL_RULES", "LearningRateDefault", "default_learning_rate"]
+
+# the tutorial's rules keep its 0.5 on its XOR job (`jaxgd.experiments.defaults`):
+# gradient descent, slide-11 momentum, slide-13 L2
+TUTORIAL_RULES = ("sgd", "tutorial_momentum", "sgd_l2")
 
 
 class LearningRateDefault(NamedTuple):

@@ -24,7 +24,6 @@ On a CPU, several devices come from ``XLA_FLAGS=--xla_force_host_platform_device
 from __future__ import annotations
 
 import dataclasses
-
 import time
 from typing import Any, NamedTuple
 
