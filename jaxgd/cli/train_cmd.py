@@ -168,7 +168,8 @@ def run(a: argparse.Namespace) -> int:
     for note in outcome.problem.notes:
         print(f"data           {note}")
     print(f"epochs run     {summary['epochs']}" + ("  (converged)" if summary["converged"] else ""))
-    print(f"final loss     {summary['final_loss']:.6g}")
+    penalty = f" ({outcome.problem.loss} plus l2 {cfg.l2:g} * sum(W**2))" if cfg.l2 else ""
+    print(f"final loss     {summary['final_loss']:.6g}{penalty}")
     for k in ("train_accuracy", "test_accuracy"):
         if k in summary:
             print(f"{k.replace('_', ' '):<15}{summary[k]:.4f}")

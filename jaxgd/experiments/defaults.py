@@ -20,6 +20,7 @@ for the run header.
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import Any
 
 from jaxgd.core import names
@@ -46,7 +47,9 @@ def default_for(cfg: TrainConfig, name: str) -> tuple[Any, str]:
     dataset = cfg.dataset if isinstance(cfg.dataset, str) else str(cfg.dataset)
     net = network_defaults(cfg.dataset)
     tutorial = dataset == TUTORIAL_DATASET
-    own = "the tutorial's network" if net == TUTORIAL_NETWORK else f"the default for {dataset}"
+    own = ("the tutorial's network" if tutorial else
+           f"the default for {os.path.basename(dataset)}: the tutorial's network"
+           if net == TUTORIAL_NETWORK else f"the default for {dataset}")
     if name in ("activation", "hidden", "batch_size", "epochs"):
         return getattr(net, name), own
     if name == "init":

@@ -299,3 +299,12 @@ def test_per_step_check_with_batch_size_full(tmp_path, capsys):
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert summary["hand_vs_optax"]["per_step"]["steps"] == 3  # one full-batch step per epoch
     assert summary["hand_vs_optax"]["per_step"]["verdict"] == "agree"
+
+
+def test_finding_final_loss_names_the_l2_penalty(tmp_path, capsys):
+    from jaxgd.cli import main
+
+    assert main(["train", "--l2", "0.001", "--epochs", "5", "--impl", "hand",
+                 "--out", str(tmp_path / "r")]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("final loss"))
+    assert line.endswith("(mse plus l2 0.001 * sum(W**2))")

@@ -214,3 +214,10 @@ def test_a_rule_without_a_table_entry_needs_an_explicit_lr(tmp_path, monkeypatch
     # a factory with its own default learning rate: the run takes it
     own = dataclasses.replace(cfg, optimizer="own_rules_lr:with_default")
     assert resolve_defaults(own).learning_rate == 0.03
+
+
+def test_finding_moons_header_does_not_call_it_the_tutorials_job():
+    cfg = TrainConfig(dataset="moons", optimizer="adam", n_samples=40)
+    text = "\n".join(run_header(cfg, make_problem(cfg)))
+    assert "(the default for moons: the tutorial's network)" in text
+    assert "sizes (2, 3, 1) (the tutorial's network)" not in text
