@@ -112,7 +112,7 @@ def run(a: argparse.Namespace) -> int:
     if a.quiet:
         return 0
     print(f"jaxgd tune: {', '.join(datasets)}; {len(names)} optimizers ({', '.join(names)}), "
-          f"{a.metric} at the final epoch selects, {cfg.epochs} epochs")
+          f"{a.metric} at the final epoch selects, {summary['budget']['epochs']} epochs")
     print(format_tables(summary))
     print(f"wall time      {summary['seconds']:.1f} s")
     print(f"run folder     {claim.path}")

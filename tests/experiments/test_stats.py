@@ -69,3 +69,10 @@ def test_performance_profile_hand_example():
     np.testing.assert_allclose(prof["c"], [0.0, 0.0, 0.0])
     with pytest.raises(ConfigError, match="tau"):
         performance_profile(times, [0.5])
+
+
+def test_finding_b2_near_one_is_not_printed_as_1():
+    from jaxgd.experiments.tune.report import hyper_text
+
+    assert hyper_text(0.99987) == "0.99987" and hyper_text(0.9999) == "0.9999"
+    assert hyper_text(0.00608) == "0.00608" and hyper_text(0.5444) == "0.544"

@@ -139,6 +139,14 @@ def _show(e: dict | None, digits: int = 4) -> str:
     return f"{e['mean']:.{digits}g} [{e['low']:.{digits}g}, {e['high']:.{digits}g}]"
 
 
+def hyper_text(value: float) -> str:
+    """A hyperparameter for a table: 3 significant digits, and for a decay just below 1
+    (b2 = 0.99987) as many as tell it apart from 1."""
+    if 0.9 < value < 1:
+        return f"{1 - float(f'{1 - value:.2g}'):.10g}"
+    return f"{value:.3g}"
+
+
 def _table(head: list[str], body: list[list[str]]) -> str:
     widths = [max(len(row[i]) for row in [head, *body]) for i in range(len(head))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
@@ -162,7 +170,8 @@ def format_tables(summary: dict) -> str:
         head += ["compute s"]
         body = []
         for o in d["optimizers"]:
-            hp = " ".join(f"{'lr' if k == 'learning_rate' else k}={v:.3g}" for k, v in o["best"].items())
+            hp = " ".join(f"{'lr' if k == 'learning_rate' else k}={hyper_text(v)}"
+                          for k, v in o["best"].items())
             line = [o["optimizer"], hp, _show(o[metric]), _show(o[test])]
             if target is not None:
                 t, n = o["target"], len(o["seeds"])
