@@ -142,7 +142,8 @@ def run(a: argparse.Namespace) -> int:
     show = talk and sys.stderr.isatty()
     try:
         with folder:
-            outcome = train(cfg, progress=show, folder=folder, resume=a.resume is not None)
+            outcome = train(cfg, progress=show, folder=folder, resume=a.resume is not None,
+                            on_start=_print_header if talk else None)
             check = _hand_vs_optax(outcome.config, outcome)  # the defaults resolved
             if resumed is not None:
                 outcome.summary["resumed"] = resumed.as_dict()
@@ -161,12 +162,7 @@ def run(a: argparse.Namespace) -> int:
         return code
     if a.quiet:
         return _disagreement(cfg, code)
-    from jaxgd.experiments.header import run_header
-
     cfg = outcome.config  # the defaults resolved: the values the run used
-    print("\n".join(run_header(cfg, outcome.problem)))
-    for note in outcome.problem.notes:
-        print(f"data           {note}")
     print(f"epochs run     {summary['epochs']}" + ("  (converged)" if summary["converged"] else ""))
     penalty = f" ({outcome.problem.loss} plus l2 {cfg.l2:g} * sum(W**2))" if cfg.l2 else ""
     print(f"final loss     {summary['final_loss']:.6g}{penalty}")
@@ -183,6 +179,15 @@ def run(a: argparse.Namespace) -> int:
     for p in summary.get("plots", []):
         print(f"plot           {p}")
     return _disagreement(cfg, code)
+
+
+def _print_header(cfg: TrainConfig, problem) -> None:
+    """The run's settings (`jaxgd.experiments.header.run_header`) and what loading the data
+    decided, printed before the first epoch so that a long or interrupted run shows them."""
+    from jaxgd.experiments.header import run_header
+
+    lines = [*run_header(cfg, problem), *(f"data           {note}" for note in problem.notes)]
+    print("\n".join(lines), flush=True)
 
 
 def _disagreement(cfg: TrainConfig, code: int) -> int:

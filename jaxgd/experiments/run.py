@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
@@ -64,7 +65,8 @@ def _joined(prior: dict[str, np.ndarray], new: dict[str, np.ndarray]) -> dict[st
 
 
 def train(cfg: TrainConfig, progress: bool = False, *, folder: RunFolder | None = None,
-          resume: bool = False) -> TrainOutcome:
+          resume: bool = False, on_start: Callable[[TrainConfig, Problem], None] | None = None
+          ) -> TrainOutcome:
     """Run the configured training, each requested impl from the same init and key.
 
     Args:
@@ -74,6 +76,9 @@ def train(cfg: TrainConfig, progress: bool = False, *, folder: RunFolder | None 
         folder: where checkpoints go every ``cfg.checkpoint_every`` epochs (the caller
             writes the final results with ``folder.finish``); None: no checkpoints.
         resume: continue from ``folder``'s checkpoint up to ``cfg.epochs`` in total.
+        on_start: called once as ``on_start(cfg, problem)`` (the config with its defaults
+            resolved, the problem as trained) when every check has passed, before the first
+            epoch; e.g. to print the run's header (`jaxgd.experiments.header.run_header`).
     """
     cfg = validate(resolve_defaults(validate(cfg)))  # the values used, saved in config.json
     if resume and folder is None:
@@ -106,6 +111,8 @@ def train(cfg: TrainConfig, progress: bool = False, *, folder: RunFolder | None 
         snap = Snapshot(cfg, initial_states(cfg, pb, txs), {s: {} for s in impls}, {s: False for s in impls})
         if resume:
             snap = folder.load(cfg, snap.states)
+        if on_start is not None:
+            on_start(cfg, pb)
         t0 = time.perf_counter()
         results = {}
         for impl in impls:

@@ -308,3 +308,25 @@ def test_finding_final_loss_names_the_l2_penalty(tmp_path, capsys):
                  "--out", str(tmp_path / "r")]) == 0
     line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("final loss"))
     assert line.endswith("(mse plus l2 0.001 * sum(W**2))")
+
+
+def test_finding_header_prints_before_training(capsys, monkeypatch, tmp_path):
+    """The settings are on stdout before the first epoch runs (so a long or interrupted run shows
+    them), and are not printed again after; --quiet and --json print none."""
+    import jaxgd.experiments.run as run_module
+
+    fit, seen = run_module.fit, []
+
+    def fit_after_looking(*args, **kwargs):
+        seen.append(capsys.readouterr().out)  # what was printed before this epoch loop started
+        return fit(*args, **kwargs)
+
+    monkeypatch.setattr(run_module, "fit", fit_after_looking)
+    assert main(["train", *SMALL, "--epochs", "2", "--impl", "hand", "--out", str(tmp_path / "a")]) == 0
+    out = capsys.readouterr().out
+    assert len(seen) == 1 and seen[0].startswith("jaxgd train: sine, sizes (1, 4, 1), ")
+    assert "adam(lr=0.01)" in seen[0].splitlines()[0] and "jaxgd train:" not in out
+    assert out.startswith("epochs run     2")
+    assert main(["train", *SMALL, "--epochs", "2", "--impl", "hand", "--quiet",
+                 "--out", str(tmp_path / "q")]) == 0
+    assert len(seen) == 2 and seen[-1] + capsys.readouterr().out == ""
