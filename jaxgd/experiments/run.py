@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
-from jaxgd.core.errors import ConfigError
+from jaxgd.core.errors import ConfigError, TrainingInterrupted
 from jaxgd.core.tree import tree_max_abs_diff
 from jaxgd.experiments.build import (
     Problem,
@@ -125,14 +125,15 @@ def train(cfg: TrainConfig, progress: bool = False, *, folder: RunFolder | None 
             if snap.converged[impl]:  # stopped by tol before: nothing to continue
                 res = FitResult(snap.states[impl], {}, len(prior["loss"]), True, 0.0)
             else:
-                res = fit(None, None, txs[impl], x, y, epochs=cfg.epochs, batch_size=batch,
-                          value_and_grad=vg, tol=cfg.tol, gtol=cfg.gtol, eval_fn=eval_fn,
-                          eval_every=cfg.eval_every, eval_with_data=True, data_sharding=sharding,
-                          learning_rate=cfg.learning_rate, progress=progress,
-                          state=snap.states[impl], mesh=mesh, pass_value=needs_value(cfg.optimizer),
-                          checkpoint_every=cfg.checkpoint_every if folder else 0,
-                          on_checkpoint=on_checkpoint if folder and cfg.checkpoint_every else None,
-                          prev_loss=float(prior["loss"][-1]) if len(prior.get("loss", ())) else math.inf)
+                res = _fit_side(impl, len(impls) > 1, txs[impl], x, y, epochs=cfg.epochs,
+                                batch_size=batch, value_and_grad=vg, tol=cfg.tol, gtol=cfg.gtol,
+                                eval_fn=eval_fn, eval_every=cfg.eval_every, eval_with_data=True,
+                                data_sharding=sharding, learning_rate=cfg.learning_rate, progress=progress,
+                                state=snap.states[impl], mesh=mesh, pass_value=needs_value(cfg.optimizer),
+                                checkpoint_every=cfg.checkpoint_every if folder else 0,
+                                on_checkpoint=on_checkpoint if folder and cfg.checkpoint_every else None,
+                                prev_loss=float(prior["loss"][-1]) if len(prior.get("loss", ()))
+                                else math.inf)
             results[impl] = res._replace(history=_joined(prior, res.history))
             snap = snap._replace(states={**snap.states, impl: res.state},
                                  history={**snap.history, impl: results[impl].history},
@@ -144,6 +145,18 @@ def train(cfg: TrainConfig, progress: bool = False, *, folder: RunFolder | None 
                    data_sharding=sharding, train_rows=n, rows_per_device=per_device,
                    rows_this_process=local)
     return TrainOutcome(cfg, pb, results, summary)
+
+
+def _fit_side(impl: str, named: bool, *args, **kwargs) -> FitResult:
+    """`fit` for one impl; with ``named`` (both impls run, in turn) an interruption says whose run
+    it stopped, e.g. "interrupted in the optax run at epoch 3"."""
+    try:
+        return fit(None, None, *args, **kwargs)
+    except TrainingInterrupted as err:
+        if not named:
+            raise
+        text = str(err).replace("interrupted", f"interrupted in the {impl} run", 1)
+        raise TrainingInterrupted(text, epoch=err.epoch) from None
 
 
 def shard_problem(pb: Problem, mesh) -> tuple[Problem, Any, Any]:
