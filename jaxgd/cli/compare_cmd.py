@@ -47,7 +47,7 @@ def run(a: argparse.Namespace) -> int:
     if a.target is not None:
         check_nonnegative("--target", a.target, fix=TARGET_FIX)  # before JAX, as the config
     start_compile_cache(a)
-    from jaxgd.experiments.compare import compare, format_table, summarize, write_compare
+    from jaxgd.experiments.compare import compare, compare_header, format_table, summarize, write_compare
     from jaxgd.experiments.sweep.grid import parse_seeds
 
     seeds = parse_seeds(a.seeds, cfg.seed)
@@ -65,9 +65,7 @@ def run(a: argparse.Namespace) -> int:
         return 0
     if a.quiet:
         return 0
-    seeds = len(result.results[0].grid.seeds)
-    print(f"jaxgd compare: {cfg.dataset}, {len(result.specs)} optimizers x {seeds} seeds, "
-          f"{result.results[0].config.epochs} epochs")
+    print(compare_header(summary))
     print(format_table(summary))
     print(f"run folder     {out}")
     for p in pngs:

@@ -71,20 +71,37 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def interrupted_message(epoch: int | None, folder, cfg: TrainConfig) -> str:
-    """What Ctrl-C left behind, and the command that continues the run."""
-    at = f"interrupted at epoch {epoch}" if epoch is not None else "interrupted"
-    saved = folder.saved_epoch
+def interrupted_message(epoch: int | None, folder, cfg: TrainConfig, at: str | None = None) -> str:
+    """What Ctrl-C left behind, and the command that continues the run.
+
+    ``at``: how training reported the stop (e.g. "interrupted while compiling, before the
+    first epoch"); None: "interrupted at epoch EPOCH" (or "interrupted" without an epoch).
+    """
+    at = at or (f"interrupted at epoch {epoch}" if epoch is not None else "interrupted")
+    saved, sides = folder.saved_epoch, dict(folder.saved_epochs)
     if folder.live and saved is None and (folder.path / "checkpoint.npz").is_file():
         saved = folder.epochs_done()  # a resumed run stopped before its first new checkpoint
+        sides = folder.stored_epochs()
     if folder.live and saved is not None:
-        return (f"{at}; last checkpoint epoch {saved} in {str(folder.path)!r}; resume with: "
-                f"{resume_command(folder.path, cfg)}")
+        if len(set(sides.values())) > 1:  # --impl both: the sides train in turn
+            last = ", ".join(f"{impl} at epoch {n}" for impl, n in sides.items())
+            where = (f"last checkpoint {last} (a resumed run continues each side from its own "
+                     "epoch)")
+        else:
+            where = f"last checkpoint epoch {saved}"
+        return f"{at}; {where} in {str(folder.path)!r}; resume with: {resume_command(folder.path, cfg)}"
     if getattr(folder, "replacing", False):
         return (f"{at}; the new run was discarded and {str(folder.path)!r} still holds the earlier "
                 "result, unchanged.")
-    return (f"{at}, before any checkpoint; nothing was written. Add --checkpoint-every EPOCHS to "
-            "make a run resumable.")
+    every = getattr(cfg, "checkpoint_every", 0) or 0
+    before_any = "" if at.endswith("before the first epoch") else ", before any checkpoint"
+    if every:
+        first = min(every, cfg.epochs) if cfg.epochs else every
+        return (f"{at}{before_any.replace('any', 'the first')} (epoch {first}); nothing is saved "
+                "yet, so nothing was written." if before_any else
+                f"{at}; nothing is saved yet (the first checkpoint comes at epoch {first}).")
+    return (f"{at}{before_any}; nothing was written. Add --checkpoint-every EPOCHS to make a run "
+            "resumable.")
 
 
 def resume_command(path, cfg: TrainConfig) -> str:
@@ -142,14 +159,16 @@ def run(a: argparse.Namespace) -> int:
     show = talk and sys.stderr.isatty()
     try:
         with folder:
-            outcome = train(cfg, progress=show, folder=folder, resume=a.resume is not None)
+            outcome = train(cfg, progress=show, folder=folder, resume=a.resume is not None,
+                            on_start=_print_header if talk else None)
             check = _hand_vs_optax(outcome.config, outcome)  # the defaults resolved
             if resumed is not None:
                 outcome.summary["resumed"] = resumed.as_dict()
             write_run(out, outcome, folder=folder)
     except KeyboardInterrupt as err:
         epoch = err.epoch if isinstance(err, TrainingInterrupted) else None
-        raise TrainingInterrupted(interrupted_message(epoch, folder, cfg), epoch=epoch) from None
+        at = str(err) if isinstance(err, TrainingInterrupted) else None
+        raise TrainingInterrupted(interrupted_message(epoch, folder, cfg, at), epoch=epoch) from None
     code = 1 if check and check["per_step"]["verdict"] != "agree" else 0
     summary = dict(outcome.summary, seconds=round(time.perf_counter() - t0, 4), run_dir=str(out))
     if a.plot and folder.writer:
@@ -161,12 +180,7 @@ def run(a: argparse.Namespace) -> int:
         return code
     if a.quiet:
         return _disagreement(cfg, code)
-    from jaxgd.experiments.header import run_header
-
     cfg = outcome.config  # the defaults resolved: the values the run used
-    print("\n".join(run_header(cfg, outcome.problem)))
-    for note in outcome.problem.notes:
-        print(f"data           {note}")
     print(f"epochs run     {summary['epochs']}" + ("  (converged)" if summary["converged"] else ""))
     penalty = f" ({outcome.problem.loss} plus l2 {cfg.l2:g} * sum(W**2))" if cfg.l2 else ""
     print(f"final loss     {summary['final_loss']:.6g}{penalty}")
@@ -183,6 +197,15 @@ def run(a: argparse.Namespace) -> int:
     for p in summary.get("plots", []):
         print(f"plot           {p}")
     return _disagreement(cfg, code)
+
+
+def _print_header(cfg: TrainConfig, problem) -> None:
+    """The run's settings (`jaxgd.experiments.header.run_header`) and what loading the data
+    decided, printed before the first epoch so that a long or interrupted run shows them."""
+    from jaxgd.experiments.header import run_header
+
+    lines = [*run_header(cfg, problem), *(f"data           {note}" for note in problem.notes)]
+    print("\n".join(lines), flush=True)
 
 
 def _disagreement(cfg: TrainConfig, code: int) -> int:

@@ -7,33 +7,41 @@ list several, ``adam,mypkg.rules:my_sgd``. Each one runs as a `jaxgd.experiments
 seeds only, from the same initial parameters per seed, so hand-written rules and
 their optax twins can be set side by side. Reported per optimizer: final loss
 (mean ± std over seeds, ddof=0), the first epoch the loss reaches a target,
-and the wall time (compiling and running, separately).
+and the wall time (compiling and running, separately). The report and the run folder
+live in `jaxgd.experiments.compare_report` (re-exported here).
 """
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import json
-import math
-from pathlib import Path
 from typing import Any, NamedTuple
 
+import jax
 import numpy as np
 
 from jaxgd.core import names
 from jaxgd.core.deprecation import renamed_value, warn_renamed
-from jaxgd.core.errors import ConfigError, DivergenceError, check_choice, check_nonnegative
+from jaxgd.core.errors import ConfigError, DivergenceError, check_choice
 from jaxgd.core.names import USER_RULE_FORM, is_user_rule
+from jaxgd.experiments.build import Problem, make_problem, select_device
+from jaxgd.experiments.compare_report import (
+    BANDS,
+    compare_header,
+    epochs_to_target,
+    format_table,
+    summarize,
+    write_compare,
+    write_csv,
+)
 from jaxgd.experiments.config import RENAMED_VALUES, SINGLE_IMPLS, TrainConfig, optimizer_names
-from jaxgd.experiments.defaults import resolve_defaults
+from jaxgd.experiments.defaults import origins, resolve_defaults
 from jaxgd.experiments.fields import parse_value
-from jaxgd.experiments.outdir import write_result_folder
 from jaxgd.experiments.sweep.engine import SweepResult, sweep
 from jaxgd.experiments.sweep.grid import make_grid
-from jaxgd.experiments.sweep.report import EVAL_COLUMNS
 
-BANDS = ("minmax", "std")
+__all__ = ["BANDS", "CompareResult", "OptimizerSpec", "compare", "compare_header", "epochs_to_target",
+           "format_table", "learning_rate_origin", "parse_optimizer", "spec_config", "split_optimizers",
+           "summarize", "write_compare", "write_csv"]
 
 
 class OptimizerSpec(NamedTuple):
@@ -108,9 +116,23 @@ def spec_config(cfg: TrainConfig, spec: OptimizerSpec) -> TrainConfig:
         hyper=tuple(sorted(kw.items()))))
 
 
+def learning_rate_origin(cfg: TrainConfig, spec: OptimizerSpec) -> str:
+    """Where the learning rate ``spec`` runs with on base config ``cfg`` comes from: ``"given"``
+    (in the spec), ``"--lr"`` (the base config's, for every optimizer without its own), or
+    its default's source (`jaxgd.experiments.defaults.origins`, e.g. ``"adam's default"``)."""
+    if "learning_rate" in dict(spec.kwargs):
+        return "given"
+    if cfg.learning_rate is not None or "learning_rate" in dict(cfg.hyper):
+        return "--lr"
+    return origins(spec_config(cfg, spec)).get("learning_rate", "default")
+
+
 class CompareResult(NamedTuple):
     specs: tuple[OptimizerSpec, ...]
-    results: tuple[SweepResult, ...]  # one per spec, a run per seed
+    results: tuple[SweepResult, ...]  # one per spec, a run per seed; each config holds the values used
+    config: TrainConfig | None = None  # the base config as given (learning_rate None: each its default)
+    problem: Problem | None = None  # the data, network and loss every optimizer trained on
+    lr_from: tuple[str, ...] = ()  # per spec: where its learning rate came from (`learning_rate_origin`)
 
 
 def compare(cfg: TrainConfig, specs, seeds, *, devices=None, max_runs_per_chunk: int | None = None,
@@ -130,104 +152,13 @@ def compare(cfg: TrainConfig, specs, seeds, *, devices=None, max_runs_per_chunk:
                           "more than once; give each optimizer once.")
     configs = [spec_config(cfg, s) for s in specs]
     grid = make_grid({}, seeds)
+    with jax.default_device(devices[0] if devices else select_device(cfg.device)):
+        pb = make_problem(configs[0])  # the optimizer does not change the data, network or loss
     results = tuple(sweep(c, grid, impl=s.impl, devices=devices, max_runs_per_chunk=max_runs_per_chunk,
-                          progress=progress, label=s.label, raise_if_all_diverged=False)
+                          progress=progress, label=s.label, raise_if_all_diverged=False, problem=pb)
                     for c, s in zip(configs, specs, strict=True))
     if all(np.all(r.diverged_at > 0) for r in results):
         first = int(min(r.diverged_at.min() for r in results))
         raise DivergenceError(f"every run of every optimizer diverged (the first at epoch {first}); "
                               "lower the learning rates (e.g. divide them by 10).", epoch=first)
-    return CompareResult(specs, results)
-
-
-def epochs_to_target(loss: np.ndarray, target: float) -> np.ndarray:
-    """First epoch (1-based) at which ``loss[run, :] <= target``; 0 where it never does."""
-    hit = np.asarray(loss) <= target  # NaN compares False
-    return np.where(hit.any(axis=1), hit.argmax(axis=1) + 1, 0)
-
-
-def _f(x: float) -> float | None:
-    return float(x) if math.isfinite(x) else None
-
-
-def summarize(result: CompareResult, target: float | None = None, band: str = "minmax") -> dict:
-    """Per optimizer: final loss mean/std/min/max over finite seeds, epochs to target, times."""
-    check_choice("band", band, BANDS)
-    if target is not None:
-        check_nonnegative("target", target, fix="A loss is finite and at least 0; e.g. target=0.1.")
-    rows = []
-    for spec, r in zip(result.specs, result.results, strict=True):
-        ok = r.diverged_at == 0
-        final = r.history["loss"][:, -1][ok]
-        row = {"label": spec.label, "optimizer": spec.name, "impl": spec.impl,
-               "hyper": dict(spec.kwargs), "seeds": r.grid.seeds.tolist(),
-               "diverged": int(np.sum(~ok)),
-               "final_loss_mean": _f(np.mean(final)) if ok.any() else None,
-               "final_loss_std": _f(np.std(final)) if ok.any() else None,
-               "final_loss_min": _f(np.min(final)) if ok.any() else None,
-               "final_loss_max": _f(np.max(final)) if ok.any() else None,
-               "seconds": round(r.compile_seconds + r.run_seconds, 4),
-               "compile_seconds": round(r.compile_seconds, 4), "run_seconds": round(r.run_seconds, 4)}
-        for k in EVAL_COLUMNS:
-            if k in r.history and ok.any():
-                row[f"final_{k}_mean"] = _f(np.mean(r.history[k][:, -1][ok]))
-        if target is not None:
-            hits = epochs_to_target(r.history["loss"], target)
-            row["epochs_to_target"] = [int(e) if e else None for e in hits]
-            row["epochs_to_target_mean"] = _f(np.mean(hits[hits > 0])) if (hits > 0).any() else None
-        rows.append(row)
-    cfg = result.results[0].config
-    return {"kind": "compare", "dataset": cfg.dataset, "epochs": cfg.epochs, "target": target,
-            "band": band, "optimizers": rows}
-
-
-def format_table(summary: dict) -> str:
-    """One line per optimizer: final loss mean ± std, epochs to target, wall time."""
-    target = summary["target"]
-    head = ["optimizer", "final loss", "± std", "diverged"]
-    head += [f"epochs to {target:g}"] if target is not None else []
-    head += ["run s", "compile s"]
-    body = []
-    for r in summary["optimizers"]:
-        n = len(r["seeds"])
-        line = [r["label"], "diverged" if r["final_loss_mean"] is None else f"{r['final_loss_mean']:.4g}",
-                "-" if r["final_loss_std"] is None else f"{r['final_loss_std']:.2g}", f"{r['diverged']}/{n}"]
-        if target is not None:
-            reached = sum(e is not None for e in r["epochs_to_target"])
-            mean = r["epochs_to_target_mean"]
-            line.append("never" if mean is None else f"{mean:.1f} ({reached}/{n})")
-        line += [f"{r['run_seconds']:.3f}", f"{r['compile_seconds']:.2f}"]
-        body.append(line)
-    widths = [max(len(row[i]) for row in [head, *body]) for i in range(len(head))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
-                     for row in [head, *body])
-
-
-def write_csv(path: Path, result: CompareResult) -> None:
-    """Tidy: one row per optimizer per seed per epoch."""
-    metrics = ["loss", "grad_norm", *(k for k in EVAL_COLUMNS if k in result.results[0].history)]
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["optimizer", "impl", "seed", "epoch", *metrics])
-        for spec, r in zip(result.specs, result.results, strict=True):
-            for i, seed in enumerate(r.grid.seeds):
-                for e in range(r.history["loss"].shape[1]):
-                    w.writerow([spec.label, spec.impl, int(seed), e + 1,
-                                *(repr(float(r.history[k][i, e])) for k in metrics)])
-
-
-def write_compare(out_dir, result: CompareResult, summary: dict, overwrite: bool = False,
-                  plot: bool = False) -> list[Path]:
-    """The run folder (config.json, compare.csv, summary.json, and compare.png with ``plot``);
-    ``out_dir`` is a path or an `OutputDir` claimed before the runs."""
-    return write_result_folder(out_dir, "compare", {
-        "config.json": lambda p: p.write_text(result.results[0].config.to_json() + "\n"),
-        "compare.csv": lambda p: write_csv(p, result),
-        "summary.json": lambda p: p.write_text(json.dumps(summary, indent=2) + "\n"),
-    }, overwrite, figures=_plot_run if plot else None)
-
-
-def _plot_run(folder: Path) -> list[Path]:
-    from jaxgd.experiments.plots import plot_run  # matplotlib only when figures are asked for
-
-    return plot_run(folder)
+    return CompareResult(specs, results, cfg, pb, tuple(learning_rate_origin(cfg, s) for s in specs))

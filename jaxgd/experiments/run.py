@@ -16,12 +16,13 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
 import numpy as np
 
-from jaxgd.core.errors import ConfigError
+from jaxgd.core.errors import ConfigError, TrainingInterrupted
 from jaxgd.core.tree import tree_max_abs_diff
 from jaxgd.experiments.build import (
     Problem,
@@ -64,7 +65,8 @@ def _joined(prior: dict[str, np.ndarray], new: dict[str, np.ndarray]) -> dict[st
 
 
 def train(cfg: TrainConfig, progress: bool = False, *, folder: RunFolder | None = None,
-          resume: bool = False) -> TrainOutcome:
+          resume: bool = False, on_start: Callable[[TrainConfig, Problem], None] | None = None
+          ) -> TrainOutcome:
     """Run the configured training, each requested impl from the same init and key.
 
     Args:
@@ -74,6 +76,9 @@ def train(cfg: TrainConfig, progress: bool = False, *, folder: RunFolder | None 
         folder: where checkpoints go every ``cfg.checkpoint_every`` epochs (the caller
             writes the final results with ``folder.finish``); None: no checkpoints.
         resume: continue from ``folder``'s checkpoint up to ``cfg.epochs`` in total.
+        on_start: called once as ``on_start(cfg, problem)`` (the config with its defaults
+            resolved, the problem as trained) when every check has passed, before the first
+            epoch; e.g. to print the run's header (`jaxgd.experiments.header.run_header`).
     """
     cfg = validate(resolve_defaults(validate(cfg)))  # the values used, saved in config.json
     if resume and folder is None:
@@ -106,6 +111,8 @@ def train(cfg: TrainConfig, progress: bool = False, *, folder: RunFolder | None 
         snap = Snapshot(cfg, initial_states(cfg, pb, txs), {s: {} for s in impls}, {s: False for s in impls})
         if resume:
             snap = folder.load(cfg, snap.states)
+        if on_start is not None:
+            on_start(cfg, pb)
         t0 = time.perf_counter()
         results = {}
         for impl in impls:
@@ -118,14 +125,15 @@ def train(cfg: TrainConfig, progress: bool = False, *, folder: RunFolder | None 
             if snap.converged[impl]:  # stopped by tol before: nothing to continue
                 res = FitResult(snap.states[impl], {}, len(prior["loss"]), True, 0.0)
             else:
-                res = fit(None, None, txs[impl], x, y, epochs=cfg.epochs, batch_size=batch,
-                          value_and_grad=vg, tol=cfg.tol, gtol=cfg.gtol, eval_fn=eval_fn,
-                          eval_every=cfg.eval_every, eval_with_data=True, data_sharding=sharding,
-                          learning_rate=cfg.learning_rate, progress=progress,
-                          state=snap.states[impl], mesh=mesh, pass_value=needs_value(cfg.optimizer),
-                          checkpoint_every=cfg.checkpoint_every if folder else 0,
-                          on_checkpoint=on_checkpoint if folder and cfg.checkpoint_every else None,
-                          prev_loss=float(prior["loss"][-1]) if len(prior.get("loss", ())) else math.inf)
+                res = _fit_side(impl, len(impls) > 1, txs[impl], x, y, epochs=cfg.epochs,
+                                batch_size=batch, value_and_grad=vg, tol=cfg.tol, gtol=cfg.gtol,
+                                eval_fn=eval_fn, eval_every=cfg.eval_every, eval_with_data=True,
+                                data_sharding=sharding, learning_rate=cfg.learning_rate, progress=progress,
+                                state=snap.states[impl], mesh=mesh, pass_value=needs_value(cfg.optimizer),
+                                checkpoint_every=cfg.checkpoint_every if folder else 0,
+                                on_checkpoint=on_checkpoint if folder and cfg.checkpoint_every else None,
+                                prev_loss=float(prior["loss"][-1]) if len(prior.get("loss", ()))
+                                else math.inf)
             results[impl] = res._replace(history=_joined(prior, res.history))
             snap = snap._replace(states={**snap.states, impl: res.state},
                                  history={**snap.history, impl: results[impl].history},
@@ -137,6 +145,18 @@ def train(cfg: TrainConfig, progress: bool = False, *, folder: RunFolder | None 
                    data_sharding=sharding, train_rows=n, rows_per_device=per_device,
                    rows_this_process=local)
     return TrainOutcome(cfg, pb, results, summary)
+
+
+def _fit_side(impl: str, named: bool, *args, **kwargs) -> FitResult:
+    """`fit` for one impl; with ``named`` (both impls run, in turn) an interruption says whose run
+    it stopped, e.g. "interrupted in the optax run at epoch 3"."""
+    try:
+        return fit(None, None, *args, **kwargs)
+    except TrainingInterrupted as err:
+        if not named:
+            raise
+        text = str(err).replace("interrupted", f"interrupted in the {impl} run", 1)
+        raise TrainingInterrupted(text, epoch=err.epoch) from None
 
 
 def shard_problem(pb: Problem, mesh) -> tuple[Problem, Any, Any]:

@@ -94,6 +94,8 @@ class RunFolder:
 
     Attributes:
         saved_epoch: the epoch of the last checkpoint this run wrote (None: none yet).
+        saved_epochs: that checkpoint's epochs per impl (``{"hand": 8, "optax": 3}``;
+            with ``--impl both`` the sides train in turn, so they may differ).
         live: True when ``path`` itself holds this run's files (checkpoints are
             then written in place); False while they are still staged.
     """
@@ -105,6 +107,7 @@ class RunFolder:
         self.writer = is_main_process()
         self.live = resume
         self.saved_epoch: int | None = None
+        self.saved_epochs: dict[str, int] = {}
         self.claim: OutputDir | None = None
         self.lock: RunLock | None = None
         if resume:
@@ -145,6 +148,14 @@ class RunFolder:
             raise ConfigError(f"{str(self.path / 'config.json')!r} is not a valid run config "
                               f"({err}).") from None
 
+    def _saved(self, snap: Snapshot) -> None:
+        self.saved_epochs = {impl: len(h.get("loss", ())) for impl, h in snap.history.items()}
+        self.saved_epoch = max(self.saved_epochs.values())
+
+    def stored_epochs(self) -> dict[str, int]:
+        """The epochs per impl of the checkpoint found in the folder when it was opened."""
+        return dict(self.manifest.get("meta", {}).get("epochs", {}))
+
     def epochs_done(self) -> int:
         """The most epochs any impl of the saved checkpoint has run."""
         return max(self.manifest.get("meta", {}).get("epochs", {}).values(), default=0)
@@ -164,7 +175,7 @@ class RunFolder:
         folder = self._where()
         save_snapshot(folder / CHECKPOINT, snap)
         write_text(folder / "config.json", snap.config.to_json() + "\n")  # a resume's epochs
-        self.saved_epoch = max(len(h.get("loss", ())) for h in snap.history.values())
+        self._saved(snap)
         if self.live:
             record_files(folder, [CHECKPOINT, "config.json"], "train")
         elif not self.replacing:
@@ -177,7 +188,7 @@ class RunFolder:
             return
         folder = self._where()
         names = self._write_results(folder, snap, results, summary)
-        self.saved_epoch = max(len(h.get("loss", ())) for h in snap.history.values())
+        self._saved(snap)
         if self.live:
             record_files(folder, names, "train")
         else:

@@ -125,6 +125,10 @@ def run_chunks(run_chunk, state, x, y, *, epoch0: int, epochs: int, names: tuple
     (last epoch or converged), never after a non-finite epoch, so the last state it
     saw is the last good one. It must read the state before returning: the next
     chunk donates it.
+
+    Raises:
+        TrainingInterrupted: Ctrl-C (or SIGTERM); its ``epoch`` is the epochs done, its
+            message says "while compiling" when the first chunk had not compiled yet.
     """
     rows: list[dict[str, np.ndarray]] = []
     done, stop = epoch0, RUNNING
@@ -134,12 +138,14 @@ def run_chunks(run_chunk, state, x, y, *, epoch0: int, epochs: int, names: tuple
         return {k: np.concatenate([r[k] for r in rows]) if rows else np.zeros(0, prev.dtype)
                 for k in names}
 
+    compiled = False
     try:
         while done < epochs and stop == RUNNING:
             limit = epochs
             if checkpoint_every:
                 limit = min(epochs, (done // checkpoint_every + 1) * checkpoint_every)
             state, bufs, k, stop, prev = run_chunk(state, x, y, np.int32(done), np.int32(limit), prev)
+            compiled = True  # the call returns once compiled and dispatched
             k, stop = int(k), int(stop)  # the host wakes here, once per chunk
             rows.append({name: np.asarray(b)[:k] for name, b in bufs.items()})
             done += k
@@ -151,7 +157,11 @@ def run_chunks(run_chunk, state, x, y, *, epoch0: int, epochs: int, names: tuple
             if on_checkpoint is not None and stop != NON_FINITE and (done == limit or stop == CONVERGED):
                 on_checkpoint(state, done, history())
     except KeyboardInterrupt:
-        raise TrainingInterrupted(f"interrupted at epoch {done}", epoch=done) from None
+        if compiled:
+            at = f"at epoch {done}"
+        else:
+            at = "while compiling, " + ("before the first epoch" if done == 0 else f"at epoch {done}")
+        raise TrainingInterrupted(f"interrupted {at}", epoch=done) from None
     finally:
         if bar is not None and not callable(bar):
             bar.close()

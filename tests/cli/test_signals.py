@@ -97,7 +97,7 @@ def test_sigterm_stops_training_like_ctrl_c_and_removes_the_lock(tmp_path):
         proc.kill()
         proc.communicate()
     assert proc.returncode == 143, err
-    assert err.startswith("jaxgd train: stopped by SIGTERM at epoch "), err
+    assert err.startswith("jaxgd train: stopped by SIGTERM in the hand run at epoch "), err
     assert "resume with: jaxgd train --resume run --epochs 2000000" in err
     assert len(err.strip().splitlines()) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # the lock is gone

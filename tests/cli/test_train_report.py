@@ -239,7 +239,8 @@ def test_finding_interrupt_resume_command_is_exact(tmp_path, capsys, monkeypatch
     monkeypatch.setattr(RunFolder, "save", save_then_ctrl_c)
     assert main([*run, "--out", "my run"]) == 130
     err = capsys.readouterr().err.strip()
-    assert err.startswith("jaxgd train: interrupted at epoch 3; last checkpoint epoch 3"), err
+    assert err.startswith("jaxgd train: interrupted in the hand run at epoch 3; last checkpoint hand at "
+                          "epoch 3, optax at epoch 0"), err
     command = err.split("resume with: ", 1)[1]
     assert command == "jaxgd train --resume 'my run' --epochs 8"
     monkeypatch.setattr(RunFolder, "save", save)
@@ -308,3 +309,92 @@ def test_finding_final_loss_names_the_l2_penalty(tmp_path, capsys):
                  "--out", str(tmp_path / "r")]) == 0
     line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("final loss"))
     assert line.endswith("(mse plus l2 0.001 * sum(W**2))")
+
+
+def test_finding_header_prints_before_training(capsys, monkeypatch, tmp_path):
+    """The settings are on stdout before the first epoch runs (so a long or interrupted run shows
+    them), and are not printed again after; --quiet and --json print none."""
+    import jaxgd.experiments.run as run_module
+
+    fit, seen = run_module.fit, []
+
+    def fit_after_looking(*args, **kwargs):
+        seen.append(capsys.readouterr().out)  # what was printed before this epoch loop started
+        return fit(*args, **kwargs)
+
+    monkeypatch.setattr(run_module, "fit", fit_after_looking)
+    assert main(["train", *SMALL, "--epochs", "2", "--impl", "hand", "--out", str(tmp_path / "a")]) == 0
+    out = capsys.readouterr().out
+    assert len(seen) == 1 and seen[0].startswith("jaxgd train: sine, sizes (1, 4, 1), ")
+    assert "adam(lr=0.01)" in seen[0].splitlines()[0] and "jaxgd train:" not in out
+    assert out.startswith("epochs run     2")
+    assert main(["train", *SMALL, "--epochs", "2", "--impl", "hand", "--quiet",
+                 "--out", str(tmp_path / "q")]) == 0
+    assert len(seen) == 2 and seen[-1] + capsys.readouterr().out == ""
+
+
+def test_finding_interrupt_before_first_checkpoint_names_it(tmp_path, capsys, monkeypatch):
+    """A run with --checkpoint-every stopped before its first checkpoint was told to "add
+    --checkpoint-every"; it must say that the first checkpoint (epoch N) had not come yet."""
+    import jaxgd.training.engine
+
+    def stop(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(jaxgd.training.engine, "progress_bar", lambda *a: stop)  # after the first chunk
+    out = tmp_path / "r"
+    assert main(["train", *SMALL, "--epochs", "8", "--checkpoint-every", "5", "--impl", "hand",
+                 "--out", str(out)]) == 130
+    err = capsys.readouterr().err.strip()
+    assert re.fullmatch(r"jaxgd train: interrupted at epoch [1-5], before the first checkpoint \(epoch 5\); "
+                        r"nothing is saved yet, so nothing was written\.", err), err
+    assert not out.exists()
+
+
+def test_finding_interrupt_while_compiling_says_so(tmp_path, capsys, monkeypatch):
+    """Ctrl-C while the first chunk compiled said "interrupted at epoch 0"."""
+    import jaxgd.training.engine
+    from jaxgd.core.errors import TrainingInterrupted
+    from jaxgd.training.chunks import run_chunks
+
+    def compiling(*a):
+        raise KeyboardInterrupt
+
+    with pytest.raises(TrainingInterrupted, match="^interrupted while compiling, before the first epoch$"):
+        run_chunks(compiling, None, None, None, epoch0=0, epochs=4, names=("loss",), prev_loss=0.0)
+    with pytest.raises(TrainingInterrupted, match="^interrupted while compiling, at epoch 3$") as info:
+        run_chunks(compiling, None, None, None, epoch0=3, epochs=4, names=("loss",), prev_loss=0.0)
+    assert info.value.epoch == 3
+    monkeypatch.setattr(jaxgd.training.engine, "run_chunks",
+                        lambda _, *a, **k: run_chunks(compiling, *a, **k))
+    for extra, tail in [([], "; nothing was written. Add --checkpoint-every EPOCHS to make a run resumable."),
+                        (["--checkpoint-every", "4"], "; nothing is saved yet (the first checkpoint comes "
+                                                      "at epoch 4).")]:
+        assert main(["train", *SMALL, "--epochs", "8", "--impl", "hand", *extra,
+                     "--out", str(tmp_path / "r")]) == 130
+        assert capsys.readouterr().err.strip() == (
+            "jaxgd train: interrupted while compiling, before the first epoch" + tail)
+
+
+def test_finding_interrupt_names_each_sides_checkpoint(tmp_path, capsys, monkeypatch):
+    """With --impl both the sides train in turn: stopped in the optax run, the checkpoint holds
+    the hand rule at its last epoch and optax at an earlier one; the message gave one epoch."""
+    monkeypatch.chdir(tmp_path)
+    save = RunFolder.save
+
+    def save_then_stop_in_optax(self, snap):
+        save(self, snap)
+        if len(snap.history["optax"].get("loss", ())) == 3:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(RunFolder, "save", save_then_stop_in_optax)
+    assert main(["train", *SMALL, "--epochs", "6", "--checkpoint-every", "3", "--out", "run"]) == 130
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("jaxgd train: interrupted in the optax run at epoch 3; last checkpoint hand "
+                          "at epoch 6, optax at epoch 3 (a resumed run continues each side from its own "
+                          "epoch) in 'run'; resume with: jaxgd train --resume run --epochs 6"), err
+    stored = RunFolder("run", resume=True)  # what a resume starts from
+    try:
+        assert stored.stored_epochs() == {"hand": 6, "optax": 3}
+    finally:
+        stored.close()

@@ -13,6 +13,7 @@ from jaxgd.experiments.build import make_eval_fn, make_objective, make_problem, 
 from jaxgd.experiments.compare import (
     OptimizerSpec,
     compare,
+    compare_header,
     epochs_to_target,
     format_table,
     parse_optimizer,
@@ -23,6 +24,7 @@ from jaxgd.experiments.config import TrainConfig
 from jaxgd.experiments.defaults import resolve_defaults
 from jaxgd.experiments.plots import read_table
 from jaxgd.nn.models import init_mlp
+from jaxgd.reference import DEFAULT_LEARNING_RATES
 from jaxgd.training.engine import fit
 
 CFG = TrainConfig(dataset="moons", n_samples=40, hidden=(4,), activation="tanh", learning_rate=0.5,
@@ -103,7 +105,7 @@ def test_summary_numbers(result):
         assert r["epochs_to_target"] == [int(h) if h else None for h in hits]
         assert r["seconds"] == pytest.approx(r["compile_seconds"] + r["run_seconds"], abs=1e-3)
     table = format_table(s)
-    assert table.splitlines()[0].split()[:4] == ["optimizer", "final", "loss", "±"]
+    assert table.splitlines()[0].split()[:7] == ["optimizer", "lr", "other", "args", "final", "loss", "±"]
     assert "epochs to 0.6" in table and len(table.splitlines()) == 4
     with pytest.raises(UnknownNameError, match="band"):
         summarize(result, band="iqr")
@@ -123,3 +125,49 @@ def test_cli_writes_csv_json_and_band_plot(tmp_path):
     assert row["final_loss_mean"] == pytest.approx(final.mean(), rel=1e-6)
     png = (out / "compare.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+
+
+def test_compare_shows_each_optimizers_settings(tmp_path, capsys):
+    """Each row says the learning rate and arguments its optimizer ran with and where the rate
+    came from; the header names the network and loss; config.json and summary.json agree."""
+    out = tmp_path / "cmp"
+    assert main(["compare", "--dataset", "moons", "--n-samples", "40", "--epochs", "3",
+                 "--optimizers", "sgd:momentum=0.5", "adam", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    head, table = text.splitlines()[0], text.splitlines()[1:4]
+    assert head.startswith("jaxgd compare: moons, sizes (2, 3, 1) (")
+    assert ", sigmoid (" in head and ", loss bce, 2 optimizers x 1 seed, 3 epochs" in head
+    assert "seeds" not in head and "± std" not in table[0] and "train accuracy" in table[0]
+    sgd_lr, adam_lr = DEFAULT_LEARNING_RATES["sgd"].value, DEFAULT_LEARNING_RATES["adam"].value
+    assert f"{sgd_lr:g} (sgd's default)" in table[1] and f"{adam_lr:g} (adam's default)" in table[2]
+    assert "momentum=0.5" in table[1]
+    rows = json.loads((out / "summary.json").read_text())["optimizers"]
+    assert [(r["learning_rate"], r["learning_rate_from"]) for r in rows] == [
+        (sgd_lr, "sgd's default"), (adam_lr, "adam's default")]
+    assert [r["hyper"] for r in rows] == [{"learning_rate": sgd_lr, "momentum": 0.5},
+                                          {"learning_rate": adam_lr}]
+    config = json.loads((out / "config.json").read_text())
+    assert (config["optimizer"], config["learning_rate"], config["hyper"]) == (None, None, [])
+    assert [(o["label"], o["learning_rate"]) for o in config["optimizers"]] == [
+        ("sgd:hand:momentum=0.5", sgd_lr), ("adam:hand", adam_lr)]
+    table_csv = read_table(out / "compare.csv")
+    last = table_csv["epoch"] == 3
+    for row, line in zip(rows, table[1:], strict=True):
+        mine = last & (table_csv["optimizer"] == row["label"])
+        assert row["final_train_accuracy_mean"] == pytest.approx(float(table_csv["train_accuracy"][mine][0]))
+        assert f"{row['final_train_accuracy_mean']:.4f}" in line and f"{row['final_loss_mean']:.4g}" in line
+
+
+def test_compare_table_says_given_lr_seeds_and_test_accuracy(result):
+    """--lr and a spec's own rate are named as such; several seeds show ± std; a test split
+    adds its accuracy column."""
+    s = summarize(result)
+    assert [r["learning_rate_from"] for r in s["optimizers"]] == ["--lr", "--lr", "given"]
+    assert s["optimizers"][2]["hyper"] == {"learning_rate": 0.05, "b1": 0.8}
+    assert s["model"]["sizes"] == [2, 4, 1] and s["model"]["loss"] == "bce"
+    lines = format_table(s).splitlines()
+    assert "± std" in lines[0] and "0.5 (--lr)" in lines[1] and lines[3].split()[1:3] == ["0.05", "b1=0.8"]
+    assert "2 seeds" in compare_header(s) and "test accuracy" not in lines[0]
+    s["optimizers"][0]["final_test_accuracy_mean"] = 0.75
+    lines = format_table(s).splitlines()
+    assert "test accuracy" in lines[0] and "0.7500" in lines[1] and lines[2].split()[-3] == "-"
