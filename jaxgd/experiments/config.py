@@ -13,14 +13,22 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import numbers
 from collections.abc import Mapping
 from typing import Any
 
 from jaxgd.core import names
 from jaxgd.core.deprecation import renamed_value
-from jaxgd.core.errors import ConfigError, check_choice, check_positive_int
-from jaxgd.core.limits import MAX_INT32
+from jaxgd.core.errors import ConfigError, check_choice
+from jaxgd.experiments.checks import (
+    FULL_BATCH,
+    check_batch_size,
+    check_epochs,
+    check_optimizer,
+    check_seed,
+    full_batch,
+    no_twin_message,
+    parse_batch_size,
+)
 from jaxgd.experiments.fields import (
     LOSS_ALIASES,
     Shortcut,
@@ -67,63 +75,6 @@ HYPER_SHORTCUTS = tuple(Shortcut(f"--{k.replace('_', '-')}", k, f"{what} (the sa
                                         ("eps", "the optimizer's epsilon"),
                                         ("weight_decay", "decoupled weight decay")))
 HYPER_SHORTCUTS += (Shortcut("--nesterov", "nesterov", "Nesterov momentum (--set nesterov=true)", None),)
-
-
-def _check_epochs(name: str, value: Any) -> None:
-    check_positive_int(name, value)
-    if value > MAX_INT32:
-        raise ConfigError(f"epochs={value} is more than the int32 epoch counter holds; accepted: "
-                          f"1..{MAX_INT32:,}.")
-
-
-FULL_BATCH = 0  # batch_size 0: every training row in each step, whatever the dataset's default
-
-
-def parse_batch_size(text: str) -> int:
-    """``--batch-size`` text: a whole number, or "full" (the whole training set, 0)."""
-    if text.strip().lower() == "full":
-        return FULL_BATCH
-    try:
-        return int(text)
-    except ValueError:
-        raise ConfigError(f"--batch-size {text!r}: expected a whole number of examples or 'full', "
-                          "e.g. --batch-size 32 or --batch-size full.") from None
-
-
-def _check_batch_size(name: str, value: Any) -> None:
-    if value == FULL_BATCH and not isinstance(value, bool):
-        return
-    check_positive_int(name, value, fix="Use --batch-size 32, or --batch-size full for full-batch "
-                                        "descent.")
-
-
-def full_batch(batch_size: int | None) -> bool:
-    """Whether a (resolved) ``batch_size`` takes the whole training set each step."""
-    return batch_size is None or batch_size == FULL_BATCH
-
-
-def _check_seed(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 <= value <= MAX_INT32:
-        raise ConfigError(f"seed={value!r} is not an integer in 0..{MAX_INT32:,} (JAX's keys hold 32 "
-                          "bits, and a sweep's seeds are int32); e.g. --seed 0.")
-
-
-def check_optimizer(name: str, value: Any) -> None:
-    """A rule of the table (`names.OPTIMIZERS`), or a user's own ``MODULE:FACTORY``."""
-    if names.is_user_rule(value):
-        return
-    if isinstance(value, str) and ":" in value:
-        raise ConfigError(f"optimizer={value!r} (--optimizer) is not of the form "
-                          f"{names.USER_RULE_FORM}: a dotted module path, a colon, a function name.")
-    check_choice("optimizer", value, names.OPTIMIZERS, also=f"or your own rule as {names.USER_RULE_FORM}")
-
-
-def no_twin_message(spec: str, impl: str) -> str:
-    """Why impl "optax"/"both" is refused for a user's rule, and what to run instead."""
-    return (f"optimizer={spec!r} is your own rule, which has no optax twin, so impl={impl!r} cannot "
-            "run; use impl='hand' (--impl hand, the default for a MODULE:FACTORY rule on the command "
-            f"line), or check it against an optax rule with `jaxgd crosscheck --hand {spec} "
-            "--reference NAME`.")
 
 
 def optimizer_names() -> list[str]:
@@ -193,9 +144,9 @@ class TrainConfig:
                                     show=lambda v: "full" if v == FULL_BATCH else str(v),
                                     unset="the dataset's: the full batch, 32 for digits, 128 for "
                                           "mnist1d",
-                                    check=_check_batch_size)
+                                    check=check_batch_size)
     epochs: int | None = option(None, "epochs in all (with --resume: the total to reach)", parse=int,
-                                check=_check_epochs, resumable=True,
+                                check=check_epochs, resumable=True,
                                 unset="the dataset's: 10000, 30 for digits, 150 for mnist1d")
     tol: float = option(0.0, "stop when |loss change| < tol (0: never)", parse=float,
                         check=nonnegative(), resumable=True)
@@ -204,7 +155,7 @@ class TrainConfig:
     l2: float = option(0.0, "the tutorial's lambda * sum(W**2) added to the loss", parse=float,
                        check=nonnegative("Use 0 for no regularisation; the tutorial uses 0.01."))
     seed: int = option(0, "PRNG seed: parameters key(seed), data key(seed+1), shuffling "
-                       "key(seed+2)", parse=int, check=_check_seed)
+                       "key(seed+2)", parse=int, check=check_seed)
     n_samples: int | None = option(None, "size of a generated dataset", parse=int,
                                    check=count(fix="Generated data must also fit in memory."),
                                    unset="the dataset's own")

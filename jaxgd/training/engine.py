@@ -11,7 +11,7 @@ gathered batch is split over the devices, params and optimizer state replicated.
 ``data_sharding="sharded"`` each device holds only its own rows and draws its part of
 every batch from them (`jaxgd.training.sharded`).
 
-All pieces below `fit` are pure functions of arrays, so `jax.vmap` maps them over
+All pieces below `fit` (in `jaxgd.training.steps`) are pure functions of arrays, so `jax.vmap` maps them over
 seeds and hyperparameters (see `jaxgd.experiments.sweep`).
 """
 
@@ -37,39 +37,30 @@ from jaxgd.core.errors import (
     check_transform,
 )
 from jaxgd.core.limits import MAX_INT32
-from jaxgd.core.transform import Transform, apply_updates
-from jaxgd.core.tree import tree_l2_norm
-from jaxgd.data.batching import epoch_indices
+from jaxgd.core.transform import Transform
 from jaxgd.nn.losses import data_error_of
 from jaxgd.training.chunks import NON_FINITE, CheckpointFn, EvalFn, make_chunk, progress_bar, run_chunks
 from jaxgd.training.parallel import (
     batch_sharded,
     check_batch_divisible,
-    constrain_batch,
     replicate,
     replicated,
 )
 from jaxgd.training.sharded import local_part, make_sharded_epoch, place_rows, resolve_data_sharding
+from jaxgd.training.steps import (
+    StepMetrics,
+    TrainState,
+    ValueAndGradFn,
+    init_state,
+    make_epoch,
+    make_step,
+    run_epochs,
+)
 
 __all__ = ["FitResult", "StepMetrics", "TrainState", "fit", "init_state", "make_chunk",
            "make_epoch", "make_step", "run_epochs"]
 
 LossFn = Callable[[Any, jax.Array, jax.Array], jax.Array]  # (params, x, y) -> scalar
-ValueAndGradFn = Callable[[Any, jax.Array, jax.Array], tuple[jax.Array, Any]]
-
-
-class TrainState(NamedTuple):
-    """The carry of every scan: everything a run needs to continue."""
-
-    params: Any  # pytree of float arrays
-    opt_state: Any  # the update rule's state
-    step: jax.Array  # int32 scalar: updates applied so far
-    key: jax.Array  # PRNG key for shuffling (and noisy rules)
-
-
-class StepMetrics(NamedTuple):
-    loss: jax.Array  # scalar: loss at the params before the update
-    grad_norm: jax.Array  # scalar: global l2 norm of the gradient
 
 
 class FitResult(NamedTuple):
@@ -80,85 +71,6 @@ class FitResult(NamedTuple):
     epochs: int  # epochs actually run
     converged: bool  # stopped by the tolerance before max epochs
     seconds: float  # wall time including compilation
-
-
-def init_state(params: Any, tx: Transform, key: jax.Array) -> TrainState:
-    """A fresh TrainState: ``tx.init(params)``, step 0."""
-    return TrainState(params, tx.init(params), jnp.zeros([], jnp.int32), key)
-
-
-def make_step(value_and_grad: ValueAndGradFn, tx: Transform, pass_value: bool = False):
-    """One update: gradients at the current params, then ``params += tx(grads)``.
-
-    Args:
-        value_and_grad: ``(params, x, y) -> (loss, grads)``: ``jax.value_and_grad`` of a
-            loss, or a hand-written backprop such as `jaxgd.nn.backprop.mlp_value_and_grad`.
-        tx: the update rule.
-        pass_value: also give ``value=loss`` to ``tx.update`` (Polyak step sizes).
-    """
-
-    def step(state: TrainState, batch) -> tuple[TrainState, StepMetrics]:
-        x, y = batch
-        loss, grads = value_and_grad(state.params, x, y)
-        extra = {"value": loss} if pass_value else {}
-        updates, opt_state = tx.update(grads, state.opt_state, state.params, **extra)
-        params = apply_updates(state.params, updates)
-        new = TrainState(params, opt_state, state.step + 1, state.key)
-        return new, StepMetrics(loss, tree_l2_norm(grads))
-
-    return step
-
-
-def make_epoch(step, n: int, batch_size: int, mesh: Mesh | None = None,
-               gather_per_epoch: bool = False):
-    """One pass over the data: ``epoch(state, x, y) -> (state, StepMetrics averaged)``.
-
-    Full batch (``batch_size == n``) takes one step on the data in order, as the
-    seed does; otherwise the data is shuffled with a key split from ``state.key``
-    and the last ``n % batch_size`` examples of the permutation are left out.
-    With a ``mesh``, each batch is split by rows over its devices.
-
-    ``gather_per_epoch`` gathers the whole shuffled epoch once (a copy of the data)
-    instead of one batch per step: the same numbers, and much faster under `vmap`,
-    where every run has its own order (sweeps use it).
-    """
-    if batch_size == n:
-
-        def full_batch_epoch(state, x, y):
-            return step(state, constrain_batch((x, y), mesh))
-
-        return full_batch_epoch
-
-    def epoch(state, x, y):
-        key, sub = jax.random.split(state.key)
-        idx = epoch_indices(sub, n, batch_size)  # (steps, batch)
-        if gather_per_epoch:
-            batches = (x[idx], y[idx])  # (steps, batch, ...): one gather for the epoch
-
-            def body(s, b):
-                return step(s, constrain_batch(b, mesh))
-        else:
-            batches = idx
-
-            def body(s, rows):
-                return step(s, constrain_batch((x[rows], y[rows]), mesh))
-
-        state, metrics = jax.lax.scan(body, state._replace(key=key), batches)
-        return state, jax.tree.map(jnp.mean, metrics)
-
-    return epoch
-
-
-def run_epochs(epoch, state: TrainState, x, y, num_epochs: int):
-    """``num_epochs`` epochs in one scan: ``(state, StepMetrics with a leading epochs axis)``.
-
-    Pure and fixed-length: what `jaxgd.experiments.sweep` maps over seeds and hyperparameters.
-    """
-
-    def body(s, _):
-        return epoch(s, x, y)
-
-    return jax.lax.scan(body, state, None, length=num_epochs)
 
 
 def _validate(epochs, batch_size, n, tol, gtol, chunk):

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -54,40 +54,10 @@ from jaxgd.experiments.config import SINGLE_IMPLS, TrainConfig, full_batch, vali
 from jaxgd.experiments.defaults import resolve_defaults
 from jaxgd.experiments.sweep.grid import Grid, check_names, point_config, settings
 from jaxgd.experiments.sweep.plan import bytes_per_run, default_memory_budget, epoch_calls, plan_chunks
+from jaxgd.experiments.sweep.result import SweepCarry, SweepResult
 from jaxgd.nn.models import init_mlp
 from jaxgd.training.chunks import every_nth
 from jaxgd.training.engine import TrainState, init_state, make_epoch, make_step
-
-
-class SweepCarry(NamedTuple):
-    """What one run carries from epoch to epoch."""
-
-    state: TrainState  # the run's TrainState, frozen once it diverged
-    diverged_at: jax.Array  # int32 scalar: first non-finite epoch (1-based), 0 while finite
-    epoch: jax.Array  # int32 scalar: epochs run so far
-
-
-class SweepResult(NamedTuple):
-    """Every run's per-epoch history and final parameters."""
-
-    config: TrainConfig  # the base config (data, model, optimizer)
-    impl: str  # "hand" or "optax"
-    grid: Grid  # one row per run
-    history: dict[str, np.ndarray]  # name -> (runs, epochs); NaN after a run diverged
-    diverged_at: np.ndarray  # (runs,) int: first non-finite epoch, 0 = finished finite
-    params: Any  # final params, each leaf with a leading (runs,) axis
-    seconds: float  # wall time of the whole call (data, checks, compiling, running)
-    compile_seconds: float  # compiling the mapped program
-    run_seconds: float  # running it (compilation excluded)
-    devices: int  # devices the run axis was sharded over
-    runs_per_chunk: int  # runs per compiled call (a multiple of `devices`)
-    chunks: int  # number of chunks
-
-    @property
-    def side(self) -> str:
-        """Deprecated: the old name of `impl`."""
-        warn_renamed("SweepResult.side", "SweepResult.impl")
-        return self.impl
 
 
 def make_run_fns(cfg: TrainConfig, pb: Problem, impl: str, names: tuple[str, ...], batch: int):
