@@ -86,7 +86,8 @@ def suite_summary(problems: Sequence[SuiteProblem], summaries: Sequence[dict], c
             t = row["target"]["median_steps"]
             times[row["optimizer"]].append(math.inf if t is None else t)
     profile = performance_profile(times, taus)
-    return {"kind": "suite", "optimizers": list(contenders), "trials": trials, "seeds": [int(s) for s in seeds],
+    return {"kind": "suite", "optimizers": list(contenders), "trials": trials,
+            "seeds": [int(s) for s in seeds],
             "problems": [{"name": p.name, "source": p.source, "target": p.reached, "length": p.length,
                           "unit": p.unit, "summary": s} for p, s in zip(problems, summaries, strict=True)],
             "profile": {"taus": list(map(float, taus)), "time": "median updates to target",
