@@ -7,13 +7,13 @@ selection on the validation metric at the last epoch, the chosen point re-run ov
 Rosenbrock) have no data: they follow `jaxgd.experiments.tune.objective`, where the
 "validation metric" is the objective value itself and the seeds are random starts.
 
-    problem     source                         target                length      network / start
-    xor         the 4 corners (validated on    val_loss <= 0.05      500 epochs  hidden 8 tanh, full batch
+    problem     source                         target                length      hidden layers / start
+    xor         the 4 corners (validated on    val_loss <= 0.05      500 epochs  8 tanh, full batch
                 the same 4: nothing to hold)
-    moons       300 rows                       val_accuracy >= 0.95  100 epochs  hidden 16 tanh, batch 32
-    spirals     300 rows                       val_accuracy >= 0.9   200 epochs  hidden 32,32 tanh, batch 32
-    digits      sklearn's 8x8 digits           val_accuracy >= 0.95  20 epochs   hidden 64 relu, batch 64
-    mnist1d     MNIST-1D (own test split)      val_accuracy >= 0.5   30 epochs   hidden 100,100 relu, batch 128
+    moons       300 rows                       val_accuracy >= 0.95  100 epochs  16 tanh, batch 32
+    spirals     300 rows                       val_accuracy >= 0.9   200 epochs  32,32 tanh, batch 32
+    digits      sklearn's 8x8 digits           val_accuracy >= 0.95  20 epochs   64 relu, batch 64
+    mnist1d     MNIST-1D (own test split)      val_accuracy >= 0.5   30 epochs   100,100 relu, batch 128
     quadratic   0.5 sum_i c_i (x_i - 1)^2,     f <= 1e-3             1000 steps  10 parameters from 0;
                 c log-spaced in [1, 100]                                         seeds: spread 0.5
     rosenbrock  (1 - x)^2 + 100 (y - x^2)^2    f <= 1e-2             5000 steps  from (-1.2, 1);
