@@ -19,6 +19,8 @@ protocol of `jaxgd.experiments.tune.study` is adapted as follows.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
+from types import SimpleNamespace
 from typing import Any, NamedTuple
 
 import jax
@@ -26,6 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgd import optimizers, reference
+from jaxgd.experiments.tune.report import _ci, _est, _f, _pairs
 from jaxgd.experiments.tune.study import epochs_to_target, select
 from jaxgd.experiments.tune.trials import draw_trials
 from jaxgd.reference.spaces import SearchSpace
@@ -130,3 +133,46 @@ def diverged_at(history: np.ndarray) -> np.ndarray:
     """(runs,) the first step (1-based) whose value is not finite; 0: none."""
     bad = ~np.isfinite(history)
     return np.where(bad.any(axis=1), bad.argmax(axis=1) + 1, 0)
+
+
+def _objective_row(name: str, o: ObjectiveOutcome, steps: int, seeds: Sequence[int],
+                   confidence: float) -> dict[str, Any]:
+    hits = o.steps_to_target
+    reached = hits > 0
+    steps = hits[reached].astype(np.float64)
+    per_step_s = o.run_seconds / steps  # the seeds run together, one vmapped program
+    return {"optimizer": name, "factory": o.space.optimizer,
+            "space": [{"name": a.name, "low": a.low, "high": a.high, "scale": a.scale}
+                      for a in o.space.axes],
+            "best_trial": o.best,
+            "best": dict(zip(o.space.names, map(float, o.trials[o.best]), strict=True)),
+            "best_score": _f(o.scores[o.best]), "diverged_trials": int(np.sum(diverged_at(o.tuning) > 0)),
+            "seeds": [int(s) for s in seeds], "diverged_seeds": int(np.sum(diverged_at(o.final) > 0)),
+            "f": _est(_ci(o.val, confidence)), "compute_seconds": round(o.seconds, 3),
+            "target": {"reached": int(reached.sum()), "epochs": [int(h) if h else None for h in hits],
+                       "epochs_ci": _est(_ci(steps, confidence)), "steps_ci": _est(_ci(steps, confidence)),
+                       "seconds_ci": _est(_ci(steps * per_step_s, confidence)),
+                       "median_steps": _f(float(np.median(np.where(reached, hits, np.inf))))}}
+
+
+def objective_summary(name: str, outcomes: Mapping[str, ObjectiveOutcome], trials: int,
+                      seeds: Sequence[int], steps: int, target: float, spread: float,
+                      confidence: float = 0.95) -> dict[str, Any]:
+    """The summary of one objective, in the form of `jaxgd.experiments.tune.report.summarize`'s
+    (so `format_tables` prints it alike) with ``steps`` in its budget: its metric ``f`` is the
+    objective value after the last step, mean [CI] over the seeds' starts; its pairs compare
+    that value over the same starts; time to target is in steps."""
+    rows = [_objective_row(k, o, steps, seeds, confidence) for k, o in outcomes.items()]
+    shim = SimpleNamespace(outcomes={k: SimpleNamespace(test=o.val) for k, o in outcomes.items()},
+                           lower_is_better=True)
+    header = (f"{name}: no data, the objective value f is the metric; trials start at the standard "
+              f"start, seeds at random starts (spread {spread:g})")
+    return {"kind": "objective", "problem": name, "metric": "f", "test_metric": "f",
+            "lower_is_better": True, "target": target, "selection": "last step",
+            "confidence": confidence,
+            "budget": {"trials": trials, "seeds": len(seeds), "steps": steps,
+                       "runs": trials + len(seeds)},
+            "optimizers": list(outcomes),
+            "datasets": [{"dataset": name, "header": header, "optimizers": rows,
+                          "pairs": _pairs(shim, confidence)}],
+            "profile": None}

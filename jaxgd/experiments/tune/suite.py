@@ -108,17 +108,16 @@ def data_config(p: SuiteProblem, seed: int = 0, impl: str = "hand") -> TrainConf
 def run_problem(p: SuiteProblem, contenders: Sequence[str], trials: int, seeds: Sequence[int],
                 seed: int = 0, impl: str = "hand", progress: bool = False) -> dict:
     """Tune every contender on one problem; its summary (the form of `jaxgd tune`'s)."""
-    from jaxgd.experiments.tune.suite_report import objective_summary
     from jaxgd.reference.spaces import search_space
 
     spaces = {c: search_space(c) for c in contenders}
     if p.is_objective:
-        from jaxgd.experiments.tune.objective import tune_objective
+        from jaxgd.experiments.tune.objective import objective_summary, tune_objective
 
         pb = objective(p)
         outcomes = {c: tune_objective(pb, s, trials, seeds, p.length, p.spread, p.target, seed, impl)
                     for c, s in spaces.items()}
-        return objective_summary(p, outcomes, trials, seeds)
+        return objective_summary(p.name, outcomes, trials, seeds, p.length, p.target, p.spread)
     from jaxgd.experiments.tune.report import summarize
     from jaxgd.experiments.tune.study import tune
 

@@ -1,10 +1,8 @@
 """What the suite reports: per problem the table of `jaxgd tune`, across problems the
 performance profile, each with its budget; summary.json, suite.md and profile.png.
 
-An objective's summary has the form of `jaxgd.experiments.tune.report.summarize`'s
-(so `format_tables` prints it the same way) with ``steps`` in its budget; its metric
-``f`` is the objective value after the last step (mean [CI] over the seeds' starts),
-and its pairs compare that value over the same starts.
+An objective's summary (`jaxgd.experiments.tune.objective.objective_summary`) has the
+form of `jaxgd.experiments.tune.report.summarize`'s, so `format_tables` prints it the same way.
 
 The profile's time of an optimizer on a problem is the median over seeds of the
 updates to target (epochs x steps per epoch for a dataset, steps for an objective),
@@ -16,65 +14,14 @@ from __future__ import annotations
 import json
 import math
 import platform
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
-
-import numpy as np
 
 from jaxgd.experiments.outdir import write_result_folder
 from jaxgd.experiments.stats import performance_profile
-from jaxgd.experiments.tune.objective import ObjectiveOutcome, diverged_at
-from jaxgd.experiments.tune.report import (
-    TAUS,
-    _ci,
-    _est,
-    _f,
-    _pairs,
-    format_profile,
-    format_tables,
-)
+from jaxgd.experiments.tune.report import TAUS, format_profile, format_tables
 from jaxgd.experiments.tune.suite import SuiteProblem
-
-
-def _objective_row(name: str, o: ObjectiveOutcome, p: SuiteProblem, seeds: Sequence[int],
-                   confidence: float) -> dict[str, Any]:
-    hits = o.steps_to_target
-    reached = hits > 0
-    steps = hits[reached].astype(np.float64)
-    per_step_s = o.run_seconds / p.length  # the seeds run together, one vmapped program
-    return {"optimizer": name, "factory": o.space.optimizer,
-            "space": [{"name": a.name, "low": a.low, "high": a.high, "scale": a.scale}
-                      for a in o.space.axes],
-            "best_trial": o.best,
-            "best": dict(zip(o.space.names, map(float, o.trials[o.best]), strict=True)),
-            "best_score": _f(o.scores[o.best]), "diverged_trials": int(np.sum(diverged_at(o.tuning) > 0)),
-            "seeds": [int(s) for s in seeds], "diverged_seeds": int(np.sum(diverged_at(o.final) > 0)),
-            "f": _est(_ci(o.val, confidence)), "compute_seconds": round(o.seconds, 3),
-            "target": {"reached": int(reached.sum()), "epochs": [int(h) if h else None for h in hits],
-                       "epochs_ci": _est(_ci(steps, confidence)), "steps_ci": _est(_ci(steps, confidence)),
-                       "seconds_ci": _est(_ci(steps * per_step_s, confidence)),
-                       "median_steps": _f(float(np.median(np.where(reached, hits, np.inf))))}}
-
-
-def objective_summary(p: SuiteProblem, outcomes: Mapping[str, ObjectiveOutcome], trials: int,
-                      seeds: Sequence[int], confidence: float = 0.95) -> dict[str, Any]:
-    """The summary of one objective, in the form of `summarize`'s (see the module docstring)."""
-    rows = [_objective_row(k, o, p, seeds, confidence) for k, o in outcomes.items()]
-    shim = SimpleNamespace(outcomes={k: SimpleNamespace(test=o.val) for k, o in outcomes.items()},
-                           lower_is_better=True)
-    header = (f"{p.name}: no data, the objective value f is the metric; trials start at the standard "
-              f"start, seeds at random starts (spread {p.spread:g})")
-    return {"kind": "objective", "problem": p.name, "metric": "f", "test_metric": "f",
-            "lower_is_better": True, "target": p.target, "selection": "last step",
-            "confidence": confidence,
-            "budget": {"trials": trials, "seeds": len(seeds), "steps": p.length,
-                       "runs": trials + len(seeds)},
-            "optimizers": list(outcomes),
-            "datasets": [{"dataset": p.name, "header": header, "optimizers": rows,
-                          "pairs": _pairs(shim, confidence)}],
-            "profile": None}
 
 
 def suite_summary(problems: Sequence[SuiteProblem], summaries: Sequence[dict], contenders: Sequence[str],
