@@ -32,7 +32,7 @@ from jaxgd.cli.signals import StopSignals, exit_code, exit_now, stopped_text
 from jaxgd.core.cache import cache_dir, compile_cache_off
 from jaxgd.core.errors import JaxgdError, TrainingInterrupted, WriteError
 
-COMMANDS = ("train", "crosscheck", "sweep", "compare", "tune", "plot", "bench", "optimizers")
+COMMANDS = ("train", "crosscheck", "sweep", "compare", "tune", "suite", "plot", "bench", "optimizers")
 SWITCHES = ("--debug", "--no-compile-cache")  # global, at any position on the line
 NUMBER_LIKE = re.compile(r"^-(\.?\d|inf|nan)", re.IGNORECASE)  # -1e-8, -.5, -1:1:4:log, -inf
 RENAMED = re.compile(r".* is renamed .*; the old name is kept")  # jaxgd.core.deprecation's words

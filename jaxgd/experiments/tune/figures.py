@@ -56,8 +56,8 @@ def study_figure(result: TuneResult, dataset_summary: dict, summary: dict):
     return fig
 
 
-def profile_figure(summary: dict):
-    """Fraction of datasets solved within tau x the best time, per optimizer (step plot)."""
+def profile_figure(summary: dict, what: str = "datasets"):
+    """Fraction of ``what`` (datasets, problems) solved within tau x the best time, per optimizer."""
     Figure = require_matplotlib()
     prof = summary["profile"]
     fig = Figure(figsize=(6, 4), layout="constrained")
@@ -65,7 +65,7 @@ def profile_figure(summary: dict):
     for name, frac in prof["fractions"].items():
         ax.step(prof["taus"], frac, where="post", label=name)
     ax.set_xscale("log", base=2)
-    ax.set(xlabel="tau (ratio to the best time)", ylabel="fraction of datasets", ylim=(-0.02, 1.02),
+    ax.set(xlabel="tau (ratio to the best time)", ylabel=f"fraction of {what}", ylim=(-0.02, 1.02),
            title=f"performance profile ({prof['time']})")
     ax.legend(fontsize="small")
     return fig

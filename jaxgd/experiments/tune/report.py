@@ -154,32 +154,45 @@ def _table(head: list[str], body: list[list[str]]) -> str:
 
 
 def budget_line(summary: dict) -> str:
+    """``budget per optimizer: T trials + S seeds = R runs of E epochs`` (or of N steps, for an
+    objective's budget, which has ``steps`` instead of ``epochs``)."""
     b = summary["budget"]
+    unit = "steps" if "steps" in b else "epochs"
     return (f"budget per optimizer: {b['trials']} trials + {b['seeds']} seeds = {b['runs']} runs of "
-            f"{b['epochs']} epochs")
+            f"{b[unit]} {unit}")
 
 
 def format_tables(summary: dict) -> str:
-    """Per dataset: one row per optimizer, then one per pair; the profile over datasets."""
+    """Per dataset: one row per optimizer, then one per pair; the profile over datasets.
+
+    An objective's summary (`jaxgd.experiments.tune.suite_report`) has the same form with
+    ``steps`` in its budget: its test metric is its metric (one column), time is counted in
+    steps, and each dataset entry brings its own ``header`` line.
+    """
     metric, test, target = summary["metric"], summary["test_metric"], summary["target"]
+    steps_only = "steps" in summary["budget"]
     pct = f"{summary['confidence']:.0%}"
     blocks = []
     for d in summary["datasets"]:
-        head = ["optimizer", "best hyperparameters", f"{metric} [{pct} CI]", f"{test} [{pct} CI]"]
-        head += [f"epochs to {target:g}", "steps", "seconds"] if target is not None else []
+        head = ["optimizer", "best hyperparameters", f"{metric} [{pct} CI]"]
+        head += [f"{test} [{pct} CI]"] if test != metric else []
+        if target is not None:
+            head += [f"steps to {target:g}"] if steps_only else [f"epochs to {target:g}", "steps"]
+            head += ["seconds"]
         head += ["compute s"]
         body = []
         for o in d["optimizers"]:
             hp = " ".join(f"{'lr' if k == 'learning_rate' else k}={hyper_text(v)}"
                           for k, v in o["best"].items())
-            line = [o["optimizer"], hp, _show(o[metric]), _show(o[test])]
+            line = [o["optimizer"], hp, _show(o[metric]), *([_show(o[test])] if test != metric else [])]
             if target is not None:
                 t, n = o["target"], len(o["seeds"])
                 line += [f"{_show(t['epochs_ci'], 3)} ({t['reached']}/{n} seeds reached)",
-                         _show(t["steps_ci"], 3), _show(t["seconds_ci"], 2)]
+                         *([] if steps_only else [_show(t["steps_ci"], 3)]), _show(t["seconds_ci"], 2)]
             body.append([*line, f"{o['compute_seconds']:.1f}"])
-        blocks.append(f"{d['dataset']}: {d['train_rows']} training / {d['val_rows']} validation / "
-                      f"{d['test_rows']} test rows; {budget_line(summary)}\n" + _table(head, body))
+        header = d.get("header") or (f"{d['dataset']}: {d['train_rows']} training / {d['val_rows']} "
+                                     f"validation / {d['test_rows']} test rows")
+        blocks.append(f"{header}; {budget_line(summary)}\n" + _table(head, body))
         better = "lower" if summary["lower_is_better"] else "higher"
         pairs = [[f"{p['a']} vs {p['b']}", _show(p["difference"]), _show(p["p_improvement"], 3)]
                  for p in d["pairs"]]
@@ -187,14 +200,18 @@ def format_tables(summary: dict) -> str:
             head = ["pair (A vs B)", f"{test} A - B [{pct} CI]", f"P(A better, {better} {test}) [{pct} CI]"]
             blocks.append(f"{d['dataset']}, each pair over the same {summary['budget']['seeds']} seeds; "
                           f"{budget_line(summary)}\n" + _table(head, pairs))
-    prof = summary["profile"]
-    if prof is not None:
-        head = ["optimizer", *(f"tau={t:g}" for t in prof["taus"])]
-        body = [[k, *(f"{x:.2f}" for x in v)] for k, v in prof["fractions"].items()]
-        blocks.append(f"performance profile over {len(summary['datasets'])} datasets (fraction solved "
-                      f"within tau x the best {prof['time']}); {budget_line(summary)}\n"
-                      + _table(head, body))
+    if summary["profile"] is not None:
+        blocks.append(format_profile(summary["profile"], f"{len(summary['datasets'])} datasets",
+                                     budget_line(summary)))
     return "\n\n".join(blocks)
+
+
+def format_profile(prof: dict, over: str, budget: str) -> str:
+    """The performance profile as a table: one row per optimizer, one column per tau."""
+    head = ["optimizer", *(f"tau={t:g}" for t in prof["taus"])]
+    body = [[k, *(f"{x:.2f}" for x in v)] for k, v in prof["fractions"].items()]
+    return (f"performance profile over {over} (fraction solved within tau x the best "
+            f"{prof['time']}); {budget}\n" + _table(head, body))
 
 
 def write_trials_csv(path: Path, results: Sequence[TuneResult]) -> None:
