@@ -76,14 +76,12 @@ class LRRangeResult(NamedTuple):
 
 
 def _suggest(lrs: jax.Array, smoothed: jax.Array) -> jax.Array:
-    """The lr of the steepest fall of the smoothed loss, before it first exceeds 4x its running minimum."""
+    """A tenth of the lr where the smoothed loss is least, before it first exceeds 4x its running minimum."""
     finite = jnp.isfinite(smoothed)
     running_min = jax.lax.cummin(jnp.where(finite, smoothed, jnp.inf))
     diverged = jnp.cumsum(~finite | (smoothed > 4 * running_min)) > 0
-    slope = smoothed[1:] - smoothed[:-1]  # per step = per equal step in log(lr)
-    valid = ~diverged[1:]
-    idx = jnp.argmin(jnp.where(valid, slope, jnp.inf))
-    return jnp.where(jnp.any(valid), lrs[idx], lrs[0])
+    best = jnp.argmin(jnp.where(diverged, jnp.inf, smoothed))
+    return jnp.maximum(lrs[best] / 10, lrs[0])
 
 
 def lr_range_test(
@@ -97,7 +95,7 @@ def lr_range_test(
     max_lr: float,
     steps: int,
     key: jax.Array,
-    smoothing: float = 0.98,
+    smoothing: float = 0.9,
 ) -> LRRangeResult:
     """One short run whose learning rate grows exponentially from ``min_lr`` to ``max_lr``.
 
@@ -110,11 +108,11 @@ def lr_range_test(
     carried along the ramp. The whole run is one ``lax.scan``.
 
     Suggestion rule: the run counts as diverged from the first step where ``s_t`` is not
-    finite or exceeds 4x its minimum so far; before that, the suggested rate is the
-    ``lr_t`` where ``s`` falls fastest per step (the steepest descent in log lr). It
-    is always one of the ``lrs``, so it lies in ``[min_lr, max_lr]`` (``min_lr`` when
-    the loss never falls). Many use a tenth of the lr at the loss minimum instead; both
-    are rules of thumb to start a search from.
+    finite or exceeds 4x its minimum so far; among the steps before that, take the
+    ``lr_t`` where ``s`` is least and suggest a tenth of it, but at least ``min_lr``.
+    So it lies in ``[min_lr, max_lr / 10]``. (The lr of the steepest fall of ``s`` is
+    the other common rule; on short, noisy runs it tracks batch noise, so it is not
+    used.) Either is a rule of thumb to start a search from, not a tuned rate.
 
     Args:
         loss_fn: ``loss_fn(params, x, y) -> scalar``, the batch loss.
@@ -126,7 +124,8 @@ def lr_range_test(
         min_lr, max_lr: the ends of the ramp, 0 < min_lr < max_lr.
         steps: the number of steps, a Python int >= 2.
         key: a PRNG key for the batches.
-        smoothing: the moving-average factor beta in [0, 1).
+        smoothing: the moving-average factor beta in [0, 1) (its memory, about
+            ``1 / (1 - beta)`` steps, should be well below ``steps``).
 
     Returns:
         An `LRRangeResult` (lrs, losses, smoothed: ``(steps,)``; suggested_lr: scalar).
@@ -149,7 +148,7 @@ def lr_range_test(
         raise ConfigError(f"min_lr={min_lr!r}, max_lr={max_lr!r}: pass two Python floats with "
                           "0 < min_lr < max_lr, e.g. min_lr=1e-5, max_lr=10.0.")
     if not (isinstance(smoothing, int | float) and 0 <= smoothing < 1):
-        raise ConfigError(f"smoothing={smoothing!r} is outside [0, 1); 0.98 is usual, 0 turns it off.")
+        raise ConfigError(f"smoothing={smoothing!r} is outside [0, 1); 0.9 is the default, 0 turns it off.")
     n = jnp.shape(x)[0] if jnp.ndim(x) else 0
     if jnp.ndim(y) == 0 or jnp.shape(y)[0] != n:
         raise DataError(f"x has shape {jnp.shape(x)} and y {jnp.shape(y)}; both need the same leading "

@@ -68,7 +68,7 @@ def adam_preconditioner(opt_state: Any, b1: float = 0.9, b2: float = 0.999, eps:
     check_decay("b2", b2)
     check_nonnegative("eps", eps)
     state = _find_state(opt_state, (ScaleByAdamState,), "adam")
-    t = jnp.maximum(state.count, 1).astype(jnp.float32)
+    t = jnp.maximum(state.count, 1).astype(jnp.result_type(float))
     bc1, bc2 = 1 - b1**t, 1 - b2**t
     return jax.tree.map(lambda v: bc1 * (jnp.sqrt(jnp.real(v) / bc2) + eps), state.nu)
 
@@ -107,12 +107,12 @@ def rmsprop_preconditioner(
     state = _find_state(opt_state, _RMS_STATES, "rmsprop")
     v = jax.tree.map(jnp.real, state.nu)
     if centered:
-        if not hasattr(state, "mu"):
+        if not isinstance(state, ScaleByRStdDevState | ScaleByRStdDevWithCountState):
             raise ConfigError(f"centered=True but opt_state holds a {type(state).__name__} (no mean "
                               "of g); pass centered=False, or the state of rmsprop(..., centered=True).")
         v = jax.tree.map(lambda v, m: v - jnp.abs(m) ** 2, v, state.mu)
-    if hasattr(state, "count"):
-        bc = 1 - decay ** jnp.maximum(state.count, 1).astype(jnp.float32)
+    if isinstance(state, ScaleByRmsWithCountState | ScaleByRStdDevWithCountState):
+        bc = 1 - decay ** jnp.maximum(state.count, 1).astype(jnp.result_type(float))
         v = jax.tree.map(lambda v: v / bc, v)
     if eps_in_sqrt:
         return jax.tree.map(lambda v: jnp.sqrt(v + eps), v)
