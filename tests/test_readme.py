@@ -50,3 +50,15 @@ def test_finding_slide_10_and_13_commands_learn_xor(slide, tmp_path, capsys):
     summary = json.loads(capsys.readouterr().out)
     assert summary["epochs"] == 10000 and summary["train_accuracy"] == 1.0
     assert summary["final_loss"] < {"10": 0.01, "13": 0.2}[slide]  # degenerate: 0.10 and 0.25
+
+
+@pytest.mark.slow  # ~20 s on 2 busy cores: a dozen programs compiled op by op
+def test_instruments_example_runs_and_its_numbers_hold(capsys):
+    section = r"## Looking inside training: jaxgd.instruments\n.*?```python\n(.*?)```"
+    code = re.search(section, README, re.S).group(1)
+    exec(compile(code, "README.md", "exec"), {})
+    out = capsys.readouterr().out
+    sharp, pre = (float(v) for v in re.search(r"sharpness (\S+) .*preconditioned (\S+) ", out).groups())
+    assert 0 < sharp < 40 and 0 < pre < 760  # below the stability limits the example prints
+    curve = re.search(r"loss from init to trained: \[(.*)\]", out).group(1).split()
+    assert float(curve[-1]) < float(curve[0])
