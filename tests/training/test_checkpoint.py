@@ -163,6 +163,7 @@ def assert_same_run(a: Path, b: Path) -> None:
                 np.testing.assert_array_equal(x[k], y[k])
 
 
+@pytest.mark.slow  # 25-40 s: fresh processes or many devices; run with pytest -m slow
 def test_resume_in_a_fresh_process_is_bitwise_the_uninterrupted_run(tmp_path, uninterrupted):
     out = tmp_path / "run"
     crashed_run(out, saves=2)  # hand side at epoch 6, optax side not started
@@ -173,6 +174,7 @@ def test_resume_in_a_fresh_process_is_bitwise_the_uninterrupted_run(tmp_path, un
     assert json.loads((out / "summary.json").read_text())["epochs"] == 8
 
 
+@pytest.mark.slow  # 25-40 s: fresh processes or many devices; run with pytest -m slow
 def test_resume_with_one_side_finished_is_bitwise_the_uninterrupted_run(tmp_path, uninterrupted):
     out = tmp_path / "run"
     crashed_run(out, saves=5)  # hand finished (3, 6, 8), optax at epoch 6

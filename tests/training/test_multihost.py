@@ -14,6 +14,7 @@ from pathlib import Path
 
 import jax
 import numpy as np
+import pytest
 
 from jaxgd.cli import build_parser
 from jaxgd.cli.train_cmd import config_from_args
@@ -60,6 +61,7 @@ def train_here(args):
     return train(config_from_args(build_parser().parse_args(["train", *args])))
 
 
+@pytest.mark.slow  # 25-40 s: fresh processes or many devices; run with pytest -m slow
 def test_two_processes_with_two_devices_each_match_one_process(tmp_path):
     args = [*ARGS, "--data-sharding", "replicated"]
     single, summaries = two_processes(tmp_path, args, lambda: train_here(ARGS))
@@ -77,6 +79,7 @@ def test_two_processes_with_two_devices_each_match_one_process(tmp_path):
                                        rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow  # 25-40 s: fresh processes or many devices; run with pytest -m slow
 def test_two_processes_holding_half_the_rows_each_match_one_process_over_four_devices(tmp_path):
     # 64 of 80 moons train, 16 test: each device 16 rows, each process 32; batches of 4 per device
     args = ["--dataset", "moons", "--n-samples", "80", "--test-fraction", "0.2", "--hidden", "8",

@@ -34,6 +34,7 @@ def runs():
     return run(None), run(mesh), run(mesh)
 
 
+@pytest.mark.slow  # 25-40 s: fresh processes or many devices; run with pytest -m slow
 def test_eight_devices_follow_the_single_device_loss_curve(runs):
     single, sharded, _ = runs
     assert len(sharded.history["loss"]) == 6 and int(sharded.state.step) == 6 * 4
@@ -94,6 +95,7 @@ def test_coordinator_address_is_checked():
             parse_coordinator(bad)
 
 
+@pytest.mark.slow  # 25-40 s: fresh processes or many devices; run with pytest -m slow
 def test_cli_devices_flag_runs_data_parallel(tmp_path, capsys):
     args = ["train", "--dataset", "sine", "--n-samples", "64", "--hidden", "8", "--batch-size", "16",
             "--optimizer", "adam", "--lr", "0.01", "--epochs", "4", "--impl", "hand", "--quiet"]
