@@ -114,6 +114,10 @@ SETTINGS: dict[str, Settings] = {
     "novograd-wd": Settings({"weight_decay": (0.0, 0.5)}, _BAD_LR + _BAD_WD, **_NO_ZERO),
     "lamb": Settings(_ADAM_RANGES, _BAD_ADAM, {"learning_rate": _decaying_lr}, steps=3000, rosen_tol=0.1),
     "lamb-wd_mask": Settings(_WD_RANGES, _BAD_LR + _BAD_WD, **_NO_ZERO),
+    # jaxgd/reference/contrib.py
+    "adopt": Settings(_ADAM_RANGES, _BAD_B + _BAD_EPS, {"learning_rate": 0.02, "b2": 0.99}, steps=2000,
+                      rosen_tol=0.1),
+    "adopt-nesterov_noclip": Settings(_ADAM_RANGES, _BAD_B + _BAD_EPS),
     # jaxgd/reference/others.py
     "noisy_sgd": Settings({"eta": (0.0, 0.1), "gamma": (0.0, 1.0)},
                           _BAD_LR + _bad("eta", -1.0) + _bad("gamma", -0.5) + _bad("key", 1.5),

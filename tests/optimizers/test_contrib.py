@@ -1,0 +1,75 @@
+"""Rules optax keeps in ``optax.contrib`` (ADOPT, ...), against their papers written out in numpy.
+
+The generic table tests (test_optimizers.py) pin hand == optax; here each rule meets
+its paper's algorithm (or the authors' code) as an independent reference, and the
+places where optax's twin departs from the paper are pinned.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from lockstep import gradient_stream, run
+
+from jaxgd import optimizers as hand
+from jaxgd.core.precision import UnsupportedDtypeError
+
+STEPS = 40
+
+
+def stream(p0, steps=STEPS, scale=1.0):
+    """The shared gradient stream for a params vector, as NumPy ``(steps, n)``."""
+    return np.asarray(gradient_stream(p0, steps, scale=scale))
+
+
+def trajectory(tx, p0, grads):
+    """Params after each step, ``(steps, n)``, running ``tx`` on a fixed gradient stream."""
+    return np.asarray(run(tx, jnp.asarray(p0), jnp.asarray(grads)).params)
+
+
+def rel(a, b):
+    return float(np.max(np.abs(a - b)) / (1.0 + np.max(np.abs(b))))
+
+
+# ------------------------------------------------------------------------------ ADOPT
+
+
+def adopt_paper(p, grads, lr, b1=0.9, b2=0.9999, eps=1e-6, clip=True):
+    """Taniguchi et al. 2024, Algorithm 1 with clipping: v_0 = g_0**2 from the first gradient,
+    then for t >= 1 m_t = b1 m + (1 - b1) Clip(g_t / max(sqrt(v_{t-1}), eps), t**0.25),
+    p -= lr m_t, v_t = b2 v + (1 - b2) g_t**2."""
+    v, m, out = grads[0] ** 2, np.zeros_like(p), [p]
+    for t, g in enumerate(grads[1:], start=1):
+        n = g / np.maximum(np.sqrt(v), eps)
+        if clip:
+            n = np.clip(n, -t**0.25, t**0.25)
+        m = b1 * m + (1 - b1) * n
+        p = p - lr * m
+        v = b2 * v + (1 - b2) * g * g
+        out.append(p)
+    return np.stack(out)
+
+
+@pytest.mark.parametrize("clip", [True, False])
+def test_adopt_is_the_papers_algorithm(clip, x64):
+    p0 = np.linspace(-1, 1, 6)
+    grads = stream(p0, scale=3.0)  # large enough for the clip at t**0.25 to bite early on
+    ours = trajectory(hand.adopt(0.01, b2=0.99, use_clipping=clip), p0, grads)
+    assert rel(ours, adopt_paper(p0, grads, 0.01, b2=0.99, clip=clip)) < 1e-12
+    np.testing.assert_array_equal(ours[0], p0)  # the first step only records v_0
+
+
+def test_adopt_clipping_matters_on_this_stream(x64):
+    p0 = np.linspace(-1, 1, 6)
+    grads = stream(p0, scale=3.0)
+    assert rel(adopt_paper(p0, grads, 0.01, b2=0.99), adopt_paper(p0, grads, 0.01, b2=0.99, clip=False)) > 1e-4
+
+
+def test_adopt_refuses_complex_params_only_with_clipping():
+    p = jnp.array([1 + 1j, 2 - 1j], jnp.complex64)
+    with pytest.raises(UnsupportedDtypeError, match="use_clipping=False"):
+        hand.adopt(0.1).init(p)
+    tx = hand.adopt(0.1, use_clipping=False)
+    u, _ = tx.update(p, tx.init(p), p)
+    np.testing.assert_array_equal(u, jnp.zeros_like(p))
