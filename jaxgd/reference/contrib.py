@@ -8,7 +8,7 @@ from __future__ import annotations
 import optax.contrib
 
 from jaxgd import optimizers as hand
-from jaxgd.reference.core import COMPLEX, Known, Row, twin
+from jaxgd.reference.core import Row, twin
 
 __all__ = ["adopt", "scale_by_adopt"]
 
