@@ -37,7 +37,7 @@ SCHEDULES = ("constant", "exponential", "staircase", "step", "tutorial_step", "c
 RENAMED_SCHEDULES = {"seed_step": "tutorial_step", "step_decay": "step",
                      "tutorial_step_decay": "tutorial_step", "seed_step_decay": "tutorial_step"}
 OPTIMIZERS = ("adabelief", "adadelta", "adafactor", "adagrad", "adam", "adamax", "adamaxw", "adamw",
-              "adan", "adopt", "amsgrad", "fromage", "lamb", "lars", "lion", "nadam", "nadamw",
+              "adan", "ademamix", "adopt", "amsgrad", "fromage", "lamb", "lars", "lion", "nadam", "nadamw",
               "noisy_sgd", "novograd", "optimistic_gradient_descent", "radam", "rmsprop", "rprop", "sgd",
               "sgd_l2", "sign_sgd", "signum", "sm3", "tutorial_momentum", "yogi")
 # where the training rows live on a device mesh (jaxgd.training.sharded)

@@ -9,6 +9,7 @@ from jaxgd.optimizers.adam_max import *  # noqa: F403
 from jaxgd.optimizers.adam_variants import *  # noqa: F403
 from jaxgd.optimizers.adan import *  # noqa: F403
 from jaxgd.optimizers.adaptive import *  # noqa: F403
+from jaxgd.optimizers.ademamix import *  # noqa: F403
 from jaxgd.optimizers.adopt import *  # noqa: F403
 from jaxgd.optimizers.clipping import *  # noqa: F403
 from jaxgd.optimizers.combine import *  # noqa: F403

@@ -38,6 +38,8 @@ DEFAULT_LEARNING_RATES: dict[str, LearningRateDefault] = {
     "adamaxw": LearningRateDefault(2e-3, "adamax's (the same rule with decoupled weight decay)"),
     "adamw": LearningRateDefault(1e-3, "PyTorch AdamW"),
     "adan": LearningRateDefault(1e-3, "Xie et al. 2022, its reference PyTorch implementation"),
+    "ademamix": LearningRateDefault(1e-3, "Pagliardini et al. 2024, the authors' PyTorch AdEMAMix "
+                                          "(apple/ml-ademamix)"),
     "adopt": LearningRateDefault(1e-3, "Taniguchi et al. 2024, the authors' PyTorch ADOPT"),
     "amsgrad": LearningRateDefault(1e-3, "Reddi et al. 2018 via PyTorch Adam(amsgrad=True)"),
     "fromage": LearningRateDefault(1e-2, "Bernstein et al. 2020 (0.01 across their tasks)"),

@@ -118,6 +118,10 @@ SETTINGS: dict[str, Settings] = {
     "adopt": Settings(_ADAM_RANGES, _BAD_B + _BAD_EPS, {"learning_rate": 0.02, "b2": 0.99}, steps=2000,
                       rosen_tol=0.1),
     "adopt-nesterov_noclip": Settings(_ADAM_RANGES, _BAD_B + _BAD_EPS),
+    "ademamix": Settings({**_ADAM_RANGES, "b3": (0.5, 0.9999), "alpha": (0.0, 10.0)},
+                         _BAD_ADAM + _bad("b3", 1.0, -0.1) + _bad("alpha", -1.0, float("nan")),
+                         {"learning_rate": 0.005, "b3": 0.99}, steps=3000, rosen_tol=0.1),
+    "ademamix-warmup_wd": Settings(_WD_RANGES, _BAD_LR + _BAD_WD, **_NO_ZERO),
     # jaxgd/reference/others.py
     "noisy_sgd": Settings({"eta": (0.0, 0.1), "gamma": (0.0, 1.0)},
                           _BAD_LR + _bad("eta", -1.0) + _bad("gamma", -0.5) + _bad("key", 1.5),

@@ -74,3 +74,31 @@ def test_adopt_refuses_complex_params_only_with_clipping():
     tx = hand.adopt(0.1, use_clipping=False)
     u, _ = tx.update(p, tx.init(p), p)
     np.testing.assert_array_equal(u, jnp.zeros_like(p))
+
+
+# --------------------------------------------------------------------------- AdEMAMix
+
+
+def ademamix_paper(p, grads, lr, b1=0.9, b2=0.999, b3=0.9999, alpha=5.0, eps=1e-8, wd=0.0):
+    """Pagliardini et al. 2024, Algorithm 1 (no warmup): m1 debiased, m2 not, decay in the
+    authors' form p *= 1 - lr * wd before the step."""
+    m1, m2, v, out = np.zeros_like(p), np.zeros_like(p), np.zeros_like(p), []
+    for t, g in enumerate(grads, start=1):
+        m1 = b1 * m1 + (1 - b1) * g
+        m2 = b3 * m2 + (1 - b3) * g
+        v = b2 * v + (1 - b2) * g * g
+        m1_hat, v_hat = m1 / (1 - b1**t), v / (1 - b2**t)
+        p = p * (1 - lr * wd) - lr * (m1_hat + alpha * m2) / (np.sqrt(v_hat) + eps)
+        out.append(p)
+    return np.stack(out)
+
+
+def test_ademamix_is_the_papers_algorithm(x64):
+    p0 = np.linspace(-1, 1, 6)
+    grads = stream(p0)
+    ours = trajectory(hand.ademamix(0.01, b3=0.99, alpha=3.0, weight_decay=0.1), p0, grads)
+    assert rel(ours, ademamix_paper(p0, grads, 0.01, b3=0.99, alpha=3.0, wd=0.1)) < 1e-12
+    # alpha = 0 is AdamW
+    adamw = trajectory(hand.adamw(0.01, weight_decay=0.1), p0, grads)
+    assert rel(trajectory(hand.ademamix(0.01, alpha=0.0, weight_decay=0.1), p0, grads), adamw) < 1e-12
+    assert rel(ours, adamw) > 1e-3
