@@ -17,6 +17,7 @@ from jaxgd.optimizers.factored import *  # noqa: F403
 from jaxgd.optimizers.hyperparams import *  # noqa: F403
 from jaxgd.optimizers.layerwise import *  # noqa: F403
 from jaxgd.optimizers.momentum import *  # noqa: F403
+from jaxgd.optimizers.muon import *  # noqa: F403
 from jaxgd.optimizers.noise import *  # noqa: F403
 from jaxgd.optimizers.polyak import *  # noqa: F403
 from jaxgd.optimizers.radam import *  # noqa: F403

@@ -48,6 +48,8 @@ DEFAULT_LEARNING_RATES: dict[str, LearningRateDefault] = {
                                      "order 1 with the batch); the trust ratio 1e-3 norm(w)/norm(g) sets "
                                      "the step"),
     "lion": LearningRateDefault(1e-4, "Chen et al. 2023: 3-10x below AdamW's; lion-pytorch's default"),
+    "muon": LearningRateDefault(2e-2, "Jordan et al. 2024, the Muon reference implementation's lr 0.02 "
+                                      "(its AdamW leaves: the same rate here)"),
     "nadam": LearningRateDefault(2e-3, "Dozat 2016, PyTorch NAdam"),
     "nadamw": LearningRateDefault(2e-3, "nadam's (PyTorch NAdam(decoupled_weight_decay=True))"),
     "noisy_sgd": LearningRateDefault(1e-2, "sgd's (Neelakantan et al. 2015 add noise to SGD)"),
