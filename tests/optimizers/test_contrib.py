@@ -14,6 +14,7 @@ from lockstep import gradient_stream, run
 
 from jaxgd import optimizers as hand
 from jaxgd.core.precision import UnsupportedDtypeError
+from jaxgd.optimizers.muon import NS_COEFFS
 
 STEPS = 40
 
@@ -102,3 +103,25 @@ def test_ademamix_is_the_papers_algorithm(x64):
     adamw = trajectory(hand.adamw(0.01, weight_decay=0.1), p0, grads)
     assert rel(trajectory(hand.ademamix(0.01, alpha=0.0, weight_decay=0.1), p0, grads), adamw) < 1e-12
     assert rel(ours, adamw) > 1e-3
+
+
+# ------------------------------------------------------------------------------- Muon
+
+
+def test_newton_schulz_maps_each_singular_value_by_the_quintic(x64):
+    """X = U S V^T gives U p(S/||S||) V^T, p the 5-fold quintic a s + b s^3 + c s^5 (numpy SVD)."""
+    x = np.random.default_rng(0).standard_normal((5, 3))
+    u, s, vt = np.linalg.svd(x, full_matrices=False)
+    s = s / np.linalg.norm(s)
+    a, b, c = NS_COEFFS
+    for _ in range(5):
+        s = a * s + b * s**3 + c * s**5
+    expected = (u * s) @ vt
+    np.testing.assert_allclose(hand.newton_schulz(jnp.asarray(x), eps=0.0), expected, rtol=1e-10, atol=1e-12)
+    assert 0.6 < s.min() and s.max() < 1.25  # near-orthogonal, as Jordan describes
+
+
+def test_muon_routes_non_empty_matrices_only(x64):
+    params = {"w": jnp.ones((3, 4)), "empty": jnp.zeros((0, 3)), "b": jnp.ones(4), "t": jnp.ones((2, 2, 2))}
+    routed = {k: hand.is_muon_leaf(v) for k, v in params.items()}
+    assert routed == {"w": True, "empty": False, "b": False, "t": False}
