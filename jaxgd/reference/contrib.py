@@ -54,7 +54,8 @@ ROWS = (
         note="the first step only records v_0 = g_0**2 (no move); clipping at t**0.25 is on by "
              "default, as in the authors' code"),
     Row("adopt-nesterov_noclip", hand.adopt, adopt,
-        {**_LR, "nesterov": True, "use_clipping": False, "eps": 1e-3}),
+        {**_LR, "nesterov": True, "use_clipping": False, "eps": 1e-3}, rtol32=5e-5,
+        note="without the clip, g / max(sqrt(v), eps) passes float32 rounding on: agree to 5e-5"),
     Row("ademamix", hand.ademamix, ademamix, _LR,
         note="optax's default alpha is 5 (scale_by_ademamix's 6); the authors' code's 2. No warmup of "
              "alpha and b3 unless given as schedules"),
