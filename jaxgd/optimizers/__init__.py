@@ -9,12 +9,15 @@ from jaxgd.optimizers.adam_max import *  # noqa: F403
 from jaxgd.optimizers.adam_variants import *  # noqa: F403
 from jaxgd.optimizers.adan import *  # noqa: F403
 from jaxgd.optimizers.adaptive import *  # noqa: F403
+from jaxgd.optimizers.ademamix import *  # noqa: F403
+from jaxgd.optimizers.adopt import *  # noqa: F403
 from jaxgd.optimizers.clipping import *  # noqa: F403
 from jaxgd.optimizers.combine import *  # noqa: F403
 from jaxgd.optimizers.factored import *  # noqa: F403
 from jaxgd.optimizers.hyperparams import *  # noqa: F403
 from jaxgd.optimizers.layerwise import *  # noqa: F403
 from jaxgd.optimizers.momentum import *  # noqa: F403
+from jaxgd.optimizers.muon import *  # noqa: F403
 from jaxgd.optimizers.noise import *  # noqa: F403
 from jaxgd.optimizers.polyak import *  # noqa: F403
 from jaxgd.optimizers.radam import *  # noqa: F403

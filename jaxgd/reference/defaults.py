@@ -38,6 +38,9 @@ DEFAULT_LEARNING_RATES: dict[str, LearningRateDefault] = {
     "adamaxw": LearningRateDefault(2e-3, "adamax's (the same rule with decoupled weight decay)"),
     "adamw": LearningRateDefault(1e-3, "PyTorch AdamW"),
     "adan": LearningRateDefault(1e-3, "Xie et al. 2022, its reference PyTorch implementation"),
+    "ademamix": LearningRateDefault(1e-3, "Pagliardini et al. 2024, the authors' PyTorch AdEMAMix "
+                                          "(apple/ml-ademamix)"),
+    "adopt": LearningRateDefault(1e-3, "Taniguchi et al. 2024, the authors' PyTorch ADOPT"),
     "amsgrad": LearningRateDefault(1e-3, "Reddi et al. 2018 via PyTorch Adam(amsgrad=True)"),
     "fromage": LearningRateDefault(1e-2, "Bernstein et al. 2020 (0.01 across their tasks)"),
     "lamb": LearningRateDefault(1e-3, "Keras Lamb"),
@@ -45,6 +48,8 @@ DEFAULT_LEARNING_RATES: dict[str, LearningRateDefault] = {
                                      "order 1 with the batch); the trust ratio 1e-3 norm(w)/norm(g) sets "
                                      "the step"),
     "lion": LearningRateDefault(1e-4, "Chen et al. 2023: 3-10x below AdamW's; lion-pytorch's default"),
+    "muon": LearningRateDefault(2e-2, "Jordan et al. 2024, the Muon reference implementation's lr 0.02 "
+                                      "(its AdamW leaves: the same rate here)"),
     "nadam": LearningRateDefault(2e-3, "Dozat 2016, PyTorch NAdam"),
     "nadamw": LearningRateDefault(2e-3, "nadam's (PyTorch NAdam(decoupled_weight_decay=True))"),
     "noisy_sgd": LearningRateDefault(1e-2, "sgd's (Neelakantan et al. 2015 add noise to SGD)"),

@@ -114,6 +114,21 @@ SETTINGS: dict[str, Settings] = {
     "novograd-wd": Settings({"weight_decay": (0.0, 0.5)}, _BAD_LR + _BAD_WD, **_NO_ZERO),
     "lamb": Settings(_ADAM_RANGES, _BAD_ADAM, {"learning_rate": _decaying_lr}, steps=3000, rosen_tol=0.1),
     "lamb-wd_mask": Settings(_WD_RANGES, _BAD_LR + _BAD_WD, **_NO_ZERO),
+    # jaxgd/reference/contrib.py
+    "adopt": Settings(_ADAM_RANGES, _BAD_B + _BAD_EPS, {"learning_rate": 0.02, "b2": 0.99}, steps=2000,
+                      rosen_tol=0.1),
+    "adopt-nesterov_noclip": Settings(_ADAM_RANGES, _BAD_B + _BAD_EPS),
+    "ademamix": Settings({**_ADAM_RANGES, "b3": (0.5, 0.9999), "alpha": (0.0, 10.0)},
+                         _BAD_ADAM + _bad("b3", 1.0, -0.1) + _bad("alpha", -1.0, float("nan")),
+                         {"learning_rate": 0.005, "b3": 0.99}, steps=3000, rosen_tol=0.1),
+    "ademamix-warmup_wd": Settings(_WD_RANGES, _BAD_LR + _BAD_WD, **_NO_ZERO),
+    "muon": Settings({"beta": (0.0, 0.99), "adam_b1": (0.0, 0.99), "adam_b2": (0.5, 0.9999)},
+                     _BAD_LR + _BAD_EPS + _bad("beta", 1.0, -0.1) + _bad("ns_steps", 0)
+                     + _bad("ns_coeffs", (1.0, 2.0)) + _bad("adam_b1", 1.0) + _bad("adam_b2", 1.5)
+                     + _bad("adam_learning_rate", -0.1) + _bad("consistent_rms", 0.0),
+                     **_ADAM_MIN),
+    "muon-plain_wd_rms": Settings({"weight_decay": (0.0, 0.5), "adam_weight_decay": (0.0, 0.5)},
+                                  _BAD_LR + _BAD_WD + _bad("adam_weight_decay", -0.1), **_NO_ZERO),
     # jaxgd/reference/others.py
     "noisy_sgd": Settings({"eta": (0.0, 0.1), "gamma": (0.0, 1.0)},
                           _BAD_LR + _bad("eta", -1.0) + _bad("gamma", -0.5) + _bad("key", 1.5),

@@ -1,0 +1,72 @@
+"""optax twins of the rules that optax keeps in ``optax.contrib``, and their table rows.
+
+Rules: adopt (optimizers.adopt), ademamix (optimizers.ademamix), muon (optimizers.muon).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import optax.contrib
+
+from jaxgd import optimizers as hand
+from jaxgd.optimizers.muon import NS_COEFFS
+from jaxgd.optimizers.sgd import weights_mask
+from jaxgd.reference.core import OPTAX_BIAS_32, Row, twin
+
+__all__ = ["ademamix", "adopt", "muon", "scale_by_ademamix", "scale_by_adopt", "scale_by_muon"]
+
+adopt = twin(hand.adopt, optax.contrib.adopt)
+scale_by_adopt = twin(hand.scale_by_adopt, optax.contrib.scale_by_adopt)
+ademamix = twin(hand.ademamix, optax.contrib.ademamix)
+scale_by_ademamix = twin(hand.scale_by_ademamix, optax.contrib.scale_by_ademamix)
+scale_by_muon = twin(hand.scale_by_muon, optax.contrib.scale_by_muon)
+
+
+def muon(learning_rate, ns_coeffs=NS_COEFFS, ns_steps=5, beta=0.95, eps=1e-8, weight_decay=0.0,
+         weight_decay_mask=None, mu_dtype=None, *, nesterov=True, adam_b1=0.9, adam_b2=0.999,
+         adam_eps_root=0.0, adam_weight_decay=0.0, adam_learning_rate=None, consistent_rms=None):
+    """``optax.contrib.muon`` with jaxgd's split: non-empty matrices to Muon (see jaxgd.optimizers.muon)."""
+    kwargs = dict(ns_coeffs=ns_coeffs, ns_steps=ns_steps, beta=beta, eps=eps, weight_decay=weight_decay,
+                  weight_decay_mask=weight_decay_mask, mu_dtype=mu_dtype, nesterov=nesterov,
+                  adam_b1=adam_b1, adam_b2=adam_b2, adam_eps_root=adam_eps_root,
+                  adam_weight_decay=adam_weight_decay, adam_learning_rate=adam_learning_rate,
+                  consistent_rms=consistent_rms)
+    hand.muon(learning_rate, **kwargs)
+    dims = lambda params: jax.tree.map(  # noqa: E731
+        lambda x: optax.contrib.MuonDimensionNumbers() if hand.is_muon_leaf(x) else None, params)
+    return optax.contrib.muon(learning_rate, **kwargs, muon_weight_dimension_numbers=dims)
+
+
+def _b3_warmup(count):
+    """A slow-EMA decay that grows from 0.9 towards 0.999, as the paper's b3 warmup does."""
+    return 0.999 - 0.099 * 0.97 ** count
+
+
+def _alpha_warmup(count):
+    """The paper's linear alpha warmup, here to alpha = 5 over 100 steps."""
+    return 5.0 * jnp.minimum(count / 100.0, 1.0)
+
+_LR = {"learning_rate": 0.01}
+
+ROWS = (
+    Row("adopt", hand.adopt, adopt, _LR, complex=False,
+        note="the first step only records v_0 = g_0**2 (no move); clipping at t**0.25 is on by "
+             "default, as in the authors' code"),
+    Row("adopt-nesterov_noclip", hand.adopt, adopt,
+        {**_LR, "nesterov": True, "use_clipping": False, "eps": 1e-3}, rtol32=5e-5,
+        note="without the clip, g / max(sqrt(v), eps) passes float32 rounding on: agree to 5e-5"),
+    Row("ademamix", hand.ademamix, ademamix, _LR,
+        note="optax's default alpha is 5 (scale_by_ademamix's 6); the authors' code's 2. No warmup of "
+             "alpha and b3 unless given as schedules"),
+    Row("ademamix-warmup_wd", hand.ademamix, ademamix,
+        {**_LR, "b3": _b3_warmup, "alpha": _alpha_warmup, "eps_root": 1e-8, "weight_decay": 0.1,
+         "mask": weights_mask},
+        note="b3 and alpha as schedules of the step count (the paper's warmups)"),
+    Row("muon", hand.muon, muon, _LR, known=(OPTAX_BIAS_32,),
+        note="Newton-Schulz on non-empty 2-D leaves (optax's default split also sends zero-size "
+             "matrices there, and divides by their zero fan_in); AdamW on the others"),
+    Row("muon-plain_wd_rms", hand.muon, muon,
+        {**_LR, "nesterov": False, "weight_decay": 0.1, "adam_weight_decay": 0.01,
+         "adam_learning_rate": 0.003, "consistent_rms": 0.2, "beta": 0.9}, known=(OPTAX_BIAS_32,)),
+)

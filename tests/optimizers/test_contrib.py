@@ -1,0 +1,127 @@
+"""Rules optax keeps in ``optax.contrib`` (ADOPT, ...), against their papers written out in numpy.
+
+The generic table tests (test_optimizers.py) pin hand == optax; here each rule meets
+its paper's algorithm (or the authors' code) as an independent reference, and the
+places where optax's twin departs from the paper are pinned.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from lockstep import gradient_stream, run
+
+from jaxgd import optimizers as hand
+from jaxgd.core.precision import UnsupportedDtypeError
+from jaxgd.optimizers.muon import NS_COEFFS
+
+STEPS = 40
+
+
+def stream(p0, steps=STEPS, scale=1.0):
+    """The shared gradient stream for a params vector, as NumPy ``(steps, n)``."""
+    return np.asarray(gradient_stream(p0, steps, scale=scale))
+
+
+def trajectory(tx, p0, grads):
+    """Params after each step, ``(steps, n)``, running ``tx`` on a fixed gradient stream."""
+    return np.asarray(run(tx, jnp.asarray(p0), jnp.asarray(grads)).params)
+
+
+def rel(a, b):
+    return float(np.max(np.abs(a - b)) / (1.0 + np.max(np.abs(b))))
+
+
+# ------------------------------------------------------------------------------ ADOPT
+
+
+def adopt_paper(p, grads, lr, b1=0.9, b2=0.9999, eps=1e-6, clip=True):
+    """Taniguchi et al. 2024, Algorithm 1 with clipping: v_0 = g_0**2 from the first gradient,
+    then for t >= 1 m_t = b1 m + (1 - b1) Clip(g_t / max(sqrt(v_{t-1}), eps), t**0.25),
+    p -= lr m_t, v_t = b2 v + (1 - b2) g_t**2."""
+    v, m, out = grads[0] ** 2, np.zeros_like(p), [p]
+    for t, g in enumerate(grads[1:], start=1):
+        n = g / np.maximum(np.sqrt(v), eps)
+        if clip:
+            n = np.clip(n, -t**0.25, t**0.25)
+        m = b1 * m + (1 - b1) * n
+        p = p - lr * m
+        v = b2 * v + (1 - b2) * g * g
+        out.append(p)
+    return np.stack(out)
+
+
+@pytest.mark.parametrize("clip", [True, False])
+def test_adopt_is_the_papers_algorithm(clip, x64):
+    p0 = np.linspace(-1, 1, 6)
+    grads = stream(p0, scale=3.0)  # large enough for the clip at t**0.25 to bite early on
+    ours = trajectory(hand.adopt(0.01, b2=0.99, use_clipping=clip), p0, grads)
+    assert rel(ours, adopt_paper(p0, grads, 0.01, b2=0.99, clip=clip)) < 1e-12
+    np.testing.assert_array_equal(ours[0], p0)  # the first step only records v_0
+
+
+def test_adopt_clipping_matters_on_this_stream(x64):
+    p0 = np.linspace(-1, 1, 6)
+    grads = stream(p0, scale=3.0)
+    clipped = adopt_paper(p0, grads, 0.01, b2=0.99)
+    assert rel(clipped, adopt_paper(p0, grads, 0.01, b2=0.99, clip=False)) > 1e-4
+
+
+def test_adopt_refuses_complex_params_only_with_clipping():
+    p = jnp.array([1 + 1j, 2 - 1j], jnp.complex64)
+    with pytest.raises(UnsupportedDtypeError, match="use_clipping=False"):
+        hand.adopt(0.1).init(p)
+    tx = hand.adopt(0.1, use_clipping=False)
+    u, _ = tx.update(p, tx.init(p), p)
+    np.testing.assert_array_equal(u, jnp.zeros_like(p))
+
+
+# --------------------------------------------------------------------------- AdEMAMix
+
+
+def ademamix_paper(p, grads, lr, b1=0.9, b2=0.999, b3=0.9999, alpha=5.0, eps=1e-8, wd=0.0):
+    """Pagliardini et al. 2024, Algorithm 1 (no warmup): m1 debiased, m2 not, decay in the
+    authors' form p *= 1 - lr * wd before the step."""
+    m1, m2, v, out = np.zeros_like(p), np.zeros_like(p), np.zeros_like(p), []
+    for t, g in enumerate(grads, start=1):
+        m1 = b1 * m1 + (1 - b1) * g
+        m2 = b3 * m2 + (1 - b3) * g
+        v = b2 * v + (1 - b2) * g * g
+        m1_hat, v_hat = m1 / (1 - b1**t), v / (1 - b2**t)
+        p = p * (1 - lr * wd) - lr * (m1_hat + alpha * m2) / (np.sqrt(v_hat) + eps)
+        out.append(p)
+    return np.stack(out)
+
+
+def test_ademamix_is_the_papers_algorithm(x64):
+    p0 = np.linspace(-1, 1, 6)
+    grads = stream(p0)
+    ours = trajectory(hand.ademamix(0.01, b3=0.99, alpha=3.0, weight_decay=0.1), p0, grads)
+    assert rel(ours, ademamix_paper(p0, grads, 0.01, b3=0.99, alpha=3.0, wd=0.1)) < 1e-12
+    # alpha = 0 is AdamW
+    adamw = trajectory(hand.adamw(0.01, weight_decay=0.1), p0, grads)
+    assert rel(trajectory(hand.ademamix(0.01, alpha=0.0, weight_decay=0.1), p0, grads), adamw) < 1e-12
+    assert rel(ours, adamw) > 1e-3
+
+
+# ------------------------------------------------------------------------------- Muon
+
+
+def test_newton_schulz_maps_each_singular_value_by_the_quintic(x64):
+    """X = U S V^T gives U p(S/||S||) V^T, p the 5-fold quintic a s + b s^3 + c s^5 (numpy SVD)."""
+    x = np.random.default_rng(0).standard_normal((5, 3))
+    u, s, vt = np.linalg.svd(x, full_matrices=False)
+    s = s / np.linalg.norm(s)
+    a, b, c = NS_COEFFS
+    for _ in range(5):
+        s = a * s + b * s**3 + c * s**5
+    expected = (u * s) @ vt
+    np.testing.assert_allclose(hand.newton_schulz(jnp.asarray(x), eps=0.0), expected, rtol=1e-10, atol=1e-12)
+    assert 0.6 < s.min() and s.max() < 1.25  # near-orthogonal, as Jordan describes
+
+
+def test_muon_routes_non_empty_matrices_only(x64):
+    params = {"w": jnp.ones((3, 4)), "empty": jnp.zeros((0, 3)), "b": jnp.ones(4), "t": jnp.ones((2, 2, 2))}
+    routed = {k: hand.is_muon_leaf(v) for k, v in params.items()}
+    assert routed == {"w": True, "empty": False, "b": False, "t": False}
