@@ -29,7 +29,8 @@ def test_script_writes_one_row_per_run_and_measurement(tmp_path):
     assert _script().main(["--steps", "40", "--every", "20", "--rows", "100", "--iters", "5",
                            "--out", str(tmp_path)]) == 0
     rows = _rows(tmp_path / "eos.csv")
-    assert [(r["lr"], r["step"]) for r in rows] == [("0.3", "20"), ("0.3", "40"), ("0.6", "20"), ("0.6", "40")]
+    want = [("0.3", "20"), ("0.3", "40"), ("0.6", "20"), ("0.6", "40")]
+    assert [(r["lr"], r["step"]) for r in rows] == want
     assert all(float(r["sharpness"]) > 0 and float(r["loss"]) > 0 for r in rows)
 
 
