@@ -35,34 +35,7 @@ assert rc == 0
 
 JAXGD_HAND_BODY = JAXGD_BODY.replace('"--quiet"', '"--impl", "hand", "--quiet"')
 
-BARE_BODY = """
-import jax, jax.numpy as jnp, numpy as np, optax
-x = jnp.array([[0, 0], [0, 1], [1, 0], [1, 1]], jnp.float32)
-y = jnp.array([[0], [1], [1], [0]], jnp.float32)
-k1, k2 = jax.random.split(jax.random.key(0))
-p = (jax.random.normal(k1, (2, 3)), jnp.zeros(3), jax.random.normal(k2, (3, 1)), jnp.zeros(1))
-def loss(p):
-    h = jax.nn.sigmoid(x @ p[0] + p[1])
-    return jnp.mean((jax.nn.sigmoid(h @ p[2] + p[3]) - y) ** 2)
-tx = optax.sgd(0.5)
-@jax.jit
-def by_hand(p):
-    return jax.lax.scan(lambda p, _: (jax.tree.map(lambda a, g: a - 0.5 * g, p, jax.grad(loss)(p)),
-                                       loss(p)), p, None, length=10000)
-@jax.jit
-def with_optax(p):
-    def body(c, _):
-        p, s = c
-        u, s = tx.update(jax.grad(loss)(p), s, p)
-        return (optax.apply_updates(p, u), s), loss(p)
-    return jax.lax.scan(body, (p, tx.init(p)), None, length=10000)
-a, la = by_hand(p)
-(b, _), lb = with_optax(p)
-print(float(la[-1]), float(lb[-1]), file=sys.stderr)
-np.savez(sys.argv[1] + ".npz", *[np.asarray(t) for t in a])
-"""
-
-BARE_HAND_BODY = """
+_BARE_SETUP = """
 import jax, jax.numpy as jnp, numpy as np
 x = jnp.array([[0, 0], [0, 1], [1, 0], [1, 1]], jnp.float32)
 y = jnp.array([[0], [1], [1], [0]], jnp.float32)
@@ -75,8 +48,28 @@ def loss(p):
 def by_hand(p):
     return jax.lax.scan(lambda p, _: (jax.tree.map(lambda a, g: a - 0.5 * g, p, jax.grad(loss)(p)),
                                        loss(p)), p, None, length=10000)
+"""
+
+# the main job: one training with the update written inline
+BARE_HAND_BODY = _BARE_SETUP + """
 a, la = by_hand(p)
 print(float(la[-1]), file=sys.stderr)
+np.savez(sys.argv[1] + ".npz", *[np.asarray(t) for t in a])
+"""
+
+# what the default `jaxgd train` does: the same training by hand and with optax
+BARE_BODY = "import optax" + _BARE_SETUP + """
+tx = optax.sgd(0.5)
+@jax.jit
+def with_optax(p):
+    def body(c, _):
+        p, s = c
+        u, s = tx.update(jax.grad(loss)(p), s, p)
+        return (optax.apply_updates(p, u), s), loss(p)
+    return jax.lax.scan(body, (p, tx.init(p)), None, length=10000)
+a, la = by_hand(p)
+(b, _), lb = with_optax(p)
+print(float(la[-1]), float(lb[-1]), file=sys.stderr)
 np.savez(sys.argv[1] + ".npz", *[np.asarray(t) for t in a])
 """
 
