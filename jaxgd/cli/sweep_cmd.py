@@ -177,11 +177,11 @@ def run(a: argparse.Namespace) -> int:
         return 0
     if a.quiet:
         return 0
-    print(f"jaxgd sweep: {cfg.dataset}, {cfg.optimizer} ({cfg.impl}), {grid.runs} runs "
-          f"({len(grid.values) // len(set(grid.seeds.tolist()))} settings x "
-          f"{len(set(grid.seeds.tolist()))} seeds), {result.config.epochs} epochs, "
-          f"{result.devices} device(s), "
-          f"{result.chunks} chunk(s) of {result.runs_per_chunk}")
+    seeds = len(set(grid.seeds.tolist()))
+    print(f"jaxgd sweep: {cfg.dataset}, {cfg.optimizer} ({cfg.impl}), {_count(grid.runs, 'run')} "
+          f"({_count(len(grid.values) // seeds, 'setting')} x {_count(seeds, 'seed')}), "
+          f"{result.config.epochs} epochs, {_count(result.devices, 'device')}, "
+          f"{_count(result.chunks, 'chunk')} of {result.runs_per_chunk}")
     print(format_table(summary))
     if summary["diverged_runs"]:
         print(f"diverged runs  {summary['diverged_runs']} of {grid.runs} (see summary.json)")
@@ -190,3 +190,8 @@ def run(a: argparse.Namespace) -> int:
     for p in pngs:
         print(f"plot           {p}")
     return 0
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 seed``, ``3 seeds``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
