@@ -56,6 +56,14 @@ def check_seed(name: str, value: Any) -> None:
                           "bits, and a sweep's seeds are int32); e.g. --seed 0.")
 
 
+# rules of the table whose factory takes no learning rate, so runs cannot take them
+NOT_TRAINED = {
+    "polyak_sgd": "it sets its own step from the loss (max_learning_rate, f_min) instead of a "
+                  "learning rate. Use jaxgd.optimizers.polyak_sgd in Python (the engine passes it "
+                  "value=loss), or check it with `jaxgd crosscheck --optimizer polyak_sgd`.",
+}
+
+
 def check_optimizer(name: str, value: Any) -> None:
     """A rule of the table (`names.OPTIMIZERS`), or a user's own ``MODULE:FACTORY``."""
     if names.is_user_rule(value):
@@ -63,6 +71,9 @@ def check_optimizer(name: str, value: Any) -> None:
     if isinstance(value, str) and ":" in value:
         raise ConfigError(f"optimizer={value!r} (--optimizer) is not of the form "
                           f"{names.USER_RULE_FORM}: a dotted module path, a colon, a function name.")
+    if value in NOT_TRAINED:
+        raise ConfigError(f"optimizer={value!r} (--optimizer) is a jaxgd rule that train, compare, sweep "
+                          f"and tune do not run: {NOT_TRAINED[value]}")
     check_choice("optimizer", value, names.OPTIMIZERS, also=f"or your own rule as {names.USER_RULE_FORM}")
 
 

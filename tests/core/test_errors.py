@@ -115,3 +115,13 @@ def test_finding_typo_adma_suggests_adam_not_adamax():
     assert close_matches("adma", OPTIMIZERS)[0] == "adam"
     assert close_matches("sdg", OPTIMIZERS)[0] == "sgd"
     assert suggest("admaw", OPTIMIZERS).startswith(" Did you mean 'adamw'?")
+
+
+def test_finding_polyak_sgd_says_why_train_does_not_run_it():
+    import pytest
+
+    from jaxgd.core.errors import ConfigError
+    from jaxgd.experiments.config import TrainConfig, validate
+
+    with pytest.raises(ConfigError, match="polyak_sgd.*sets its own step.*crosscheck --optimizer polyak_sgd"):
+        validate(TrainConfig(optimizer="polyak_sgd"))
