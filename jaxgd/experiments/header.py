@@ -1,11 +1,11 @@
 """The header of a run's report: what it trains, and every setting that is not the default.
 
-    jaxgd train: digits, sizes (64, 128, 10), relu (digits' default), loss softmax_ce,
-        adam(lr=0.001 (adam's default)), impl both, grad backprop
+    jaxgd train: digits, sizes (64, 128, 10) (the default for digits), relu (the default for
+        digits), loss softmax_ce, adam(lr=0.001 (adam's default)), impl both, grad backprop
     init           he (He init for relu)
-    batch          32 (digits' default): 44 updates per epoch, 30 (digits' default) epochs
+    batch          32 (the default for digits): 44 updates per epoch, 30 epochs (the default for digits)
     schedule       tutorial_step: lr x0.9 every 100 epochs, 0.5 at the start, 1.33e-05 at the last update
-    settings       epochs=2000 l2=0.01
+    settings       --l2 0.01
 
 Resolved values name where they came from (`jaxgd.experiments.defaults.origins`); a
 decaying schedule shows its first and last learning rate, so a rate that decayed to
@@ -67,7 +67,7 @@ def run_header(cfg: TrainConfig, pb: Problem) -> list[str]:
     batch = "full" if full_batch(cfg.batch_size) else cfg.batch_size
     lines.append(f"{'batch':<15}{_with(batch, why.get('batch_size'))}: {steps_per_epoch} update"
                  f"{'s' if steps_per_epoch != 1 else ''} per epoch, "
-                 f"{_with(cfg.epochs, why.get('epochs'))} epochs")
+                 f"{_with(f'{cfg.epochs} epochs', why.get('epochs'))}")
     sched = schedule_line(cfg, steps_per_epoch)
     if sched:
         lines.append(f"{'schedule':<15}{sched}")
