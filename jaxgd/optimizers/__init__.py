@@ -13,6 +13,7 @@ from jaxgd.optimizers.ademamix import *  # noqa: F403
 from jaxgd.optimizers.adopt import *  # noqa: F403
 from jaxgd.optimizers.clipping import *  # noqa: F403
 from jaxgd.optimizers.combine import *  # noqa: F403
+from jaxgd.optimizers.dog import *  # noqa: F403
 from jaxgd.optimizers.factored import *  # noqa: F403
 from jaxgd.optimizers.hyperparams import *  # noqa: F403
 from jaxgd.optimizers.layerwise import *  # noqa: F403

@@ -42,6 +42,8 @@ DEFAULT_LEARNING_RATES: dict[str, LearningRateDefault] = {
                                           "(apple/ml-ademamix)"),
     "adopt": LearningRateDefault(1e-3, "Taniguchi et al. 2024, the authors' PyTorch ADOPT"),
     "amsgrad": LearningRateDefault(1e-3, "Reddi et al. 2018 via PyTorch Adam(amsgrad=True)"),
+    "dog": LearningRateDefault(1.0, "Ivgi et al. 2023: learning-rate free, lr multiplies DoG's own step "
+                                    "(optax.contrib.dog's default 1.0)"),
     "fromage": LearningRateDefault(1e-2, "Bernstein et al. 2020 (0.01 across their tasks)"),
     "lamb": LearningRateDefault(1e-3, "Keras Lamb"),
     "lars": LearningRateDefault(1.0, "no published default (You et al. 2017 scale a base rate of "

@@ -129,6 +129,12 @@ SETTINGS: dict[str, Settings] = {
                      **_ADAM_MIN),
     "muon-plain_wd_rms": Settings({"weight_decay": (0.0, 0.5), "adam_weight_decay": (0.0, 0.5)},
                                   _BAD_LR + _BAD_WD + _bad("adam_weight_decay", -0.1), **_NO_ZERO),
+    "dog": Settings({"eps": (0.0, 1e-4)},
+                    _BAD_LR + _BAD_EPS + _bad("init_step", ("guess", 1e-6), ("heuristic", 0.0), 1e-6)
+                    + _BAD_WD, {"learning_rate": 1.0, "init_step": ("distance", 0.1)}, steps=5000,
+                    rosen_tol=0.2),  # DoG's step shrinks like AdaGrad-norm's: slow in the valley
+    "dog-distance_wd": Settings({"weight_decay": (0.0, 0.5)}, _BAD_WD, **_NO_ZERO),
+    "dog-first_lr": Settings(invalid=_bad("init_step", ("learning_rate", -1.0))),
     # jaxgd/reference/others.py
     "noisy_sgd": Settings({"eta": (0.0, 0.1), "gamma": (0.0, 1.0)},
                           _BAD_LR + _bad("eta", -1.0) + _bad("gamma", -0.5) + _bad("key", 1.5),

@@ -125,3 +125,50 @@ def test_muon_routes_non_empty_matrices_only(x64):
     params = {"w": jnp.ones((3, 4)), "empty": jnp.zeros((0, 3)), "b": jnp.ones(4), "t": jnp.ones((2, 2, 2))}
     routed = {k: hand.is_muon_leaf(v) for k, v in params.items()}
     assert routed == {"w": True, "empty": False, "b": False, "t": False}
+
+
+# -------------------------------------------------------------------------------- DoG
+
+
+def dog_paper(p, grads, r_eps):
+    """Ivgi et al. 2023, Algorithm 1: rbar_t = max(r_eps, max_{i<=t} ||x_i - x_0||),
+    G_t = sum_{i<=t} ||g_i||**2, x_{t+1} = x_t - rbar_t / sqrt(G_t) g_t."""
+    x0, rbar, big_g, out = p, r_eps, 0.0, []
+    for g in grads:
+        rbar = max(rbar, float(np.linalg.norm(p - x0)))
+        big_g += float(np.sum(g * g))
+        p = p - rbar / np.sqrt(big_g) * g
+        out.append(p)
+    return np.stack(out)
+
+
+def test_dog_is_the_papers_algorithm(x64):
+    p0 = np.linspace(-1, 1, 6)
+    grads = stream(p0)
+    r_eps = 1e-6 * (1 + np.linalg.norm(p0))  # the paper's heuristic
+    ours = trajectory(hand.dog(eps=0.0), p0, grads)
+    assert rel(ours, dog_paper(p0, grads, r_eps)) < 1e-12
+    same = trajectory(hand.dog(init_step=("distance", r_eps), eps=0.0), p0, grads)
+    assert rel(same, ours) < 1e-12
+    # rbar grows past r_eps with the distance travelled (a fixed step r_eps / ||g|| would not)
+    assert np.linalg.norm(ours[-1] - p0) > 2 * r_eps
+
+
+def test_dog_eps_is_optax_not_the_paper(x64):
+    """optax's eps sits under the square root (G_t + eps); the paper has none. With a
+    gradient stream of norm ~1e-4 the default 1e-8 shows."""
+    p0 = np.linspace(-1, 1, 6)
+    grads = stream(p0, scale=1e-4)
+    paper = dog_paper(p0, grads, 1e-6 * (1 + np.linalg.norm(p0)))
+    assert rel(trajectory(hand.dog(eps=0.0), p0, grads), paper) < 1e-12
+    assert rel(trajectory(hand.dog(), p0, grads), paper) > 1e-9
+
+
+def test_dog_learning_rate_init_takes_eta_0_first(x64):
+    p0 = np.linspace(-1, 1, 6)
+    grads = stream(p0)
+    ours = trajectory(hand.dog(init_step=("learning_rate", 0.1), eps=0.0), p0, grads)
+    np.testing.assert_allclose(ours[0], p0 - 0.1 * grads[0], rtol=1e-14)
+    rbar = np.linalg.norm(ours[0] - p0)
+    g2 = np.sum(grads[0] ** 2) + np.sum(grads[1] ** 2)
+    np.testing.assert_allclose(ours[1], ours[0] - rbar / np.sqrt(g2) * grads[1], rtol=1e-13)
