@@ -21,6 +21,7 @@ from jaxgd.optimizers.momentum import *  # noqa: F403
 from jaxgd.optimizers.muon import *  # noqa: F403
 from jaxgd.optimizers.noise import *  # noqa: F403
 from jaxgd.optimizers.polyak import *  # noqa: F403
+from jaxgd.optimizers.prodigy import *  # noqa: F403
 from jaxgd.optimizers.radam import *  # noqa: F403
 from jaxgd.optimizers.rms import *  # noqa: F403
 from jaxgd.optimizers.scaling import *  # noqa: F403

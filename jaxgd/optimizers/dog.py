@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxgd.core.errors import ConfigError, check_learning_rate, check_nonnegative, check_positive
-from jaxgd.core.precision import compute_dtype, tree_cast_like, tree_upcast
+from jaxgd.core.precision import scalar_dtype, tree_cast_like, tree_upcast
 from jaxgd.core.transform import ScalarOrSchedule, Transform, identity
 from jaxgd.core.tree import tree_l2_norm, tree_sum_of_squares
 from jaxgd.optimizers.combine import chain
@@ -35,14 +35,6 @@ class ScaleByDogState(NamedTuple):
     init_params: Any
     max_dist: jax.Array
     sum_sq_norm_grads: jax.Array
-
-
-def _scalar_dtype(params: Any) -> Any:
-    """The dtype of DoG's scalars: the compute dtype of the params' widest real kind."""
-    leaves = jax.tree.leaves(params)
-    if not leaves:
-        return jnp.float32
-    return jnp.finfo(compute_dtype(jnp.result_type(*leaves))).dtype
 
 
 def check_init_step(init_step: Any) -> tuple[str, Any]:
@@ -99,7 +91,7 @@ def scale_by_dog(init_step: tuple[str, Any] = ("heuristic", 1e-6), eps: float = 
     check_nonnegative("eps", eps, fix="Use a small value such as 1e-8 (optax's), or 0 for the paper's rule.")
 
     def init(params):
-        dtype = _scalar_dtype(params)
+        dtype = scalar_dtype(params)
         if tag == "distance":
             r_eps = jnp.asarray(value, dtype)
         elif tag == "heuristic":

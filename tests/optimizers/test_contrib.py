@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 import numpy as np
+import optax.contrib
 import pytest
 from lockstep import gradient_stream, run
 
@@ -172,3 +173,51 @@ def test_dog_learning_rate_init_takes_eta_0_first(x64):
     rbar = np.linalg.norm(ours[0] - p0)
     g2 = np.sum(grads[0] ** 2) + np.sum(grads[1] ** 2)
     np.testing.assert_allclose(ours[1], ours[0] - rbar / np.sqrt(g2) * grads[1], rtol=1e-13)
+
+
+# ---------------------------------------------------------------------------- Prodigy
+
+
+def prodigy_paper(p, grads, lr, b1=0.9, b2=0.999, eps=1e-8, d0=1e-6, debias=False, eps_d_next=False):
+    """Mishchenko & Defazio 2023, Algorithm 3 (Prodigy, Adam version), with its (1 - sqrt(b2))
+    factors; ``debias`` puts Adam's bias correction into gamma_k, ``eps_d_next`` takes
+    d_{k+1} eps in the denominator (the authors' code and optax do both)."""
+    b3 = np.sqrt(b2)
+    x0, d, m, v, r, s, out = p, d0, np.zeros_like(p), np.zeros_like(p), 0.0, np.zeros_like(p), []
+    for k, g in enumerate(grads, start=1):
+        gamma = lr * np.sqrt(1 - b2**k) / (1 - b1**k) if debias else lr
+        m = b1 * m + (1 - b1) * d * g
+        v = b2 * v + (1 - b2) * d * d * g * g
+        r = b3 * r + (1 - b3) * gamma * d * d * float(np.dot(g, x0 - p))
+        s = b3 * s + (1 - b3) * gamma * d * d * g
+        d_next = max(d, r / np.sum(np.abs(s)))
+        p = p - gamma * d * m / (np.sqrt(v) + (d_next if eps_d_next else d) * eps)
+        d = d_next
+        out.append(p)
+    return np.stack(out)
+
+
+def test_prodigy_is_the_papers_algorithm_in_optax_form(x64):
+    p0 = np.linspace(-1, 1, 6)
+    grads = stream(p0) + 0.5  # a drift, so that <g, x_0 - x> grows and d with it
+    ours = trajectory(hand.prodigy(1.0, eps=1e-3), p0, grads)
+    assert rel(ours, prodigy_paper(p0, grads, 1.0, eps=1e-3, debias=True, eps_d_next=True)) < 1e-12
+    # the departures from Algorithm 3 show: bias correction in the rate, d_{k+1} eps
+    assert rel(ours, prodigy_paper(p0, grads, 1.0, eps=1e-3, eps_d_next=True)) > 1e-3
+    assert rel(ours, prodigy_paper(p0, grads, 1.0, eps=1e-3, debias=True)) > 1e-9
+    state = hand.prodigy(1.0).init(jnp.asarray(p0))
+    assert float(state.estim_lr) == 1e-6
+
+
+def test_prodigy_keeps_d_on_zero_gradients_where_optax_gives_nan(x64):
+    """||s||_1 = 0 (all gradients so far zero): optax divides 0 by 0; jaxgd keeps d, and the
+    step is 0 (the authors' code skips the step)."""
+    p = jnp.linspace(-1.0, 1.0, 4)
+    zero = jnp.zeros_like(p)
+    tx = hand.prodigy(1.0)
+    u, state = tx.update(zero, tx.init(p), p)
+    np.testing.assert_array_equal(u, zero)
+    assert float(state.estim_lr) == 1e-6
+    ref = optax.contrib.prodigy(1.0)
+    u_ref, state_ref = ref.update(zero, ref.init(p), p)
+    assert np.isnan(np.asarray(u_ref)).all() and np.isnan(float(state_ref.estim_lr))
