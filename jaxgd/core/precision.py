@@ -28,7 +28,7 @@ import numpy as np
 from jaxgd.core.errors import JaxgdError
 
 __all__ = ["UnsupportedDtypeError", "abs_sq", "compute_dtype", "hyper", "is_complex", "real_dtype",
-           "refuse_complex", "storage_dtype", "tree_cast_like", "tree_upcast", "upcast"]
+           "refuse_complex", "scalar_dtype", "storage_dtype", "tree_cast_like", "tree_upcast", "upcast"]
 
 
 class UnsupportedDtypeError(JaxgdError, TypeError):
@@ -43,6 +43,15 @@ def compute_dtype(dtype: Any) -> np.dtype:
 def real_dtype(dtype: Any) -> np.dtype:
     """The real counterpart of a float dtype: float32 for complex64, float64 for complex128."""
     return jnp.finfo(dtype).dtype
+
+
+def scalar_dtype(tree: Any) -> np.dtype:
+    """The real compute dtype of a tree's widest leaf (float32 for an empty tree): the dtype of
+    a rule's scalar statistics of the whole tree (DoG's distance, Prodigy's d)."""
+    leaves = jax.tree.leaves(tree)
+    if not leaves:
+        return np.dtype(np.float32)
+    return real_dtype(compute_dtype(jnp.result_type(*leaves)))
 
 
 def storage_dtype(leaf_dtype: Any, dtype: Any = None) -> np.dtype:

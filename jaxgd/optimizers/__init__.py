@@ -13,6 +13,7 @@ from jaxgd.optimizers.ademamix import *  # noqa: F403
 from jaxgd.optimizers.adopt import *  # noqa: F403
 from jaxgd.optimizers.clipping import *  # noqa: F403
 from jaxgd.optimizers.combine import *  # noqa: F403
+from jaxgd.optimizers.dog import *  # noqa: F403
 from jaxgd.optimizers.factored import *  # noqa: F403
 from jaxgd.optimizers.hyperparams import *  # noqa: F403
 from jaxgd.optimizers.layerwise import *  # noqa: F403
@@ -20,6 +21,7 @@ from jaxgd.optimizers.momentum import *  # noqa: F403
 from jaxgd.optimizers.muon import *  # noqa: F403
 from jaxgd.optimizers.noise import *  # noqa: F403
 from jaxgd.optimizers.polyak import *  # noqa: F403
+from jaxgd.optimizers.prodigy import *  # noqa: F403
 from jaxgd.optimizers.radam import *  # noqa: F403
 from jaxgd.optimizers.rms import *  # noqa: F403
 from jaxgd.optimizers.scaling import *  # noqa: F403

@@ -1,6 +1,7 @@
 """optax twins of the rules that optax keeps in ``optax.contrib``, and their table rows.
 
-Rules: adopt (optimizers.adopt), ademamix (optimizers.ademamix), muon (optimizers.muon).
+Rules: adopt (optimizers.adopt), ademamix (optimizers.ademamix), muon (optimizers.muon),
+dog (optimizers.dog), prodigy (optimizers.prodigy).
 """
 
 from __future__ import annotations
@@ -12,15 +13,21 @@ import optax.contrib
 from jaxgd import optimizers as hand
 from jaxgd.optimizers.muon import NS_COEFFS
 from jaxgd.optimizers.sgd import weights_mask
-from jaxgd.reference.core import OPTAX_BIAS_32, Row, twin
+from jaxgd.reference.core import LOW, LOW_AND_COMPLEX, OPTAX_BIAS_32, Known, Row, twin
 
-__all__ = ["ademamix", "adopt", "muon", "scale_by_ademamix", "scale_by_adopt", "scale_by_muon"]
+__all__ = ["ademamix", "adopt", "dog", "muon", "prodigy", "scale_by_ademamix", "scale_by_adopt",
+           "scale_by_dog", "scale_by_muon"]
 
 adopt = twin(hand.adopt, optax.contrib.adopt)
 scale_by_adopt = twin(hand.scale_by_adopt, optax.contrib.scale_by_adopt)
 ademamix = twin(hand.ademamix, optax.contrib.ademamix)
 scale_by_ademamix = twin(hand.scale_by_ademamix, optax.contrib.scale_by_ademamix)
 scale_by_muon = twin(hand.scale_by_muon, optax.contrib.scale_by_muon)
+dog = twin(hand.dog, optax.contrib.dog)
+prodigy = twin(hand.prodigy, optax.contrib.prodigy)
+
+# optax.contrib exports dog only; its scale_by_dog lives in the private module
+scale_by_dog = twin(hand.scale_by_dog, optax.contrib._dog.scale_by_dog)
 
 
 def muon(learning_rate, ns_coeffs=NS_COEFFS, ns_steps=5, beta=0.95, eps=1e-8, weight_decay=0.0,
@@ -48,6 +55,15 @@ def _alpha_warmup(count):
     return 5.0 * jnp.minimum(count / 100.0, 1.0)
 
 _LR = {"learning_rate": 0.01}
+_DOG_LOW = (Known(LOW_AND_COMPLEX, ("hand", "optax"),
+                  "||x_t - x_0|| is a difference of nearby params: while DoG's steps are far below |x| "
+                  "(the first is ~1e-6 |x|) it carries the params' rounding (relative eps |x| / "
+                  "||x_t - x_0||), and in float16/bfloat16 such steps leave x_t = x_0; rbar_t and so "
+                  "the step depart from float64 beyond the rounding of one update"),)
+_PRODIGY_KNOWN = (OPTAX_BIAS_32, Known((*LOW, "float32"), ("hand", "optax"),
+                                      "<g, x_0 - x_t> is taken on params that moved by ~d_0 = 1e-6 of "
+                                      "|x|: it carries the params' rounding (float16/bfloat16: no move "
+                                      "at all), so d grows otherwise than in float64"))
 
 ROWS = (
     Row("adopt", hand.adopt, adopt, _LR, complex=False,
@@ -69,4 +85,21 @@ ROWS = (
     Row("muon-plain_wd_rms", hand.muon, muon,
         {**_LR, "nesterov": False, "weight_decay": 0.1, "adam_weight_decay": 0.01,
          "adam_learning_rate": 0.003, "consistent_rms": 0.2, "beta": 0.9}, known=(OPTAX_BIAS_32,)),
+    Row("dog", hand.dog, dog, {"learning_rate": 1.0}, known=_DOG_LOW,
+        note="learning-rate free: lr multiplies eta_t = rbar_t / sqrt(G_t + eps); optax's eps (not in "
+             "the paper) sits under the square root; r_eps = 1e-6 (1 + ||x_0||), so init() needs the "
+             "actual params"),
+    Row("dog-distance_wd", hand.dog, dog,
+        {"learning_rate": 0.5, "init_step": ("distance", 1e-3), "weight_decay": 0.01, "mask": weights_mask},
+        known=_DOG_LOW,
+        note="coupled decay added to the gradient before DoG, so it enters G_t (as in optax)"),
+    Row("dog-first_lr", hand.dog, dog, {"learning_rate": 1.0, "init_step": ("learning_rate", 1e-3)},
+        note="the first step is eta_0 = 1e-3; r_eps = 0 afterwards"),
+    Row("prodigy", hand.prodigy, prodigy, {"learning_rate": 1.0}, complex=False, known=_PRODIGY_KNOWN,
+        note="learning-rate free: lr multiplies d_t; optax's (the authors' code's) form: bias correction "
+             "inside the rate, d_{t+1} eps in the denominator, d kept while ||s||_1 = 0 (optax: NaN)"),
+    Row("prodigy-wd_b3_safeguard", hand.prodigy, prodigy,
+        {"learning_rate": 0.5, "betas": (0.8, 0.99), "beta3": 0.9, "estim_lr0": 1e-3, "weight_decay": 0.1,
+         "safeguard_warmup": True}, complex=False, known=_PRODIGY_KNOWN,
+        note="decoupled decay times d_t gamma_t, on every leaf (optax's prodigy has no mask)"),
 )

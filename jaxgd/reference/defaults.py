@@ -42,6 +42,8 @@ DEFAULT_LEARNING_RATES: dict[str, LearningRateDefault] = {
                                           "(apple/ml-ademamix)"),
     "adopt": LearningRateDefault(1e-3, "Taniguchi et al. 2024, the authors' PyTorch ADOPT"),
     "amsgrad": LearningRateDefault(1e-3, "Reddi et al. 2018 via PyTorch Adam(amsgrad=True)"),
+    "dog": LearningRateDefault(1.0, "Ivgi et al. 2023: learning-rate free, lr multiplies DoG's own step "
+                                    "(optax.contrib.dog's default 1.0)"),
     "fromage": LearningRateDefault(1e-2, "Bernstein et al. 2020 (0.01 across their tasks)"),
     "lamb": LearningRateDefault(1e-3, "Keras Lamb"),
     "lars": LearningRateDefault(1.0, "no published default (You et al. 2017 scale a base rate of "
@@ -56,6 +58,8 @@ DEFAULT_LEARNING_RATES: dict[str, LearningRateDefault] = {
     "novograd": LearningRateDefault(1e-2, "no published default; Ginsburg et al. 2019 train with "
                                           "rates of order 1e-2"),
     "optimistic_gradient_descent": LearningRateDefault(1e-2, "sgd's (no published default)"),
+    "prodigy": LearningRateDefault(1.0, "Mishchenko & Defazio 2023: learning-rate free, lr multiplies the "
+                                        "estimated step (optax.contrib.prodigy's and prodigyopt's 1.0)"),
     "radam": LearningRateDefault(1e-3, "Liu et al. 2020, PyTorch RAdam"),
     "rmsprop": LearningRateDefault(1e-2, "PyTorch RMSprop (Keras: 1e-3)"),
     "rprop": LearningRateDefault(1e-2, "PyTorch Rprop (the first step size)"),

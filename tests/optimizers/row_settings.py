@@ -51,6 +51,11 @@ def _sign_lr(count):
     return 0.01 * 0.999 ** count
 
 
+def _prodigy_lr(count):
+    """Prodigy's paper runs lr 1 with a decay; constant, it circles in Rosenbrock's valley."""
+    return 0.999 ** count
+
+
 _BAD_LR = _bad("learning_rate", -0.1, 0.0, float("nan"))
 _BAD_MOMENTUM = _BAD_LR + _bad("momentum", 1.0, -0.5)
 _BAD_EPS = _bad("eps", -1.0)
@@ -129,6 +134,19 @@ SETTINGS: dict[str, Settings] = {
                      **_ADAM_MIN),
     "muon-plain_wd_rms": Settings({"weight_decay": (0.0, 0.5), "adam_weight_decay": (0.0, 0.5)},
                                   _BAD_LR + _BAD_WD + _bad("adam_weight_decay", -0.1), **_NO_ZERO),
+    "dog": Settings({"eps": (0.0, 1e-4)},
+                    _BAD_LR + _BAD_EPS + _bad("init_step", ("guess", 1e-6), ("heuristic", 0.0), 1e-6)
+                    + _BAD_WD, {"learning_rate": 1.0, "init_step": ("distance", 0.1)}, steps=5000,
+                    rosen_tol=0.2),  # DoG's step shrinks like AdaGrad-norm's: slow in the valley
+    "dog-distance_wd": Settings({"weight_decay": (0.0, 0.5)}, _BAD_WD, **_NO_ZERO),
+    "dog-first_lr": Settings(invalid=_bad("init_step", ("learning_rate", -1.0))),
+    "prodigy": Settings({"eps": (1e-10, 1e-6)},
+                        _BAD_LR + _BAD_EPS + _bad("betas", (1.0, 0.999), (0.9, -0.1), 0.9)
+                        + _bad("beta3", 1.0) + _bad("estim_lr0", 0.0, -1e-6) + _bad("estim_lr_coef", 0.0)
+                        + _bad("weight_decay", -0.1), {"learning_rate": _prodigy_lr}, steps=2000,
+                        rosen_tol=0.1),
+    "prodigy-wd_b3_safeguard": Settings({"beta3": (0.5, 0.99), "weight_decay": (0.0, 0.5)},
+                                        _bad("weight_decay", float("inf")), **_NO_ZERO),
     # jaxgd/reference/others.py
     "noisy_sgd": Settings({"eta": (0.0, 0.1), "gamma": (0.0, 1.0)},
                           _BAD_LR + _bad("eta", -1.0) + _bad("gamma", -0.5) + _bad("key", 1.5),

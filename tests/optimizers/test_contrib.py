@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 import numpy as np
+import optax.contrib
 import pytest
 from lockstep import gradient_stream, run
 
@@ -125,3 +126,98 @@ def test_muon_routes_non_empty_matrices_only(x64):
     params = {"w": jnp.ones((3, 4)), "empty": jnp.zeros((0, 3)), "b": jnp.ones(4), "t": jnp.ones((2, 2, 2))}
     routed = {k: hand.is_muon_leaf(v) for k, v in params.items()}
     assert routed == {"w": True, "empty": False, "b": False, "t": False}
+
+
+# -------------------------------------------------------------------------------- DoG
+
+
+def dog_paper(p, grads, r_eps):
+    """Ivgi et al. 2023, Algorithm 1: rbar_t = max(r_eps, max_{i<=t} ||x_i - x_0||),
+    G_t = sum_{i<=t} ||g_i||**2, x_{t+1} = x_t - rbar_t / sqrt(G_t) g_t."""
+    x0, rbar, big_g, out = p, r_eps, 0.0, []
+    for g in grads:
+        rbar = max(rbar, float(np.linalg.norm(p - x0)))
+        big_g += float(np.sum(g * g))
+        p = p - rbar / np.sqrt(big_g) * g
+        out.append(p)
+    return np.stack(out)
+
+
+def test_dog_is_the_papers_algorithm(x64):
+    p0 = np.linspace(-1, 1, 6)
+    grads = stream(p0)
+    r_eps = 1e-6 * (1 + np.linalg.norm(p0))  # the paper's heuristic
+    ours = trajectory(hand.dog(eps=0.0), p0, grads)
+    assert rel(ours, dog_paper(p0, grads, r_eps)) < 1e-12
+    same = trajectory(hand.dog(init_step=("distance", r_eps), eps=0.0), p0, grads)
+    assert rel(same, ours) < 1e-12
+    # rbar grows past r_eps with the distance travelled (a fixed step r_eps / ||g|| would not)
+    assert np.linalg.norm(ours[-1] - p0) > 2 * r_eps
+
+
+def test_dog_eps_is_optax_not_the_paper(x64):
+    """optax's eps sits under the square root (G_t + eps); the paper has none. With a
+    gradient stream of norm ~1e-4 the default 1e-8 shows."""
+    p0 = np.linspace(-1, 1, 6)
+    grads = stream(p0, scale=1e-4)
+    paper = dog_paper(p0, grads, 1e-6 * (1 + np.linalg.norm(p0)))
+    assert rel(trajectory(hand.dog(eps=0.0), p0, grads), paper) < 1e-12
+    assert rel(trajectory(hand.dog(), p0, grads), paper) > 1e-9
+
+
+def test_dog_learning_rate_init_takes_eta_0_first(x64):
+    p0 = np.linspace(-1, 1, 6)
+    grads = stream(p0)
+    ours = trajectory(hand.dog(init_step=("learning_rate", 0.1), eps=0.0), p0, grads)
+    np.testing.assert_allclose(ours[0], p0 - 0.1 * grads[0], rtol=1e-14)
+    rbar = np.linalg.norm(ours[0] - p0)
+    g2 = np.sum(grads[0] ** 2) + np.sum(grads[1] ** 2)
+    np.testing.assert_allclose(ours[1], ours[0] - rbar / np.sqrt(g2) * grads[1], rtol=1e-13)
+
+
+# ---------------------------------------------------------------------------- Prodigy
+
+
+def prodigy_paper(p, grads, lr, b1=0.9, b2=0.999, eps=1e-8, d0=1e-6, debias=False, eps_d_next=False):
+    """Mishchenko & Defazio 2023, Algorithm 3 (Prodigy, Adam version), with its (1 - sqrt(b2))
+    factors; ``debias`` puts Adam's bias correction into gamma_k, ``eps_d_next`` takes
+    d_{k+1} eps in the denominator (the authors' code and optax do both)."""
+    b3 = np.sqrt(b2)
+    x0, d, m, v, r, s, out = p, d0, np.zeros_like(p), np.zeros_like(p), 0.0, np.zeros_like(p), []
+    for k, g in enumerate(grads, start=1):
+        gamma = lr * np.sqrt(1 - b2**k) / (1 - b1**k) if debias else lr
+        m = b1 * m + (1 - b1) * d * g
+        v = b2 * v + (1 - b2) * d * d * g * g
+        r = b3 * r + (1 - b3) * gamma * d * d * float(np.dot(g, x0 - p))
+        s = b3 * s + (1 - b3) * gamma * d * d * g
+        d_next = max(d, r / np.sum(np.abs(s)))
+        p = p - gamma * d * m / (np.sqrt(v) + (d_next if eps_d_next else d) * eps)
+        d = d_next
+        out.append(p)
+    return np.stack(out)
+
+
+def test_prodigy_is_the_papers_algorithm_in_optax_form(x64):
+    p0 = np.linspace(-1, 1, 6)
+    grads = stream(p0) + 0.5  # a drift, so that <g, x_0 - x> grows and d with it
+    ours = trajectory(hand.prodigy(1.0, eps=1e-3), p0, grads)
+    assert rel(ours, prodigy_paper(p0, grads, 1.0, eps=1e-3, debias=True, eps_d_next=True)) < 1e-12
+    # the departures from Algorithm 3 show: bias correction in the rate, d_{k+1} eps
+    assert rel(ours, prodigy_paper(p0, grads, 1.0, eps=1e-3, eps_d_next=True)) > 1e-3
+    assert rel(ours, prodigy_paper(p0, grads, 1.0, eps=1e-3, debias=True)) > 1e-9
+    state = hand.prodigy(1.0).init(jnp.asarray(p0))
+    assert float(state.estim_lr) == 1e-6
+
+
+def test_prodigy_keeps_d_on_zero_gradients_where_optax_gives_nan(x64):
+    """||s||_1 = 0 (all gradients so far zero): optax divides 0 by 0; jaxgd keeps d, and the
+    step is 0 (the authors' code skips the step)."""
+    p = jnp.linspace(-1.0, 1.0, 4)
+    zero = jnp.zeros_like(p)
+    tx = hand.prodigy(1.0)
+    u, state = tx.update(zero, tx.init(p), p)
+    np.testing.assert_array_equal(u, zero)
+    assert float(state.estim_lr) == 1e-6
+    ref = optax.contrib.prodigy(1.0)
+    u_ref, state_ref = ref.update(zero, ref.init(p), p)
+    assert np.isnan(np.asarray(u_ref)).all() and np.isnan(float(state_ref.estim_lr))
