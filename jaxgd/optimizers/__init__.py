@@ -12,6 +12,7 @@ from jaxgd.optimizers.adaptive import *  # noqa: F403
 from jaxgd.optimizers.ademamix import *  # noqa: F403
 from jaxgd.optimizers.adopt import *  # noqa: F403
 from jaxgd.optimizers.clipping import *  # noqa: F403
+from jaxgd.optimizers.cocob import *  # noqa: F403
 from jaxgd.optimizers.combine import *  # noqa: F403
 from jaxgd.optimizers.dog import *  # noqa: F403
 from jaxgd.optimizers.factored import *  # noqa: F403

@@ -1,7 +1,7 @@
 """optax twins of the rules that optax keeps in ``optax.contrib``, and their table rows.
 
 Rules: adopt (optimizers.adopt), ademamix (optimizers.ademamix), muon (optimizers.muon),
-dog (optimizers.dog), prodigy (optimizers.prodigy).
+dog (optimizers.dog), prodigy (optimizers.prodigy), cocob (optimizers.cocob).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from jaxgd.optimizers.muon import NS_COEFFS
 from jaxgd.optimizers.sgd import weights_mask
 from jaxgd.reference.core import LOW, LOW_AND_COMPLEX, OPTAX_BIAS_32, Known, Row, twin
 
-__all__ = ["ademamix", "adopt", "dog", "muon", "prodigy", "scale_by_ademamix", "scale_by_adopt",
-           "scale_by_dog", "scale_by_muon"]
+__all__ = ["ademamix", "adopt", "cocob", "dog", "muon", "prodigy", "scale_by_ademamix", "scale_by_adopt",
+           "scale_by_cocob", "scale_by_dog", "scale_by_muon"]
 
 adopt = twin(hand.adopt, optax.contrib.adopt)
 scale_by_adopt = twin(hand.scale_by_adopt, optax.contrib.scale_by_adopt)
@@ -25,6 +25,8 @@ scale_by_ademamix = twin(hand.scale_by_ademamix, optax.contrib.scale_by_ademamix
 scale_by_muon = twin(hand.scale_by_muon, optax.contrib.scale_by_muon)
 dog = twin(hand.dog, optax.contrib.dog)
 prodigy = twin(hand.prodigy, optax.contrib.prodigy)
+cocob = twin(hand.cocob, optax.contrib.cocob)
+scale_by_cocob = twin(hand.scale_by_cocob, optax.contrib.scale_by_cocob)
 
 # optax.contrib exports dog only; its scale_by_dog lives in the private module
 scale_by_dog = twin(hand.scale_by_dog, optax.contrib._dog.scale_by_dog)
@@ -64,6 +66,9 @@ _PRODIGY_KNOWN = (OPTAX_BIAS_32, Known((*LOW, "float32"), ("hand", "optax"),
                                       "<g, x_0 - x_t> is taken on params that moved by ~d_0 = 1e-6 of "
                                       "|x|: it carries the params' rounding (float16/bfloat16: no move "
                                       "at all), so d grows otherwise than in float64"))
+_COCOB_F16 = (Known(("float16",), ("optax",),
+                    "optax keeps L in the params' dtype, where L_0 = eps = 1e-8 is 0 in float16: a "
+                    "coordinate whose gradients were all zero divides 0 by 0 (jaxgd keeps L in float32)"),)
 
 ROWS = (
     Row("adopt", hand.adopt, adopt, _LR, complex=False,
@@ -102,4 +107,11 @@ ROWS = (
         {"learning_rate": 0.5, "betas": (0.8, 0.99), "beta3": 0.9, "estim_lr0": 1e-3, "weight_decay": 0.1,
          "safeguard_warmup": True}, complex=False, known=_PRODIGY_KNOWN,
         note="decoupled decay times d_t gamma_t, on every leaf (optax's prodigy has no mask)"),
+    Row("cocob", hand.cocob, cocob, {"learning_rate": 1.0}, complex=False, known=_COCOB_F16,
+        note="learning-rate free: lr scales the gradients before COCOB (as in optax), and COCOB's move "
+             "does not change when they are scaled, so lr has next to no effect; L_0 = eps (the paper: "
+             "0)"),
+    Row("cocob-alpha_wd", hand.cocob, cocob,
+        {"learning_rate": 0.5, "alpha": 10.0, "weight_decay": 0.01, "mask": weights_mask}, complex=False,
+        known=_COCOB_F16, note="coupled decay added to the gradient before COCOB"),
 )

@@ -42,6 +42,8 @@ DEFAULT_LEARNING_RATES: dict[str, LearningRateDefault] = {
                                           "(apple/ml-ademamix)"),
     "adopt": LearningRateDefault(1e-3, "Taniguchi et al. 2024, the authors' PyTorch ADOPT"),
     "amsgrad": LearningRateDefault(1e-3, "Reddi et al. 2018 via PyTorch Adam(amsgrad=True)"),
+    "cocob": LearningRateDefault(1.0, "Orabona & Tommasi 2017: learning-rate free (optax.contrib.cocob's "
+                                      "1.0; it scales the gradients, to which COCOB is invariant)"),
     "dog": LearningRateDefault(1.0, "Ivgi et al. 2023: learning-rate free, lr multiplies DoG's own step "
                                     "(optax.contrib.dog's default 1.0)"),
     "fromage": LearningRateDefault(1e-2, "Bernstein et al. 2020 (0.01 across their tasks)"),

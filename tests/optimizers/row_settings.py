@@ -147,6 +147,10 @@ SETTINGS: dict[str, Settings] = {
                         rosen_tol=0.1),
     "prodigy-wd_b3_safeguard": Settings({"beta3": (0.5, 0.99), "weight_decay": (0.0, 0.5)},
                                         _bad("weight_decay", float("inf")), **_NO_ZERO),
+    "cocob": Settings({"alpha": (1.0, 200.0), "eps": (1e-10, 1e-4)},
+                      _BAD_LR + _bad("alpha", 0.0, -1.0, float("nan")) + _bad("eps", 0.0, -1.0) + _BAD_WD,
+                      {"learning_rate": 1.0, "alpha": 10.0}, steps=5000, rosen_tol=0.2),
+    "cocob-alpha_wd": Settings({"weight_decay": (0.0, 0.5)}, _BAD_WD, **_NO_ZERO),
     # jaxgd/reference/others.py
     "noisy_sgd": Settings({"eta": (0.0, 0.1), "gamma": (0.0, 1.0)},
                           _BAD_LR + _bad("eta", -1.0) + _bad("gamma", -0.5) + _bad("key", 1.5),

@@ -221,3 +221,51 @@ def test_prodigy_keeps_d_on_zero_gradients_where_optax_gives_nan(x64):
     ref = optax.contrib.prodigy(1.0)
     u_ref, state_ref = ref.update(zero, ref.init(p), p)
     assert np.isnan(np.asarray(u_ref)).all() and np.isnan(float(state_ref.estim_lr))
+
+
+# ------------------------------------------------------------------------------ COCOB
+
+
+def cocob_paper(w1, grads, alpha=100.0):
+    """Orabona & Tommasi 2017, Algorithm 2 (COCOB-Backprop), from L_0 = 0:
+    w_{t+1} = w_1 - theta_t (L_t + R_t) / (L_t max(G_t + L_t, alpha L_t)), theta_t = sum g."""
+    w, big_l, big_g, reward, theta, out = w1, np.zeros_like(w1), np.zeros_like(w1), np.zeros_like(w1), \
+        np.zeros_like(w1), []
+    for g in grads:
+        big_l = np.maximum(big_l, np.abs(g))
+        big_g = big_g + np.abs(g)
+        reward = np.maximum(reward - (w - w1) * g, 0)
+        theta = theta + g
+        w = w1 - theta / (big_l * np.maximum(big_g + big_l, alpha * big_l)) * (big_l + reward)
+        out.append(w)
+    return np.stack(out)
+
+
+@pytest.mark.parametrize("alpha", [100.0, 3.0])
+def test_cocob_is_the_papers_algorithm(alpha, x64):
+    p0 = np.linspace(-1, 1, 6)
+    grads = stream(p0) + 0.3  # a drift, so that the rewards grow
+    ours = trajectory(hand.cocob(alpha=alpha, eps=1e-30), p0, grads)  # L_0 = 1e-30: the paper's 0
+    assert rel(ours, cocob_paper(p0, grads, alpha)) < 1e-12
+    assert rel(ours, cocob_paper(p0, grads, 2 * alpha)) > 1e-3
+
+
+def test_cocob_learning_rate_scales_the_gradients_it_has_no_effect(x64):
+    """optax's learning_rate multiplies the gradients before COCOB, whose move does not change
+    when every gradient is scaled by one factor: lr 0.01 and lr 1 take the same steps."""
+    p0 = np.linspace(-1, 1, 6)
+    grads = stream(p0) + 0.3
+    one = trajectory(hand.cocob(1.0), p0, grads)
+    assert rel(trajectory(hand.cocob(0.01), p0, grads), one) < 1e-12
+    ref = trajectory(optax.contrib.cocob(0.01), p0, grads)
+    assert rel(ref, one) < 1e-12
+
+
+def test_cocob_keeps_eps_in_float16_where_optax_divides_zero_by_zero():
+    p = jnp.array([0.5, -0.25], jnp.float16)
+    zero = jnp.zeros_like(p)
+    tx = hand.cocob()
+    u, _ = tx.update(zero, tx.init(p), p)
+    np.testing.assert_array_equal(u, zero)
+    ref = optax.contrib.cocob()
+    assert np.isnan(np.asarray(ref.update(zero, ref.init(p), p)[0], np.float32)).all()
