@@ -25,6 +25,8 @@ class Settings(NamedTuple):
         parabola_tol, rosen_tol: distance to the minimum reached in `steps` steps.
         steps: steps for the minimisation tests.
         zero_grad_fixed: zero gradients leave params unchanged.
+        rounding_k: a factor on the low-precision rounding bound of test_precision, for a
+            rule whose update is ill-conditioned in its inputs (1: the plain bound).
     """
 
     ranges: dict = {}
@@ -34,6 +36,7 @@ class Settings(NamedTuple):
     rosen_tol: float = 5e-2
     steps: int = 1000
     zero_grad_fixed: bool = True
+    rounding_k: float = 1.0
 
 
 def _bad(arg: str, *values) -> tuple:
@@ -71,6 +74,10 @@ _WD_RANGES = {**_ADAM_RANGES, "weight_decay": (0.0, 0.5)}
 _RMS_RANGES = {"decay": (0.5, 0.999), "eps": (1e-4, 1e-2)}
 _ADAM_MIN = {"minimize": {"learning_rate": 0.02}, "steps": 2000, "rosen_tol": 0.1}
 _NO_ZERO = {"zero_grad_fixed": False}
+# COCOB's step divides its running gradient sum by a sum of |g| that nearly cancels it, so its
+# low-precision updates leave the plain rounding bound by up to ~1.1x on random streams (8 of
+# 60 draws in float32 and bfloat16); 2x keeps the check tight without flaking
+_COCOB_K = 2.0
 
 
 def _rmsprop(row_id: str, lr: float = 0.01, steps: int = 2000, rosen_tol: float = 0.1) -> Settings:
@@ -149,8 +156,8 @@ SETTINGS: dict[str, Settings] = {
                                         _bad("weight_decay", float("inf")), **_NO_ZERO),
     "cocob": Settings({"alpha": (1.0, 200.0), "eps": (1e-10, 1e-4)},
                       _BAD_LR + _bad("alpha", 0.0, -1.0, float("nan")) + _bad("eps", 0.0, -1.0) + _BAD_WD,
-                      {"learning_rate": 1.0, "alpha": 10.0}, steps=5000, rosen_tol=0.2),
-    "cocob-alpha_wd": Settings({"weight_decay": (0.0, 0.5)}, _BAD_WD, **_NO_ZERO),
+                      {"learning_rate": 1.0, "alpha": 10.0}, steps=5000, rosen_tol=0.2, rounding_k=_COCOB_K),
+    "cocob-alpha_wd": Settings({"weight_decay": (0.0, 0.5)}, _BAD_WD, **_NO_ZERO, rounding_k=_COCOB_K),
     # jaxgd/reference/others.py
     "noisy_sgd": Settings({"eta": (0.0, 0.1), "gamma": (0.0, 1.0)},
                           _BAD_LR + _bad("eta", -1.0) + _bad("gamma", -0.5) + _bad("key", 1.5),
