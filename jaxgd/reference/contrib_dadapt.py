@@ -6,16 +6,20 @@ import optax
 import optax.contrib
 
 from jaxgd import optimizers as hand
-from jaxgd.reference.core import Row, twin
+from jaxgd.reference.core import Known, Row, twin
 
 __all__ = ["dadapt_adamw", "optimistic_adam_v2"]
 
 dadapt_adamw = twin(hand.dadapt_adamw, optax.contrib.dadapt_adamw)
 optimistic_adam_v2 = twin(hand.optimistic_adam_v2, optax.optimistic_adam_v2)
 
+_DADAPT_F16 = (Known(("float16",), ("hand", "optax"),
+                     "m and s carry d_t gamma_t g_t, ~1e-7 while d is near d_0 = 1e-6: in float16 that is "
+                     "below the smallest normal number (6e-5), where the spacing is an absolute 6e-8, so "
+                     "the moments and steps carry far more than float16's relative rounding"),)
 
 ROWS = (
-    Row("dadapt_adamw", hand.dadapt_adamw, dadapt_adamw, {"learning_rate": 1.0}, complex=False,
+    Row("dadapt_adamw", hand.dadapt_adamw, dadapt_adamw, {"learning_rate": 1.0}, complex=False, known=_DADAPT_F16,
         note="learning-rate free: lr multiplies d_t; optax's (the authors' code's) form: bias correction "
              "inside the rate, <g, s> weighted by the previous v (the paper: the new one), d kept while "
              "||s||_1 = 0 (optax: NaN); eps must be > 0"),
