@@ -112,8 +112,8 @@ def dadapt_adamw(
         dtype = scalar_dtype(params)
         zeros = tree_zeros_like(params)
         return DAdaptAdamWState(exp_avg=zeros, exp_avg_sq=zeros, grad_sum=zeros,
-                                estim_lr=jnp.asarray(estim_lr0, dtype), numerator_weighted=jnp.zeros([], dtype),
-                                count=jnp.zeros([], jnp.int32))
+                                estim_lr=jnp.asarray(estim_lr0, dtype),
+                                numerator_weighted=jnp.zeros([], dtype), count=jnp.zeros([], jnp.int32))
 
     def update(grads, state, params=None, **extra):
         del extra

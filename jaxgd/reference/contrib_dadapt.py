@@ -1,4 +1,4 @@
-"""optax twins of D-Adapted AdamW (optimizers.dadapt) and optimistic Adam (optimizers.optimistic), and their rows."""
+"""optax twins of D-Adaptation AdamW (optimizers.dadapt) and optimistic Adam (optimizers.optimistic)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ _DADAPT_F16 = (Known(("float16",), ("hand", "optax"),
                      "the moments and steps carry far more than float16's relative rounding"),)
 
 ROWS = (
-    Row("dadapt_adamw", hand.dadapt_adamw, dadapt_adamw, {"learning_rate": 1.0}, complex=False, known=_DADAPT_F16,
+    Row("dadapt_adamw", hand.dadapt_adamw, dadapt_adamw, {"learning_rate": 1.0}, complex=False,
+        known=_DADAPT_F16,
         note="learning-rate free: lr multiplies d_t; optax's (the authors' code's) form: bias correction "
              "inside the rate, <g, s> weighted by the previous v (the paper: the new one), d kept while "
              "||s||_1 = 0 (optax: NaN); eps must be > 0"),
