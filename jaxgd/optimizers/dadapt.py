@@ -7,11 +7,10 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxgd.core.errors import check_learning_rate, check_nonnegative, check_positive
+from jaxgd.core.errors import check_betas, check_learning_rate, check_nonnegative, check_positive
 from jaxgd.core.precision import refuse_complex, scalar_dtype, tree_cast_like, tree_upcast
 from jaxgd.core.transform import ScalarOrSchedule, Transform, safe_increment
 from jaxgd.core.tree import bias_correction, tree_zeros_like
-from jaxgd.optimizers.prodigy import _check_betas
 
 __all__ = ["DAdaptAdamWState", "dadapt_adamw"]
 
@@ -96,7 +95,7 @@ def dadapt_adamw(
         (and the authors' facebookresearch/dadaptation DAdaptAdam with bias correction).
     """
     check_learning_rate(learning_rate)
-    b1, b2 = _check_betas(betas)
+    b1, b2 = check_betas(betas)
     check_positive("eps", eps, fix="Use a small value such as 1e-8 (optax's); eps = 0 divides 0 by 0 "
                                    "on the first step.")
     check_positive("estim_lr0", estim_lr0, fix="The paper's d_0 is 1e-6.")
