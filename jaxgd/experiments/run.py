@@ -39,6 +39,7 @@ from jaxgd.experiments.build import (
 from jaxgd.experiments.config import TrainConfig, full_batch, needs_value, validate
 from jaxgd.experiments.defaults import resolve_defaults
 from jaxgd.experiments.runfolder import RunFolder, Snapshot
+from jaxgd.experiments.tracking import make_track
 from jaxgd.nn.models import init_mlp, mlp
 from jaxgd.training.engine import FitResult, check_int32_steps, fit, init_state
 from jaxgd.training.parallel import make_mesh
@@ -133,7 +134,9 @@ def train(cfg: TrainConfig, progress: bool = False, *, folder: RunFolder | None 
                                 checkpoint_every=cfg.checkpoint_every if folder else 0,
                                 on_checkpoint=on_checkpoint if folder and cfg.checkpoint_every else None,
                                 prev_loss=float(prior["loss"][-1]) if len(prior.get("loss", ()))
-                                else math.inf)
+                                else math.inf,
+                                track=make_track(cfg, pb, loss_fn, steps_per_epoch, impl,
+                                                 snap.states[impl].params))
             results[impl] = res._replace(history=_joined(prior, res.history))
             snap = snap._replace(states={**snap.states, impl: res.state},
                                  history={**snap.history, impl: results[impl].history},

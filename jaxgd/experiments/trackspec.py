@@ -82,8 +82,7 @@ def check_track(name: str, value: Any) -> None:
 
 def show_track(value: tuple[tuple[str, int], ...] | None) -> str:
     """The ``--track`` text that `parse_track` reads back as ``value``."""
-    return ",".join(name if every == 1 and name in PER_EPOCH else f"{name}:{every}"
-                    for name, every in value or ())
+    return ",".join(name if every == 1 else f"{name}:{every}" for name, every in value or ())
 
 
 def load_track(value: Any) -> Any:
