@@ -19,6 +19,7 @@ import numpy as np
 
 from jaxgd.core.errors import TrainingInterrupted
 from jaxgd.core.tree import tree_all_finite
+from jaxgd.training.tracking import Track, track_row
 
 EvalFn = Callable[[Any], dict[str, jax.Array]]  # params -> named scalars
 # (state, epochs_done, history of this call so far) -> None; called between chunks
@@ -56,7 +57,7 @@ def block_size(chunk: int, cap: int = 64) -> int:
 
 def make_chunk(epoch, chunk: int, tol: float = 0.0, gtol: float = 0.0,
                eval_fn: EvalFn | None = None, eval_names: tuple[str, ...] = (),
-               eval_every: int = 1, eval_with_data: bool = False):
+               eval_every: int = 1, eval_with_data: bool = False, track: Track | None = None):
     """Up to ``chunk`` epochs on the device, stopping early when converged or non-finite.
 
     ``run(state, x, y, epoch0, max_epochs, prev_loss) -> (state, buffers, done, stop, last_loss)``
@@ -71,9 +72,10 @@ def make_chunk(epoch, chunk: int, tol: float = 0.0, gtol: float = 0.0,
     same as stopping exactly there. ``eval_fn`` runs after every ``eval_every``-th
     epoch and after epoch ``max_epochs`` (`every_nth`); its columns are NaN in between.
     With ``eval_with_data`` it is called as ``eval_fn(params, x, y)`` with the chunk's
-    training arrays (row-sharded ones included), else as ``eval_fn(params)``.
+    training arrays (row-sharded ones included), else as ``eval_fn(params)``. A ``track``
+    (`jaxgd.training.tracking`) adds its columns after those.
     """
-    names = ("loss", "grad_norm", *eval_names)
+    names = ("loss", "grad_norm", *eval_names, *(track.names if track is not None else ()))
     evaluate = every_nth(eval_fn, eval_names, eval_every) if eval_fn is not None else None
     k = block_size(chunk)
 
@@ -87,6 +89,8 @@ def make_chunk(epoch, chunk: int, tol: float = 0.0, gtol: float = 0.0,
             if evaluate is not None:
                 data = (x, y) if eval_with_data else ()
                 row.update(evaluate(new.params, epoch0 + i + 1, max_epochs, *data))
+            if track is not None:
+                row.update(track_row(track, new.params, m, epoch0 + i + 1, x, y))
             row = {name: v.astype(dtype) for name, v in row.items()}
             live = (stop == RUNNING) & (epoch0 + i < max_epochs)
             finite = jnp.isfinite(m.loss) & jnp.isfinite(m.grad_norm) & tree_all_finite(new.params)
