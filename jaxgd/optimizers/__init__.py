@@ -18,6 +18,8 @@ from jaxgd.optimizers.dog import *  # noqa: F403
 from jaxgd.optimizers.factored import *  # noqa: F403
 from jaxgd.optimizers.hyperparams import *  # noqa: F403
 from jaxgd.optimizers.layerwise import *  # noqa: F403
+from jaxgd.optimizers.lbfgs import *  # noqa: F403
+from jaxgd.optimizers.linesearch import *  # noqa: F403
 from jaxgd.optimizers.momentum import *  # noqa: F403
 from jaxgd.optimizers.muon import *  # noqa: F403
 from jaxgd.optimizers.noise import *  # noqa: F403
