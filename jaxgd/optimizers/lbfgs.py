@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxgd.core.errors import ConfigError, check_instance, check_positive_int, check_transform
+from jaxgd.core.errors import ConfigError, check_positive_int, check_transform
 from jaxgd.core.precision import refuse_complex, scalar_dtype, tree_cast_like, tree_upcast
 from jaxgd.core.transform import ScalarOrSchedule, Transform, identity, safe_increment
 from jaxgd.core.tree import tree_sum_of_squares
@@ -115,7 +115,8 @@ def scale_by_lbfgs(memory_size: int = 10, scale_init_precond: bool = True) -> Tr
         optimization", Math. Programming 1989. Mirrors ``optax.scale_by_lbfgs``.
     """
     m = check_positive_int("memory_size", memory_size, fix="e.g. memory_size=10 (optax's).")
-    check_instance("scale_init_precond", scale_init_precond, bool, "True or False")
+    if not isinstance(scale_init_precond, bool):
+        raise ConfigError(f"scale_init_precond={scale_init_precond!r} is not a bool; accepted: True or False.")
 
     def refuse(tree):
         refuse_complex("lbfgs", tree, "its curvature pairs are compared as real inner products",

@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxgd.core.errors import ConfigError, check_instance, check_positive, check_positive_int, check_transform
+from jaxgd.core.errors import ConfigError, check_positive, check_positive_int, check_transform
 from jaxgd.core.precision import refuse_complex, tree_cast_like, tree_upcast
 from jaxgd.core.transform import ScalarOrSchedule, Transform, apply_updates, empty_init
 from jaxgd.core.tree import tree_l2_norm
@@ -112,7 +112,8 @@ def sam(
         ``optax.contrib.sam(..., opaque_mode=True)``.
     """
     sync_period = check_positive_int("sync_period", sync_period, fix="The paper's SAM is sync_period=2.")
-    check_instance("reset_state", reset_state, bool, "True or False")
+    if not isinstance(reset_state, bool):
+        raise ConfigError(f"reset_state={reset_state!r} is not a bool; accepted: True or False.")
     if opaque_mode is not True:
         raise ConfigError(f"opaque_mode={opaque_mode!r}; accepted: True (the adversarial steps run "
                           "inside update()). optax's transparent form is not offered: drop "
