@@ -23,7 +23,7 @@ from jaxgd.core.errors import (
     check_positive_int,
     check_range,
 )
-from jaxgd.core.precision import refuse_complex, scalar_dtype, tree_cast_like
+from jaxgd.core.precision import refuse_complex, scalar_dtype, tree_cast_like, upcast
 from jaxgd.core.transform import Transform
 
 __all__ = ["ScaleByZoomLinesearchState", "ZoomLinesearchInfo", "scale_by_zoom_linesearch",
@@ -33,8 +33,9 @@ GUESSES = ("one", "keep")
 
 
 def tree_vdot(a: Any, b: Any) -> jax.Array:
-    """``sum over leaves of <a, b>`` (real leaves), each dot in the wider of the two dtypes."""
-    dots = [jnp.vdot(x, y, precision=jax.lax.Precision.HIGHEST)
+    """``sum over leaves of <a, b>`` (real leaves), each dot in at least float32 (a float16 dot
+    of small differences would underflow, and its reciprocal overflow)."""
+    dots = [jnp.vdot(upcast(x), upcast(y), precision=jax.lax.Precision.HIGHEST)
             for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)]
     total = 0
     for d in dots:  # left to right, as optax sums its leaves
