@@ -128,6 +128,7 @@ def fit(
     prev_loss: float = math.inf,
     data_sharding: str | None = None,
     eval_with_data: bool = False,
+    extras: tuple[str, ...] = (),
 ) -> FitResult:
     """Train until ``epochs`` run out or the loss stops changing ("while not converged").
 
@@ -157,7 +158,7 @@ def fit(
         chunk: epochs per compiled chunk (the host wakes between chunks); default
             about 1/20 of the run.
         state: continue from this TrainState (resume); its ``step`` counts updates.
-        pass_value: give ``value=loss`` to ``tx.update``.
+        pass_value: give ``value=loss`` to ``tx.update`` (the same as ``extras=("value",)``).
         learning_rate: only used to name the learning rate in a divergence error.
         progress: False, True (a tqdm bar) or a callback ``(epochs_done, last_row)``.
         mesh: run data-parallel over this 1-D mesh (`jaxgd.training.parallel.make_mesh`): each
@@ -175,6 +176,8 @@ def fit(
         on_checkpoint: ``(state, epochs_done, history_so_far)`` called at those epochs
             and at the end, never after a non-finite epoch (see `jaxgd.training.chunks`).
         prev_loss: the loss of the epoch before ``state`` (for ``tol`` on resume).
+        extras: names of `jaxgd.training.steps.EXTRAS` given to ``tx.update``, each on the
+            step's batch: ``value``, ``grad``, ``value_fn`` (lbfgs) and ``grad_fn`` (sam).
 
     Returns:
         FitResult with the final state and the per-epoch history as numpy arrays.
@@ -238,7 +241,7 @@ def fit(
         jit_kwargs = {"in_shardings": (rep, rows, rows, rep, rep, rep), "out_shardings": rep}
     else:
         state = _copy_tree(state)  # chunks donate their input; keep the caller's arrays
-    step = make_step(value_and_grad, tx, pass_value)
+    step = make_step(value_and_grad, tx, pass_value, extras)
     epoch = (make_sharded_epoch(step, n, batch_size, mesh) if sharded
              else make_epoch(step, n, batch_size, mesh))
     run_chunk = jax.jit(make_chunk(epoch, chunk, tol, gtol, eval_fn, eval_names, eval_every,
