@@ -121,13 +121,14 @@ def sam(
     check_positive("rho", rho, fix="Foret et al. use rho=0.05; rho -> 0 is plain SGD.")
     if optimizer is None:
         if learning_rate is None:
-            raise ConfigError("sam: pass optimizer=<a Transform> or learning_rate=<float> (the "
-                              "paper's recipe: sgd(learning_rate, momentum) at w + rho g/||g||); "
-                              "got neither.")
+            raise ConfigError("sam: optimizer=None and learning_rate=None; accepted: optimizer=<a "
+                              "Transform>, or learning_rate=<float> for the paper's recipe (sgd("
+                              "learning_rate, momentum) at w + rho g/||g||).")
         optimizer = sgd(learning_rate, momentum)
     elif learning_rate is not None or momentum is not None:
         raise ConfigError(f"sam: learning_rate={learning_rate!r} and momentum={momentum!r} build the "
-                          "recipe's outer sgd; with optimizer=... given, drop them (set them on it).")
+                          "recipe's outer sgd, but optimizer=... is given too; accepted: one or the "
+                          "other. Drop them (set them on your optimizer).")
     check_transform("optimizer", optimizer)
     adv_optimizer = chain(normalize(), sgd(rho)) if adv_optimizer is None else \
         check_transform("adv_optimizer", adv_optimizer)
