@@ -99,9 +99,9 @@ def per_step_check(cfg, outcome, max_steps: int = MAX_STEPS) -> dict[str, Any]:
     import numpy as np
 
     from jaxgd.crosscheck import crosscheck, default_rtol
+    from jaxgd.crosscheck.rows import objective_extras
     from jaxgd.crosscheck.traces import divergence_dict
     from jaxgd.experiments.build import make_objective, make_tx
-    from jaxgd.crosscheck.rows import objective_extras
     from jaxgd.experiments.config import full_batch, needs_extras
     from jaxgd.nn.models import init_mlp
 

@@ -116,7 +116,8 @@ def scale_by_lbfgs(memory_size: int = 10, scale_init_precond: bool = True) -> Tr
     """
     m = check_positive_int("memory_size", memory_size, fix="e.g. memory_size=10 (optax's).")
     if not isinstance(scale_init_precond, bool):
-        raise ConfigError(f"scale_init_precond={scale_init_precond!r} is not a bool; accepted: True or False.")
+        raise ConfigError(f"scale_init_precond={scale_init_precond!r} is not a bool; accepted: True or "
+                          "False.")
 
     def refuse(tree):
         refuse_complex("lbfgs", tree, "its curvature pairs are compared as real inner products",

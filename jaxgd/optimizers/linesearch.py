@@ -275,7 +275,8 @@ def scale_by_zoom_linesearch(
             tried was non-finite), else the last one tried."""
             use_safe = (s.safe_stepsize > 0.0) | jnp.isinf(s.decrease_error)
             eta, v, g = jax.tree.map(lambda a, b: jnp.where(use_safe, a, b),
-                                     (s.safe_stepsize, s.safe_value, s.safe_grad), (s.stepsize, s.value, s.grad))
+                                     (s.safe_stepsize, s.safe_value, s.safe_grad),
+                                     (s.stepsize, s.value, s.grad))
             return s._replace(stepsize=eta, value=v, grad=g)
 
         def body(s):
