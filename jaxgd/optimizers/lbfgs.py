@@ -20,7 +20,7 @@ __all__ = ["ScaleByLBFGSState", "lbfgs", "lbfgs_direction", "scale_by_lbfgs"]
 
 
 class ScaleByLBFGSState(NamedTuple):
-    """State of `scale_by_lbfgs`; the memories hold ``m = memory_size`` pairs, slot ``k mod m``.
+    """State of `scale_by_lbfgs` (as ``optax.ScaleByLBFGSState``); ``m = memory_size`` pair slots.
 
     Attributes:
         count: k, updates so far (int32).
@@ -57,6 +57,9 @@ def lbfgs_direction(grads: Any, diff_params: Any, diff_updates: Any, weights: ja
 
     Returns:
         ``H_k g`` like ``grads`` (computed in at least float32, cast to each leaf's dtype).
+
+    References:
+        Nocedal & Wright, Numerical Optimization (2006), Algorithm 7.4.
     """
     m = weights.shape[0]
     order = (newest + 1 + jnp.arange(m)) % m  # oldest to newest

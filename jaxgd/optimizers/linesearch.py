@@ -26,8 +26,7 @@ from jaxgd.core.errors import (
 from jaxgd.core.precision import refuse_complex, scalar_dtype, tree_cast_like, upcast
 from jaxgd.core.transform import Transform
 
-__all__ = ["ScaleByZoomLinesearchState", "ZoomLinesearchInfo", "scale_by_zoom_linesearch",
-           "tree_vdot"]
+__all__ = ["ScaleByZoomLinesearchState", "ZoomLinesearchInfo", "scale_by_zoom_linesearch"]
 
 GUESSES = ("one", "keep")
 
@@ -44,19 +43,32 @@ def tree_vdot(a: Any, b: Any) -> jax.Array:
 
 
 class ZoomLinesearchInfo(NamedTuple):
-    """What the last line search did."""
+    """What the last line search did (as ``optax.ZoomLinesearchInfo``).
 
-    num_linesearch_steps: jax.Array  # int32 scalar: evaluations of the objective
-    decrease_error: jax.Array  # real scalar: how far the step misses sufficient decrease (0: met)
-    curvature_error: jax.Array  # real scalar: how far it misses the curvature condition (0: met)
+    Attributes:
+        num_linesearch_steps: evaluations of the objective, int32 scalar.
+        decrease_error: how far the step misses sufficient decrease, real scalar (0: met).
+        curvature_error: how far it misses the curvature condition, real scalar (0: met).
+    """
+
+    num_linesearch_steps: jax.Array
+    decrease_error: jax.Array
+    curvature_error: jax.Array
 
 
 class ScaleByZoomLinesearchState(NamedTuple):
-    """State of `scale_by_zoom_linesearch`."""
+    """State of `scale_by_zoom_linesearch` (as ``optax.ScaleByZoomLinesearchState``).
 
-    learning_rate: jax.Array  # real scalar: the step eta found by the last search (1 before any)
-    value: jax.Array  # real scalar: f(w + eta u) at that step (inf before any)
-    grad: Any  # like params: grad f(w + eta u) at that step
+    Attributes:
+        learning_rate: the step eta of the last search, real scalar (1 before any).
+        value: f(w + eta u) there, real scalar (inf before any).
+        grad: grad f(w + eta u) there, like params.
+        info: a `ZoomLinesearchInfo`.
+    """
+
+    learning_rate: jax.Array
+    value: jax.Array
+    grad: Any
     info: ZoomLinesearchInfo
 
 

@@ -38,7 +38,7 @@ def normalize() -> Transform:
 
 
 class SAMState(NamedTuple):
-    """State of `sam` (opaque form).
+    """State of `sam` (opaque form; Foret et al. 2021, arXiv:2010.01412), as ``optax.contrib.SAMState``.
 
     Attributes:
         steps_since_sync: always 0 between updates (int32; the transparent form counts here).
