@@ -47,17 +47,22 @@ class Run(NamedTuple):
 
 
 def run(tx: Any, params: Any, grads: Any,
-        extra: dict | Callable[[Any, Any], dict] | None = None) -> Run:
+        extra: dict | Callable[[Any, Any], dict] | None = None,
+        loss_fn: Callable[[Any], Any] | None = None) -> Run:
     """Run ``tx`` over ``grads`` (a tree with a leading steps axis) in one `jax.lax.scan`.
 
     Each step: ``u, s = tx.update(g, s, p, **extra)``, then ``p = p + u``. ``extra`` is a
-    dict of extra update() arguments, or ``fn(g, p) -> dict`` for per-step ones. Not
-    jitted: call it inside your own ``jax.jit`` to compile it once with other work.
+    dict of extra update() arguments, or ``fn(g, p) -> dict`` for per-step ones. With
+    ``loss_fn`` (a rule that evaluates the objective itself), ``g`` is the gradient of
+    ``loss_fn`` at ``p`` and ``grads`` only sets the number of steps. Not jitted: call it
+    inside your own ``jax.jit`` to compile it once with other work.
     """
     state0 = tx.init(params)
 
     def body(carry, g):
         p, s = carry
+        if loss_fn is not None:
+            g = jax.grad(loss_fn)(p)
         kw = extra(g, p) if callable(extra) else (extra or {})
         u, s = tx.update(g, s, p, **kw)
         p = apply_updates(p, u)
@@ -68,6 +73,8 @@ def run(tx: Any, params: Any, grads: Any,
 
 
 def lockstep(tx_a: Any, tx_b: Any, params: Any, grads: Any,
-             extra: dict | Callable[[Any, Any], dict] | None = None) -> tuple[Run, Run]:
-    """Both transforms from the same params over the same gradient stream (see `run`)."""
-    return run(tx_a, params, grads, extra), run(tx_b, params, grads, extra)
+             extra: dict | Callable[[Any, Any], dict] | None = None,
+             loss_fn: Callable[[Any], Any] | None = None) -> tuple[Run, Run]:
+    """Both transforms from the same params over the same gradient stream, or each on the
+    gradients of ``loss_fn`` at its own params (see `run`)."""
+    return run(tx_a, params, grads, extra, loss_fn), run(tx_b, params, grads, extra, loss_fn)

@@ -67,7 +67,8 @@ def register(subparsers: Any) -> None:
              show_default="a constant learning rate")
     add_flag(p, "--same-schedule", action="store_true", help="feed the hand-built schedule to both sides")
     add_flag(p, "--mode", default="stream", choices=("stream", "loss"), metavar="MODE",
-             help="stream: shared random gradients; loss: each side on its own loss gradients")
+             help="stream: shared random gradients; loss: each side on its own loss gradients "
+                  "(rules that evaluate the objective themselves, lbfgs and sam, always run in loss mode)")
     add_flag(p, "--seed", type=int, default=0, help="seed of the gradient stream")
     add_flag(p, "--rtol", type=float, help="relative tolerance", show_default="by dtype")
     add_flag(p, "--atol", type=float, help="absolute tolerance",

@@ -16,7 +16,10 @@ Two different questions, answered apart:
                   apart: that alone is no disagreement.
 
 A rule that needs the loss value (``update(..., value=)``) gets the loss on the whole
-training set at its own params in the lockstep check.
+training set at its own params in the lockstep check; one that evaluates the objective
+itself (lbfgs's ``value_fn``, sam's ``grad_fn``) gets that loss (and its gradient) as
+its objective, and the recorded gradient as ``grad``: with minibatches the two sides
+are fed the same mixture, which checks the rules against each other, not the run.
 """
 
 from __future__ import annotations
@@ -48,7 +51,8 @@ def _gradient_stream(cfg, pb, params, steps: int):
     from jaxgd.core.transform import apply_updates
     from jaxgd.data.batching import epoch_indices
     from jaxgd.experiments.build import make_objective, make_tx
-    from jaxgd.experiments.config import full_batch, needs_value
+    from jaxgd.experiments.config import full_batch, needs_extras
+    from jaxgd.training.steps import update_extras
 
     ds = pb.data
     batch = ds.n if full_batch(cfg.batch_size) else min(cfg.batch_size, ds.n)
@@ -63,14 +67,15 @@ def _gradient_stream(cfg, pb, params, steps: int):
         idx = jnp.concatenate(rows)[:steps]
     _, vg = make_objective(cfg, pb)
     tx = make_tx(cfg, "hand", per_epoch)
-    pass_value = needs_value(cfg.optimizer)
+    extras = needs_extras(cfg.optimizer)
 
     @jax.jit
     def record(params, idx):
         def body(carry, rows):
             p, s = carry
-            loss, g = vg(p, ds.x[rows], ds.y[rows])
-            u, s = tx.update(g, s, p, **({"value": loss} if pass_value else {}))
+            x, y = ds.x[rows], ds.y[rows]
+            loss, g = vg(p, x, y)
+            u, s = tx.update(g, s, p, **update_extras(extras, loss, g, lambda q: vg(q, x, y)))
             return (apply_updates(p, u), s), g
 
         return jax.lax.scan(body, (params, tx.init(params)), idx)[1]
@@ -94,9 +99,10 @@ def per_step_check(cfg, outcome, max_steps: int = MAX_STEPS) -> dict[str, Any]:
     import numpy as np
 
     from jaxgd.crosscheck import crosscheck, default_rtol
+    from jaxgd.crosscheck.rows import objective_extras
     from jaxgd.crosscheck.traces import divergence_dict
     from jaxgd.experiments.build import make_objective, make_tx
-    from jaxgd.experiments.config import full_batch, needs_value
+    from jaxgd.experiments.config import full_batch, needs_extras
     from jaxgd.nn.models import init_mlp
 
     pb = outcome.problem
@@ -110,7 +116,7 @@ def per_step_check(cfg, outcome, max_steps: int = MAX_STEPS) -> dict[str, Any]:
     row = _row(cfg.optimizer)
     rtol = {"float32": row.rtol32, "float64": row.rtol64} if row is not None else None
     loss_fn, _ = make_objective(cfg, pb)
-    extras = {"value": lambda g, p: loss_fn(p, ds.x, ds.y)} if needs_value(cfg.optimizer) else None
+    extras = objective_extras(needs_extras(cfg.optimizer), lambda p: loss_fn(p, ds.x, ds.y)) or None
     report = crosscheck(make_tx(cfg, "hand", per_epoch), make_tx(cfg, "optax", per_epoch), params,
                         grads=_gradient_stream(cfg, pb, params, steps), rtol=rtol,
                         extra_args=extras, names=("hand", "optax"), label=cfg.optimizer)

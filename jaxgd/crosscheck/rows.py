@@ -28,9 +28,10 @@ from jaxgd.reference import OPTIMIZERS, Row, row
 from jaxgd.reference import schedules as ref
 from jaxgd.reference.catalog import factory_name
 from jaxgd.schedules.table import SCHEDULES, build_schedule, schedule_name, settings_for_steps
+from jaxgd.training.steps import check_extras
 
 __all__ = ["SCHEDULES", "build_schedules", "crosscheck_row", "example_loss", "example_params",
-           "factory_name", "select_rows"]
+           "factory_name", "objective_extras", "select_rows"]
 
 
 def build_schedules(name: str, learning_rate: float, steps: int) -> tuple[Callable, Callable]:
@@ -61,6 +62,21 @@ def example_params(dtype: Any = jnp.float32) -> dict:
 def example_loss(params: Any) -> jax.Array:
     """A smooth non-convex loss: ``sum over entries of (x - 1)**2 / 2 + 0.2 cos(3x)``."""
     return sum(jnp.sum(0.5 * (x - 1) ** 2 + 0.2 * jnp.cos(3 * x)) for x in jax.tree.leaves(params))
+
+
+def objective_extras(names: tuple[str, ...], loss_fn: Callable[[Any], jax.Array]) -> dict:
+    """update()'s extras named in ``names`` (`jaxgd.training.steps.EXTRAS`) on the objective
+    ``loss_fn(params)``, as `jaxgd.crosscheck.crosscheck` takes them: ``fn(grads, params)`` each.
+
+    ``value`` is ``loss_fn(params)``, ``grad`` the gradient the rule is given (in loss mode,
+    that of ``loss_fn`` at its params), ``value_fn`` is ``loss_fn`` and ``grad_fn`` is
+    ``(params, i) -> jax.grad(loss_fn)(params)``: what `jaxgd.training.make_step` gives
+    on one batch.
+    """
+    grad = jax.grad(loss_fn)
+    made = {"value": lambda g, p: loss_fn(p), "grad": lambda g, p: g,
+            "value_fn": lambda g, p: loss_fn, "grad_fn": lambda g, p: (lambda q, i: grad(q))}
+    return {name: made[name] for name in check_extras(names)}
 
 
 def _grad_energy(grads: Any, params: Any) -> jax.Array:
@@ -119,12 +135,15 @@ def crosscheck_row(
             with optax), a callable (fed to both), or a ``(hand, optax)`` pair.
         same_schedule: with a named schedule, feed the hand-built one to both sides.
         mode: "stream" (shared random gradients) or "loss" (each side on
-            `example_loss` at its own params).
+            `example_loss` at its own params). A row whose rule evaluates the objective
+            itself (``Row.mode == "loss"``: lbfgs, sam) runs in loss mode whatever this says
+            (the report's ``mode`` says so).
         key: PRNG key or seed of the gradient stream.
         rtol, atol: tolerances (see `jaxgd.crosscheck.crosscheck`); rtol defaults to
             the row's ``rtol64`` / ``rtol32`` for float64 / float32 leaves.
         extra_args: extra update() arguments; by default a row needing ``value`` gets
-            ``sum(g**2)/2`` (stream) or the loss (loss mode).
+            ``sum(g**2)/2`` (stream) or the loss (loss mode), and ``grad``, ``value_fn``
+            and ``grad_fn`` come from `example_loss` (`objective_extras`).
         oracle: None, or "float64": the hand rule rebuilt and run in float64 beside the
             two (see `jaxgd.crosscheck.crosscheck`).
         **overrides: keyword arguments of the rule, replacing the row's ``kwargs``.
@@ -142,6 +161,7 @@ def crosscheck_row(
     r = row_or_id if isinstance(row_or_id, Row) else row(row_or_id)
     steps = check_positive_int("steps", steps)
     mode = check_choice("mode", mode, ("stream", "loss"))
+    mode = "loss" if r.mode == "loss" else mode  # the rule evaluates the objective itself
     dtype = jnp.dtype(dtype)
     if not jnp.issubdtype(dtype, jnp.inexact):
         raise ConfigError(f"dtype={dtype.name!r} is not a float or complex dtype; use float32, "
@@ -170,12 +190,10 @@ def crosscheck_row(
             kw_hand["learning_rate"], kw_ref["learning_rate"] = s_hand, s_ref
             sched_report = crosscheck_schedule(s_hand, s_ref, steps, names=("hand", "optax"))
         extras = dict(extra_args or {})
-        for name in r.extra:
-            if name not in extras and name != "value":
-                raise ConfigError(f"optimizer {r.id!r} needs update(..., {name}=...); pass "
-                                  f"extra_args={{{name!r}: value or fn(grads, params)}}.")
-            if name == "value" and name not in extras:
-                extras["value"] = _grad_energy if mode == "stream" else (lambda g, p: example_loss(p))
+        missing = tuple(name for name in r.extra if name not in extras)
+        if mode == "stream" and "value" in missing:
+            extras["value"] = _grad_energy
+        extras.update(objective_extras(tuple(n for n in missing if n not in extras), example_loss))
         tx_hand, tx_ref = r.hand(**kw_hand), r.ref(**kw_ref)
         with jax.enable_x64(True):
             tx_oracle = r.hand(**kw_hand) if oracle else None

@@ -58,9 +58,9 @@ from jaxgd.experiments.fields import (
 from jaxgd.experiments.trackspec import check_track, load_track, parse_track, show_track
 
 __all__ = ["FULL_BATCH", "GRADS", "IMPLS", "LOSS_ALIASES", "RESUMABLE", "SINGLE_IMPLS", "TASKS",
-           "TrainConfig", "check_optimizer", "full_batch", "optimizer_names", "parse_batch_size",
-           "parse_assignment", "parse_assignments", "parse_hidden", "parse_value", "resume_config",
-           "validate"]
+           "TrainConfig", "check_optimizer", "full_batch", "needs_extras", "optimizer_names",
+           "parse_batch_size", "parse_assignment", "parse_assignments", "parse_hidden", "parse_value",
+           "resume_config", "validate"]
 
 IMPLS = ("hand", "optax", "both")
 SINGLE_IMPLS = ("hand", "optax")  # one rule per run: sweep and compare
@@ -224,9 +224,17 @@ RESUMABLE = tuple(name for name, (_, opt) in FIELDS.items() if opt.resumable)
 
 def needs_value(optimizer: str) -> bool:
     """True when the rule's update needs ``value=loss`` (Polyak step sizes)."""
+    return "value" in needs_extras(optimizer)
+
+
+def needs_extras(optimizer: str) -> tuple[str, ...]:
+    """The extra update() arguments the rule ``optimizer`` needs, from its table rows: names
+    of `jaxgd.training.steps.EXTRAS` (``("value",)`` for polyak_sgd, ``("value", "grad",
+    "value_fn")`` for lbfgs, ``("grad_fn",)`` for sam; ``()`` for most)."""
     from jaxgd.reference import OPTIMIZERS
 
-    return any(r.hand.__name__ == optimizer and "value" in r.extra for r in OPTIMIZERS)
+    found = [name for r in OPTIMIZERS if r.hand.__name__ == optimizer for name in r.extra]
+    return tuple(dict.fromkeys(found))
 
 
 def validate(cfg: TrainConfig) -> TrainConfig:

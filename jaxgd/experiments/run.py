@@ -36,7 +36,7 @@ from jaxgd.experiments.build import (
     probe_user_rule,
     select_device,
 )
-from jaxgd.experiments.config import TrainConfig, full_batch, needs_value, validate
+from jaxgd.experiments.config import TrainConfig, full_batch, needs_extras, validate
 from jaxgd.experiments.defaults import resolve_defaults
 from jaxgd.experiments.runfolder import RunFolder, Snapshot
 from jaxgd.experiments.tracking import make_track, track_columns
@@ -130,7 +130,7 @@ def train(cfg: TrainConfig, progress: bool = False, *, folder: RunFolder | None 
                                 batch_size=batch, value_and_grad=vg, tol=cfg.tol, gtol=cfg.gtol,
                                 eval_fn=eval_fn, eval_every=cfg.eval_every, eval_with_data=True,
                                 data_sharding=sharding, learning_rate=cfg.learning_rate, progress=progress,
-                                state=snap.states[impl], mesh=mesh, pass_value=needs_value(cfg.optimizer),
+                                state=snap.states[impl], mesh=mesh, extras=needs_extras(cfg.optimizer),
                                 checkpoint_every=cfg.checkpoint_every if folder else 0,
                                 on_checkpoint=on_checkpoint if folder and cfg.checkpoint_every else None,
                                 prev_loss=float(prior["loss"][-1]) if len(prior.get("loss", ()))

@@ -19,6 +19,8 @@ from jaxgd.optimizers.dog import *  # noqa: F403
 from jaxgd.optimizers.factored import *  # noqa: F403
 from jaxgd.optimizers.hyperparams import *  # noqa: F403
 from jaxgd.optimizers.layerwise import *  # noqa: F403
+from jaxgd.optimizers.lbfgs import *  # noqa: F403
+from jaxgd.optimizers.linesearch import *  # noqa: F403
 from jaxgd.optimizers.momentum import *  # noqa: F403
 from jaxgd.optimizers.muon import *  # noqa: F403
 from jaxgd.optimizers.noise import *  # noqa: F403
@@ -27,6 +29,7 @@ from jaxgd.optimizers.polyak import *  # noqa: F403
 from jaxgd.optimizers.prodigy import *  # noqa: F403
 from jaxgd.optimizers.radam import *  # noqa: F403
 from jaxgd.optimizers.rms import *  # noqa: F403
+from jaxgd.optimizers.sam import *  # noqa: F403
 from jaxgd.optimizers.scaling import *  # noqa: F403
 from jaxgd.optimizers.sgd import *  # noqa: F403
 from jaxgd.optimizers.sgd import seed_momentum  # deprecated name of tutorial_momentum

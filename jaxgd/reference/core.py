@@ -51,6 +51,9 @@ class Row(NamedTuple):
         note: a convention difference worth knowing (shown in docs).
         complex: takes complex params (False: both sides refuse them).
         known: documented exceptions by dtype (see `Known`).
+        mode: how the row is cross-checked: "stream" (either mode; random gradients by
+            default) or "loss" (the rule evaluates the objective itself through its
+            ``extra`` arguments, e.g. ``value_fn`` or ``grad_fn``: always on a loss).
     """
 
     id: str
@@ -64,6 +67,7 @@ class Row(NamedTuple):
     note: str = ""
     complex: bool = True
     known: tuple[Known, ...] = ()
+    mode: str = "stream"
 
     def known_for(self, dtype: str) -> Known | None:
         """The documented exceptions of this row in ``dtype`` (a dtype name), merged; or None."""

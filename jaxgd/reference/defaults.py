@@ -54,6 +54,8 @@ DEFAULT_LEARNING_RATES: dict[str, LearningRateDefault] = {
     "lars": LearningRateDefault(1.0, "no published default (You et al. 2017 scale a base rate of "
                                      "order 1 with the batch); the trust ratio 1e-3 norm(w)/norm(g) sets "
                                      "the step"),
+    "lbfgs": LearningRateDefault(1.0, "Nocedal & Wright 2006: the line search picks the step; lr 1 "
+                                      "leaves the direction as it is (optax.lbfgs's learning_rate=None)"),
     "lion": LearningRateDefault(1e-4, "Chen et al. 2023: 3-10x below AdamW's; lion-pytorch's default"),
     "muon": LearningRateDefault(2e-2, "Jordan et al. 2024, the Muon reference implementation's lr 0.02 "
                                       "(its AdamW leaves: the same rate here)"),
@@ -70,6 +72,8 @@ DEFAULT_LEARNING_RATES: dict[str, LearningRateDefault] = {
     "radam": LearningRateDefault(1e-3, "Liu et al. 2020, PyTorch RAdam"),
     "rmsprop": LearningRateDefault(1e-2, "PyTorch RMSprop (Keras: 1e-3)"),
     "rprop": LearningRateDefault(1e-2, "PyTorch Rprop (the first step size)"),
+    "sam": LearningRateDefault(5e-2, "Foret et al. 2021 (outer SGD lr 0.05 with rho 0.05 on CIFAR "
+                                     "WideResNets, scaled from 0.1 at batch 256)"),
     "sgd": LearningRateDefault(1e-2, _SGD),
     "sgd_l2": LearningRateDefault(1e-2, "sgd's"),
     "sign_sgd": LearningRateDefault(1e-3, "no published default; a sign step moves every weight by "

@@ -130,6 +130,7 @@ def fit(
     data_sharding: str | None = None,
     eval_with_data: bool = False,
     track: Track | None = None,
+    extras: tuple[str, ...] = (),
 ) -> FitResult:
     """Train until ``epochs`` run out or the loss stops changing ("while not converged").
 
@@ -159,7 +160,7 @@ def fit(
         chunk: epochs per compiled chunk (the host wakes between chunks); default
             about 1/20 of the run.
         state: continue from this TrainState (resume); its ``step`` counts updates.
-        pass_value: give ``value=loss`` to ``tx.update``.
+        pass_value: give ``value=loss`` to ``tx.update`` (the same as ``extras=("value",)``).
         learning_rate: only used to name the learning rate in a divergence error.
         progress: False, True (a tqdm bar) or a callback ``(epochs_done, last_row)``.
         mesh: run data-parallel over this 1-D mesh (`jaxgd.training.parallel.make_mesh`): each
@@ -181,6 +182,8 @@ def fit(
             a per-step monitor (the epoch's mean over its steps) and a per-epoch measure
             ``(params, epoch, x, y)``, given the training arrays as ``eval_with_data``.
             None: nothing more is computed.
+        extras: names of `jaxgd.training.steps.EXTRAS` given to ``tx.update``, each on the
+            step's batch: ``value``, ``grad``, ``value_fn`` (lbfgs) and ``grad_fn`` (sam).
 
     Returns:
         FitResult with the final state and the per-epoch history as numpy arrays.
@@ -244,7 +247,7 @@ def fit(
         jit_kwargs = {"in_shardings": (rep, rows, rows, rep, rep, rep), "out_shardings": rep}
     else:
         state = _copy_tree(state)  # chunks donate their input; keep the caller's arrays
-    step = make_step(value_and_grad, tx, pass_value)
+    step = make_step(value_and_grad, tx, pass_value, extras)
     if track is not None and track.monitor is not None:
         step = monitored(step, track.monitor)
     track_names = track.names if track is not None else ()

@@ -14,6 +14,7 @@ import jax.numpy as jnp
 
 from jaxgd.core.errors import check_positive, check_positive_int
 from jaxgd.core.transform import Transform, apply_updates
+from jaxgd.training.steps import check_extras, update_extras
 
 
 class Problem(NamedTuple):
@@ -48,13 +49,15 @@ def rosenbrock(a: float = 1.0, b: float = 100.0, dtype: Any = jnp.float32) -> Pr
     return Problem("rosenbrock", f, jnp.array([-1.2, 1.0], dtype), jnp.array([a, a * a], dtype), 0.0)
 
 
-def descend(f, x0, tx: Transform, steps: int, extra_value: bool = False):
+def descend(f, x0, tx: Transform, steps: int, extra_value: bool = False, extras: tuple[str, ...] = ()):
     """The pure scan behind `minimize` (not jitted: compose it inside your own jit)."""
+    names = tuple(dict.fromkeys((*(("value",) if extra_value else ()), *check_extras(extras))))
+    value_and_grad = jax.value_and_grad(f)
 
     def body(carry, _):
         x, state = carry
-        value, g = jax.value_and_grad(f)(x)
-        extra = {"value": value} if extra_value else {}
+        value, g = value_and_grad(x)
+        extra = update_extras(names, value, g, value_and_grad)
         u, state = tx.update(g, state, x, **extra)
         return (apply_updates(x, u), state), value
 
@@ -68,6 +71,7 @@ def minimize(
     tx: Transform,
     steps: int = 1000,
     extra_value: bool = False,
+    extras: tuple[str, ...] = (),
 ) -> tuple[Any, jax.Array]:
     """Run ``steps`` updates of ``tx`` on ``f`` from ``x0`` in one compiled scan.
 
@@ -77,9 +81,11 @@ def minimize(
         tx: the update rule (hand-written or optax).
         steps: number of updates.
         extra_value: pass ``value=f(x)`` to ``tx.update`` (Polyak step sizes need it).
+        extras: names of `jaxgd.training.steps.EXTRAS` to pass (``value``, ``grad``,
+            ``value_fn = f``, ``grad_fn``): lbfgs needs the first three, sam ``grad_fn``.
 
     Returns:
         ``(x_final, f_values)`` with ``f_values[t] = f(x_t)`` before update t.
     """
     check_positive_int("steps", steps)
-    return jax.jit(lambda x0: descend(f, x0, tx, steps, extra_value))(x0)
+    return jax.jit(lambda x0: descend(f, x0, tx, steps, extra_value, extras))(x0)

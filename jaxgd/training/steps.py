@@ -17,15 +17,21 @@ import jax
 import jax.numpy as jnp
 from jax.sharding import Mesh
 
+from jaxgd.core.errors import ConfigError
 from jaxgd.core.transform import Transform, apply_updates
 from jaxgd.core.tree import tree_l2_norm
 from jaxgd.data.batching import epoch_indices
 from jaxgd.training.parallel import constrain_batch
 
-__all__ = ["StepMetrics", "TrainState", "ValueAndGradFn", "init_state", "make_epoch", "make_step",
-           "run_epochs"]
+__all__ = ["EXTRAS", "StepMetrics", "TrainState", "ValueAndGradFn", "check_extras", "init_state",
+           "make_epoch", "make_step", "run_epochs", "update_extras"]
 
 ValueAndGradFn = Callable[[Any, jax.Array, jax.Array], tuple[jax.Array, Any]]
+
+# the extra update() arguments the engine can give a rule, all on the step's batch:
+#   value     the loss at the params              grad      its gradient
+#   value_fn  params -> loss                      grad_fn   (params, i) -> gradient
+EXTRAS = ("value", "grad", "value_fn", "grad_fn")
 
 
 class TrainState(NamedTuple):
@@ -47,20 +53,55 @@ def init_state(params: Any, tx: Transform, key: jax.Array) -> TrainState:
     return TrainState(params, tx.init(params), jnp.zeros([], jnp.int32), key)
 
 
-def make_step(value_and_grad: ValueAndGradFn, tx: Transform, pass_value: bool = False):
+def check_extras(extras: Any) -> tuple[str, ...]:
+    """``extras`` as a tuple of names of `EXTRAS`; ConfigError for anything else."""
+    names = (extras,) if isinstance(extras, str) else tuple(extras or ())
+    bad = [n for n in names if n not in EXTRAS]
+    if bad:
+        raise ConfigError(f"extras={extras!r} names {bad}; accepted: names of {EXTRAS}, e.g. "
+                          "extras=('value', 'grad', 'value_fn') for lbfgs.")
+    return names
+
+
+def update_extras(extras: tuple[str, ...], value: jax.Array, grads: Any,
+                  value_and_grad_at: Callable[[Any], tuple[jax.Array, Any]]) -> dict:
+    """The extra update() arguments named in ``extras`` (see `EXTRAS`) for one step.
+
+    Args:
+        extras: names of `EXTRAS`.
+        value, grads: the loss and its gradient at the step's params.
+        value_and_grad_at: ``params -> (loss, grads)`` on the step's batch: ``value_fn``
+            and ``grad_fn`` evaluate it elsewhere (``grad_fn``'s index ``i`` is ignored:
+            every adversarial step of `jaxgd.optimizers.sam` uses the same batch).
+    """
+    made = {"value": lambda: value, "grad": lambda: grads,
+            "value_fn": lambda: (lambda p: value_and_grad_at(p)[0]),
+            "grad_fn": lambda: (lambda p, i: value_and_grad_at(p)[1])}
+    return {name: made[name]() for name in extras}
+
+
+def make_step(value_and_grad: ValueAndGradFn, tx: Transform, pass_value: bool = False,
+              extras: tuple[str, ...] = ()):
     """One update: gradients at the current params, then ``params += tx(grads)``.
 
     Args:
         value_and_grad: ``(params, x, y) -> (loss, grads)``: ``jax.value_and_grad`` of a
             loss, or a hand-written backprop such as `jaxgd.nn.backprop.mlp_value_and_grad`.
         tx: the update rule.
-        pass_value: also give ``value=loss`` to ``tx.update`` (Polyak step sizes).
+        pass_value: also give ``value=loss`` to ``tx.update`` (Polyak step sizes); the
+            same as ``"value"`` in ``extras``.
+        extras: names of `EXTRAS` given to ``tx.update``, all on the step's batch:
+            ``value``, ``grad``, ``value_fn`` (L-BFGS's line search) and ``grad_fn`` (SAM).
+
+    Raises:
+        ConfigError: a name in ``extras`` that is not one of `EXTRAS`.
     """
+    names = tuple(dict.fromkeys((*(("value",) if pass_value else ()), *check_extras(extras))))
 
     def step(state: TrainState, batch) -> tuple[TrainState, StepMetrics]:
         x, y = batch
         loss, grads = value_and_grad(state.params, x, y)
-        extra = {"value": loss} if pass_value else {}
+        extra = update_extras(names, loss, grads, lambda p: value_and_grad(p, x, y))
         updates, opt_state = tx.update(grads, state.opt_state, state.params, **extra)
         params = apply_updates(state.params, updates)
         new = TrainState(params, opt_state, state.step + 1, state.key)

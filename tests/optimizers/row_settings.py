@@ -78,6 +78,9 @@ _NO_ZERO = {"zero_grad_fixed": False}
 # low-precision updates leave the plain rounding bound by up to ~1.1x on random streams (8 of
 # 60 draws in float32 and bfloat16); 2x keeps the check tight without flaking
 _COCOB_K = 2.0
+# SAM's adversarial point w + rho g/||g|| is ill-conditioned where ||g|| is small (near the minimum
+# of the loss rows' objective, after ~60 steps): float32 leaves the plain bound by up to ~1.1x there
+_SAM_K = 2.0
 
 
 def _rmsprop(row_id: str, lr: float = 0.01, steps: int = 2000, rosen_tol: float = 0.1) -> Settings:
@@ -247,4 +250,19 @@ SETTINGS: dict[str, Settings] = {
     "MultiSteps-sum": Settings(_MOMENTUM, _BAD_MOMENTUM),
     "inject_hyperparams": Settings(_MOMENTUM, _BAD_MOMENTUM, _MOMENTUM_MIN, steps=3000),
     "inject_hyperparams-adam": Settings(_B_RANGES, _BAD_LR + _bad("b1", 1.0) + _BAD_EPS),
+    # jaxgd/reference/contrib_lbfgs_sam.py (loss rows: the rule evaluates the objective, so no
+    # zero-gradient phase; a line search reaches both minima in a few dozen steps)
+    "lbfgs": Settings(invalid=_BAD_LR + _bad("memory_size", 0, -1, 2.5) + _bad("scale_init_precond", 1)
+                      + _bad("linesearch", "backtracking", 3),
+                      minimize={"learning_rate": 1.0}, steps=60, parabola_tol=1e-5, rosen_tol=1e-4,
+                      **_NO_ZERO),
+    "lbfgs-m3_no_scale": Settings(invalid=_bad("memory_size", 0), minimize={"memory_size": 3}, steps=100,
+                                  parabola_tol=1e-5, rosen_tol=1e-4, **_NO_ZERO),
+    "sam": Settings({"rho": (0.01, 0.2)},
+                    _BAD_LR + _bad("rho", 0.0, -0.1, float("nan")) + _bad("sync_period", 0, -1, 1.5)
+                    + _bad("opaque_mode", False) + _bad("reset_state", 0),
+                    {"learning_rate": 0.002, "rho": 1e-3}, steps=4000, parabola_tol=2e-2, rosen_tol=0.2,
+                    rounding_k=_SAM_K, **_NO_ZERO),
+    "sam-sync3_momentum": Settings({"rho": (0.01, 0.2), "momentum": (0.0, 0.9)}, _bad("momentum", 1.0),
+                                   rounding_k=_SAM_K, **_NO_ZERO),
 }

@@ -18,6 +18,7 @@ from lockstep import at, gradient_stream, lockstep
 from row_settings import SETTINGS
 
 from jaxgd import ConfigError
+from jaxgd.crosscheck.rows import example_loss, objective_extras
 from jaxgd.reference import OPTIMIZERS
 from jaxgd.training.problems import descend, parabola, rosenbrock
 
@@ -52,7 +53,11 @@ def decaying(lr):
 
 
 def value_arg(row, value):
-    """The extra update() argument of rows that need one: ``fn(g, p) -> dict`` for `run`."""
+    """The extra update() arguments of rows that need them: ``fn(g, p) -> dict`` for `run`; a
+    loss row's come from `example_loss` (`objective_extras`)."""
+    if row.mode == "loss":
+        made = objective_extras(row.extra, example_loss)
+        return lambda g, p: {k: f(g, p) for k, f in made.items()}
     return (lambda g, p: {"value": value(g)}) if "value" in row.extra else None
 
 
@@ -62,7 +67,8 @@ def row_lockstep(row, kwargs, params, grads, scheduled):
     if scheduled:
         kw["learning_rate"] = decaying(kw["learning_rate"])
     extra = value_arg(row, lambda g: jnp.sum(jax.tree.leaves(g)[0]))
-    return lockstep(row.hand(**kw), row.ref(**kw), params, grads, extra)
+    loss_fn = example_loss if row.mode == "loss" else None  # the rule evaluates it: no stream
+    return lockstep(row.hand(**kw), row.ref(**kw), params, grads, extra, loss_fn)
 
 
 def assert_close_rel(a, b, rtol, what):
@@ -157,7 +163,7 @@ def test_reaches_minimum_of_parabola_and_rosenbrock(row):
     problems = (parabola(), rosenbrock())
     tols = (test.parabola_tol, test.rosen_tol)
     tx = row.hand(**test.minimize)
-    descend_all = jax.jit(lambda: [descend(pb.f, pb.x0, tx, test.steps, "value" in row.extra)
+    descend_all = jax.jit(lambda: [descend(pb.f, pb.x0, tx, test.steps, extras=row.extra)
                                    for pb in problems])
     for pb, tol, (x, values) in zip(problems, tols, descend_all(), strict=True):
         dist = float(jnp.max(jnp.abs(x - pb.x_star)))

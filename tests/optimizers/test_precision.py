@@ -30,6 +30,7 @@ from jaxgd import optimizers as o
 from jaxgd.core.precision import UnsupportedDtypeError
 from jaxgd.core.transform import apply_updates
 from jaxgd.crosscheck.oracle import ROUNDING_K
+from jaxgd.crosscheck.rows import example_loss, objective_extras
 from jaxgd.reference import OPTIMIZERS
 
 STEPS, ZERO_STEPS = 50, 8
@@ -66,10 +67,13 @@ def widened(tree: dict) -> dict:
     return {k: wide(v) for k, v in tree.items()}
 
 
-def run(tx, params, grads, extra):
-    """``tx`` over the stream: per step ``(updates, params)``, and the final state."""
+def run(tx, params, grads, extra, loss_fn=None):
+    """``tx`` over the stream (with ``loss_fn``: on its gradients, the stream setting the
+    number of steps): per step ``(updates, params)``, and the final state."""
     def body(carry, g):
         p, s = carry
+        if loss_fn is not None:
+            g = jax.grad(loss_fn)(p)
         u, s = tx.update(g, s, p, **(extra(g, p) if extra else {}))
         p = apply_updates(p, u)
         return (p, s), (u, p)
@@ -79,8 +83,15 @@ def run(tx, params, grads, extra):
 
 
 def value_arg(row):
+    if row.mode == "loss":  # the rule evaluates the objective itself
+        made = objective_extras(row.extra, example_loss)
+        return lambda g, p: {k: f(g, p) for k, f in made.items()}
     return (lambda g, p: {"value": sum(jnp.sum(jnp.abs(x) ** 2) for x in jax.tree.leaves(g)) / 2}) \
         if "value" in row.extra else None
+
+
+def loss_of(row):
+    return example_loss if row.mode == "loss" else None
 
 
 def dtypes_of(row) -> tuple[str, ...]:
@@ -108,10 +119,12 @@ def test_low_precision_stays_within_rounding_of_float64(row):
     zero_fixed = SETTINGS[row.id].zero_grad_fixed
 
     # one scan per dtype: ZERO_STEPS zero gradients from the fresh state, then STEPS random ones
-    low = jax.jit(lambda params, grads: {d: run(tx, params[d], grads[d], extra) for d in dtypes})
+    loss_fn = loss_of(row)
+    low = jax.jit(lambda params, grads: {d: run(tx, params[d], grads[d], extra, loss_fn) for d in dtypes})
     with jax.enable_x64(True):
         tx64 = row.hand(**row.kwargs)
-        wide = jax.jit(lambda params, grads: {d: run(tx64, params[d], grads[d], extra) for d in dtypes})
+        wide = jax.jit(lambda params, grads: {d: run(tx64, params[d], grads[d], extra, loss_fn)
+                                              for d in dtypes})
 
     def check(seed, scale):
         params = {d: in_dtype(base_tree(seed), d) for d in dtypes}

@@ -50,7 +50,7 @@ from jaxgd.experiments.build import (
     probe_user_rule,
     select_device,
 )
-from jaxgd.experiments.config import SINGLE_IMPLS, TrainConfig, full_batch, validate
+from jaxgd.experiments.config import SINGLE_IMPLS, TrainConfig, full_batch, needs_extras, validate
 from jaxgd.experiments.defaults import resolve_defaults
 from jaxgd.experiments.sweep.grid import Grid, check_names, point_config, settings
 from jaxgd.experiments.sweep.plan import bytes_per_run, default_memory_budget, epoch_calls, plan_chunks
@@ -84,7 +84,8 @@ def make_run_fns(cfg: TrainConfig, pb: Problem, impl: str, names: tuple[str, ...
 
     def run_one(carry, values, x, y, length, start):
         tx, vg, eval_fn = pieces(values)
-        epoch = make_epoch(make_step(vg, tx), n, batch, gather_per_epoch=True)
+        epoch = make_epoch(make_step(vg, tx, extras=needs_extras(cfg.optimizer)), n, batch,
+                           gather_per_epoch=True)
         evaluate = None
         if eval_fn is not None:
             names = tuple(jax.eval_shape(eval_fn, carry.state.params))
