@@ -65,6 +65,11 @@ DEFAULT_LEARNING_RATES: dict[str, LearningRateDefault] = {
     "radam": LearningRateDefault(1e-3, "Liu et al. 2020, PyTorch RAdam"),
     "rmsprop": LearningRateDefault(1e-2, "PyTorch RMSprop (Keras: 1e-3)"),
     "rprop": LearningRateDefault(1e-2, "PyTorch Rprop (the first step size)"),
+    "schedule_free_adamw": LearningRateDefault(2.5e-3, "Defazio et al. 2024, the authors' PyTorch "
+                                                       "AdamWScheduleFree (facebookresearch/schedule_free) "
+                                                       "and optax.contrib.schedule_free_adamw: 0.0025"),
+    "schedule_free_sgd": LearningRateDefault(1.0, "Defazio et al. 2024, the authors' PyTorch "
+                                                  "SGDScheduleFree and optax.contrib.schedule_free_sgd: 1.0"),
     "sgd": LearningRateDefault(1e-2, _SGD),
     "sgd_l2": LearningRateDefault(1e-2, "sgd's"),
     "sign_sgd": LearningRateDefault(1e-3, "no published default; a sign step moves every weight by "
