@@ -64,8 +64,9 @@ def _scalar_dtype(params: Any):
 
 
 def _x_from(y: Any, z: Any, b1: Any) -> Any:
-    """``x = (y - (1 - b1) z) / b1`` per leaf, in at least float32."""
-    return jax.tree.map(lambda y, z: (y - (1 - hyper(b1, y)) * z) / hyper(b1, y), *tree_upcast((y, z)))
+    """``x = (y - (1 - b1) z) / b1``, computed as ``z + (y - z) / b1`` (exactly ``z`` when ``y = z``),
+    per leaf in at least float32."""
+    return jax.tree.map(lambda y, z: z + (y - z) / hyper(b1, y), *tree_upcast((y, z)))
 
 
 def schedule_free_eval_params(state: ScheduleFreeState, params: Any) -> Any:
@@ -142,6 +143,10 @@ def schedule_free(
     As in optax the weights read a schedule at ``t`` (the step's number from 1) while
     the base rule reads its own count, ``t - 1``: with a warmup from 0 the first step
     of ``z`` is 0 and the weights run one step ahead (the paper: ``lr_t`` for both).
+    Neither ``x`` nor ``y_{t+1}`` is formed: substituting ``y_t - z_t = b1 (x_t - z_t)``,
+    the lines give ``u_t = (1 - b1 (1 - c_{t+1})) (z_{t+1} - z_t) - c_{t+1} (y_t - z_t)``,
+    a combination of two small differences (optax forms ``x`` and ``y_{t+1}`` and
+    subtracts ``y_t``, which rounds at the scale of the params, not of the update).
 
     Args:
         base_optimizer: the rule that steps ``z`` (its update carries the learning rate
@@ -191,11 +196,12 @@ def schedule_free(
         c = jnp.where(weight_sum == 0, jnp.zeros_like(weight), weight / weight_sum)
         base_u, base_state = base_optimizer.update(grads, state.base_optimizer_state, params, **extra)
         z_new = jax.tree.map(lambda z, u: (upcast(z) + upcast(u)).astype(jnp.result_type(z)), state.z, base_u)
-        x = _x_from(params, state.z, b1)
-        y, z_up = tree_upcast((params, z_new))
-        x_new = jax.tree.map(lambda x, z: (1 - hyper(c, x)) * x + hyper(c, x) * z, x, z_up)
-        y_new = jax.tree.map(lambda x, z: hyper(b1, x) * x + (1 - hyper(b1, x)) * z, x_new, z_up)
-        u = jax.tree.map(lambda yn, y, p: (yn - y).astype(jnp.result_type(p)), y_new, y, params)
+        # the lines above, with y_t - z_t = b1 (x_t - z_t), in one well-conditioned line:
+        # u_t = (1 - b1 (1 - c)) (z_{t+1} - z_t) - c (y_t - z_t)
+        y, z, z_next = tree_upcast((params, state.z, z_new))
+        u = jax.tree.map(lambda y, z, zn, p: ((1 - hyper(b1, y) * (1 - hyper(c, y))) * (zn - z)
+                                              - hyper(c, y) * (y - z)).astype(jnp.result_type(p)),
+                         y, z, z_next, params)
         return u, ScheduleFreeState(b1=state.b1, weight_sum=weight_sum, step_count=safe_increment(t),
                                     max_lr=max_lr, base_optimizer_state=base_state, z=z_new)
 
