@@ -4,7 +4,7 @@
     config.json      the run's TrainConfig
     checkpoint.npz   every impl's TrainState + history so far (`jaxgd.training.checkpoint`)
     metrics.csv      one row per epoch          } written when the run ends;
-    params*.npz      final params by impl       } summary.json last, so its presence
+    params*.npz      final params by impl       }  (at `eval_params`: schedule-free's x) summary.json last, so its presence
     summary.json     final numbers              } means the run finished
 
 The folder is claimed before training (`jaxgd.rundir.OutputDir`: checked, locked,
@@ -31,6 +31,7 @@ import numpy as np
 
 from jaxgd.core.errors import CheckpointError, ConfigError
 from jaxgd.core.io import replace_file, write_text
+from jaxgd.core.transform import eval_params
 from jaxgd.experiments.config import RESUMABLE, TrainConfig
 from jaxgd.experiments.lock import RunLock
 from jaxgd.experiments.outdir import OutputDir, check_disk_space, record_files
@@ -207,7 +208,8 @@ class RunFolder:
             cols.update({prefix + k: v for k, v in res.history.items()})
             name = "params.npz" if not prefix else "params_optax.npz"
             names.append(name)
-            replace_file(folder / name, lambda tmp, p=res.state.params: _save_npz(tmp, p))
+            at = eval_params(res.state.opt_state, res.state.params)  # schedule-free: its average x
+            replace_file(folder / name, lambda tmp, p=at: _save_npz(tmp, p))
         replace_file(folder / "metrics.csv", lambda tmp: write_metrics_csv(tmp, cols))
         write_text(folder / "config.json", snap.config.to_json() + "\n")
         write_text(folder / "summary.json", json.dumps(summary, indent=2) + "\n")

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgd.core.errors import TrainingInterrupted
+from jaxgd.core.transform import eval_params
 from jaxgd.core.tree import tree_all_finite
 
 EvalFn = Callable[[Any], dict[str, jax.Array]]  # params -> named scalars
@@ -86,7 +87,8 @@ def make_chunk(epoch, chunk: int, tol: float = 0.0, gtol: float = 0.0,
             row = {"loss": m.loss, "grad_norm": m.grad_norm}
             if evaluate is not None:
                 data = (x, y) if eval_with_data else ()
-                row.update(evaluate(new.params, epoch0 + i + 1, max_epochs, *data))
+                row.update(evaluate(eval_params(new.opt_state, new.params), epoch0 + i + 1, max_epochs,
+                                    *data))
             row = {name: v.astype(dtype) for name, v in row.items()}
             live = (stop == RUNNING) & (epoch0 + i < max_epochs)
             finite = jnp.isfinite(m.loss) & jnp.isfinite(m.grad_norm) & tree_all_finite(new.params)
