@@ -188,7 +188,7 @@ def test_train_cli_reports_and_saves_the_evaluation_params(tmp_path, capsys):
     from jaxgd.experiments.config import TrainConfig
     from jaxgd.experiments.records import load_params
     from jaxgd.experiments.run import initial_states, make_tx
-    from jaxgd.experiments.runfolder import RunFolder
+    from jaxgd.experiments.runfolder import CHECKPOINT, load_snapshot
 
     out = tmp_path / "sf"
     assert main(["train", "--dataset", "moons", "--hidden", "8", "--activation", "tanh", "--optimizer",
@@ -200,7 +200,7 @@ def test_train_cli_reports_and_saves_the_evaluation_params(tmp_path, capsys):
     loss_fn, _ = make_objective(cfg, pb)
     eval_fn = make_eval_fn(cfg, pb, loss_fn)
     like = initial_states(cfg, pb, {"hand": make_tx(cfg, "hand", pb.data.n // 50)})
-    state = RunFolder(out, overwrite=False).load(cfg, like).states["hand"]
+    state = load_snapshot(out / CHECKPOINT, cfg, like).states["hand"]
     x = eval_params(state.opt_state, state.params)
     saved = load_params(out / "params.npz", state.params)
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6), saved, x)
