@@ -4,8 +4,12 @@
     config.json      the run's TrainConfig
     checkpoint.npz   every impl's TrainState + history so far (`jaxgd.training.checkpoint`)
     metrics.csv      one row per epoch          } written when the run ends;
-    params*.npz      final params by impl       }  (at `eval_params`: schedule-free's x) summary.json last, so its presence
+    params*.npz      final params by impl       } summary.json last, so its presence
     summary.json     final numbers              } means the run finished
+
+The params saved are those the model is evaluated at (`jaxgd.core.transform.eval_params`:
+schedule-free's average ``x``; the params themselves for other rules); the checkpoint
+keeps the full state (schedule-free's ``y`` and ``z``) to resume from.
 
 The folder is claimed before training (`jaxgd.rundir.OutputDir`: checked, locked,
 staged). A new folder appears when its first checkpoint is complete (or at the

@@ -25,8 +25,8 @@ from jaxgd.optimizers.polyak import *  # noqa: F403
 from jaxgd.optimizers.prodigy import *  # noqa: F403
 from jaxgd.optimizers.radam import *  # noqa: F403
 from jaxgd.optimizers.rms import *  # noqa: F403
-from jaxgd.optimizers.schedule_free import *  # noqa: F403
 from jaxgd.optimizers.scaling import *  # noqa: F403
+from jaxgd.optimizers.schedule_free import *  # noqa: F403
 from jaxgd.optimizers.sgd import *  # noqa: F403
 from jaxgd.optimizers.sgd import seed_momentum  # deprecated name of tutorial_momentum
 from jaxgd.optimizers.sgd_variants import *  # noqa: F403

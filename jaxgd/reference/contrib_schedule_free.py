@@ -38,8 +38,8 @@ ROWS = (
          "weight_lr_power": 1.0}, schedule=False, complex=False, known=(*_LOW, _Z16),
         note="linear warmup from 0 (optax's: the first step of z is 0); coupled decay at y"),
     Row("schedule_free_adamw", hand.schedule_free_adamw, schedule_free_adamw, {"learning_rate": 0.01},
-        complex=False, known=(*_LOW, OPTAX_BIAS_32), note="Adam without momentum steps z; bias correction on v (the "
-                                        "paper: in lr_t, and so in the weights)"),
+        complex=False, known=(*_LOW, OPTAX_BIAS_32),
+        note="Adam without momentum steps z; bias correction on v (the paper: in lr_t, so in the weights)"),
     Row("schedule_free_adamw-warmup_wd", hand.schedule_free_adamw, schedule_free_adamw,
         {"learning_rate": 0.015625, "warmup_steps": 4, "b1": 0.5, "b2": 0.99, "eps": 1e-3,
          "weight_decay": 0.125}, schedule=False, complex=False, known=(*_LOW, _Z16, OPTAX_BIAS_32),

@@ -122,8 +122,8 @@ def test_eval_params_is_optaxs_evaluation_point_for_hand_and_optax_states(name, 
                             run(getattr(ref, name)(**kw), params, grads)))()
     y_h, y_o = jax.tree.map(lambda a: a[-1], h.params), jax.tree.map(lambda a: a[-1], o.params)
     x_h = eval_params(h.state, y_h)
-    for a, b in zip(jax.tree.leaves(x_h), jax.tree.leaves(optax.contrib.schedule_free_eval_params(h.state, y_h)),
-                    strict=True):
+    optax_x_h = optax.contrib.schedule_free_eval_params(h.state, y_h)
+    for a, b in zip(jax.tree.leaves(x_h), jax.tree.leaves(optax_x_h), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
     x_o = eval_params(o.state, y_o)
     jax.tree.map(np.testing.assert_array_equal, x_o, optax.contrib.schedule_free_eval_params(o.state, y_o))
@@ -138,7 +138,8 @@ def test_eval_params_is_optaxs_evaluation_point_for_hand_and_optax_states(name, 
 
 
 @pytest.mark.parametrize(("kwargs", "arg"), [
-    ({"b1": 0.0}, "b1"), ({"b1": 1.0}, "b1"), ({"b1": -0.1}, "b1"), ({"learning_rate": -0.1}, "learning_rate"),
+    ({"b1": 0.0}, "b1"), ({"b1": 1.0}, "b1"), ({"b1": -0.1}, "b1"),
+    ({"learning_rate": -0.1}, "learning_rate"),
     ({"warmup_steps": -1}, "warmup_steps"), ({"warmup_steps": 0}, "warmup_steps"),
     ({"weight_lr_power": -2.0}, "weight_lr_power"), ({"state_dtype": "int32"}, "state_dtype"),
     ({"weight_decay": -1e-4}, "weight_decay"), ({"b2": 1.0}, "b2"), ({"eps": -1.0}, "eps")])
@@ -158,7 +159,7 @@ def test_update_compiles_once_over_steps(side):
     params = {"w": jnp.ones((2, 3)), "b": jnp.zeros(3)}
     state, update = tx.init(params), jax.jit(tx.update)
     for t in range(5):
-        u, state = update(jax.tree.map(lambda p: p + t, params), state, params)
+        u, state = update(jax.tree.map(lambda p, t=t: p + t, params), state, params)
         params = optax.apply_updates(params, u)
     assert update._cache_size() == 1
     assert int(state.step_count) == 6
