@@ -72,7 +72,9 @@ def make_chunk(epoch, chunk: int, tol: float = 0.0, gtol: float = 0.0,
     same as stopping exactly there. ``eval_fn`` runs after every ``eval_every``-th
     epoch and after epoch ``max_epochs`` (`every_nth`); its columns are NaN in between.
     With ``eval_with_data`` it is called as ``eval_fn(params, x, y)`` with the chunk's
-    training arrays (row-sharded ones included), else as ``eval_fn(params)``.
+    training arrays (row-sharded ones included), else as ``eval_fn(params)``. The params
+    it is given are `jaxgd.core.transform.eval_params` of the state: schedule-free's
+    average ``x``, the params themselves for other rules.
     """
     names = ("loss", "grad_norm", *eval_names)
     evaluate = every_nth(eval_fn, eval_names, eval_every) if eval_fn is not None else None
