@@ -52,6 +52,23 @@ def test_finding_slide_10_and_13_commands_learn_xor(slide, tmp_path, capsys):
     assert summary["final_loss"] < {"10": 0.01, "13": 0.2}[slide]  # degenerate: 0.10 and 0.25
 
 
+def test_track_command_records_its_columns(tmp_path, capsys):
+    """The --track command of the README runs as written (shortened) and writes what its
+    table lists into metrics.csv, and tracking.png."""
+    from jaxgd.experiments.records import read_metrics_csv
+
+    command = re.search(r"^(jaxgd train --track .*)$", README, re.M).group(1)
+    out = tmp_path / "r"
+    argv = shlex.split(command)[1:] + ["--epochs", "20", "--impl", "hand", "--quiet", "--out", str(out)]
+    assert main(argv) == 0, capsys.readouterr().err
+    columns = read_metrics_csv(out / "metrics.csv")
+    for name in ("sharpness", "two_over_lr", "noise_scale", "lr", "update_norm", "update_ratio",
+                 "update_ratio[0].w"):
+        assert f"`{name}`" in README and name in columns
+    assert columns["sharpness"][9] > 0 and columns["two_over_lr"][9] == 2 / 2
+    assert (out / "tracking.png").is_file()
+
+
 @pytest.mark.slow  # ~20 s on 2 busy cores: a dozen programs compiled op by op
 def test_instruments_example_runs_and_its_numbers_hold(capsys):
     section = r"## Looking inside training: jaxgd.instruments\n.*?```python\n(.*?)```"

@@ -38,7 +38,8 @@ from jaxgd.experiments.fields import flags_of
 
 OPTIMIZER_FIELDS = ("optimizer", "learning_rate", "hyper", "impl", "grad", "schedule", "decay_rate",
                     "decay_every", "warmup_epochs", "l2")
-RUN_FIELDS = ("batch_size", "epochs", "tol", "gtol", "seed", "device", "checkpoint_every", "eval_every")
+RUN_FIELDS = ("batch_size", "epochs", "tol", "gtol", "seed", "device", "checkpoint_every", "eval_every",
+              "track")
 PARALLEL_FIELDS = ("devices", "data_sharding")
 TRAIN_FIELDS = (*DATA_FIELDS, *OPTIMIZER_FIELDS, *RUN_FIELDS, *PARALLEL_FIELDS)  # every TrainConfig field
 

@@ -242,3 +242,17 @@ def check_choice(kind: str, value: Any, valid: Iterable[str], also: str = "") ->
     if isinstance(value, str) and value in valid:
         return value
     raise UnknownNameError(f"unknown {kind} {value!r}.{suggest(value, valid, kind=kind, also=also)}")
+
+
+def check_betas(betas: Any) -> tuple[Any, Any]:
+    """A pair ``(b1, b2)`` of decays in [0, 1) (D-Adaptation's and Prodigy's ``betas``), returned."""
+    if not (isinstance(betas, tuple | list) and len(betas) == 2):
+        raise ConfigError(f"betas={betas!r} is not a pair (b1, b2); accepted: two decays in [0, 1), "
+                          "e.g. betas=(0.9, 0.999) (the paper's).")
+    for beta in betas:
+        try:
+            check_decay("beta", beta)
+        except ConfigError as err:
+            raise ConfigError(f"betas={betas!r}: each must be a finite decay in [0, 1); e.g. "
+                              "betas=(0.9, 0.999) (the paper's).") from err
+    return betas[0], betas[1]

@@ -37,10 +37,11 @@ SCHEDULES = ("constant", "exponential", "staircase", "step", "tutorial_step", "c
 RENAMED_SCHEDULES = {"seed_step": "tutorial_step", "step_decay": "step",
                      "tutorial_step_decay": "tutorial_step", "seed_step_decay": "tutorial_step"}
 OPTIMIZERS = ("adabelief", "adadelta", "adafactor", "adagrad", "adam", "adamax", "adamaxw", "adamw",
-              "adan", "ademamix", "adopt", "amsgrad", "cocob", "dog", "fromage", "lamb", "lars", "lion",
-              "muon", "nadam", "nadamw", "noisy_sgd", "novograd", "optimistic_gradient_descent",
-              "prodigy", "radam", "rmsprop", "rprop", "schedule_free_adamw", "schedule_free_sgd", "sgd",
-              "sgd_l2", "sign_sgd", "signum", "sm3", "tutorial_momentum", "yogi")
+              "adan", "ademamix", "adopt", "amsgrad", "cocob", "dadapt_adamw", "dog", "fromage", "lamb",
+              "lars", "lion", "muon", "nadam", "nadamw", "noisy_sgd", "novograd", "optimistic_adam_v2",
+              "optimistic_gradient_descent", "prodigy", "radam", "rmsprop", "rprop",
+              "schedule_free_adamw", "schedule_free_sgd", "sgd", "sgd_l2", "sign_sgd", "signum", "sm3",
+              "tutorial_momentum", "yogi")
 # where the training rows live on a device mesh (jaxgd.training.sharded)
 DATA_SHARDINGS = ("auto", "replicated", "sharded")
 WORKLOADS = ("W1", "W2", "W3", "W4", "W5")

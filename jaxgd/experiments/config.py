@@ -55,6 +55,7 @@ from jaxgd.experiments.fields import (
     show_hidden,
     show_pairs,
 )
+from jaxgd.experiments.trackspec import check_track, load_track, parse_track, show_track
 
 __all__ = ["FULL_BATCH", "GRADS", "IMPLS", "LOSS_ALIASES", "RESUMABLE", "SINGLE_IMPLS", "TASKS",
            "TrainConfig", "check_optimizer", "full_batch", "optimizer_names", "parse_batch_size",
@@ -173,6 +174,14 @@ class TrainConfig:
                              "(other epochs: NaN in the history)", parse=int, metavar="N",
                              check=count(fix="Use 1 to evaluate after every epoch."),
                              resumable=True)
+    track: tuple[tuple[str, int], ...] | None = option(  # (("sharpness", 10), ("monitors", 1))
+        None, "instruments recorded into metrics.csv inside the compiled loop: sharpness[:EVERY] "
+        "(top Hessian eigenvalue of the training loss, and 2/lr for a constant rate), "
+        "noise_scale[:EVERY] (B_simple from per-example gradients), monitors (learning rate, "
+        "update norm, update-to-parameter ratios, each the mean over the epoch's updates); "
+        "EVERY epochs, 1 when left out; NaN at the epochs an instrument skips",
+        parse=parse_track, show=show_track, load=load_track, check=check_track,
+        metavar="NAME[:EVERY][,...]", unset="nothing tracked")
     device: str = option("auto", "where the run computes (auto: JAX's default backend, the GPU "
                          "when there is one)", choices=DEVICES, resumable=True)
     devices: int | str | None = option(  # data-parallel mesh: None = one device, N, or "all"
@@ -194,6 +203,7 @@ class TrainConfig:
         for name, renames in renamed:
             object.__setattr__(self, name, renamed_value(name, getattr(self, name), renames))
         object.__setattr__(self, "loss", resolve_loss(self.loss))  # 'ce' -> 'softmax_ce', ...
+        object.__setattr__(self, "track", load_track(self.track))  # 'sharpness:5' -> (('sharpness', 5),)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True, default=str)

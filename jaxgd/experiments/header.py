@@ -20,12 +20,13 @@ from jaxgd.experiments.build import Problem, make_schedule
 from jaxgd.experiments.config import FIELDS, TrainConfig, full_batch
 from jaxgd.experiments.defaults import RESOLVED, origins, resolve_defaults
 from jaxgd.experiments.fields import flags_of
+from jaxgd.experiments.tracking import NOISE_ROWS, POWER_ITERS, SHARPNESS_ROWS
 
-__all__ = ["run_header", "schedule_line"]
+__all__ = ["run_header", "schedule_line", "track_line"]
 
 # shown on lines of their own, or part of what every header says
 _OWN_LINES = (*RESOLVED, "dataset", "optimizer", "hyper", "impl", "grad", "loss", "schedule",
-              "decay_rate", "decay_every", "warmup_epochs")
+              "decay_rate", "decay_every", "warmup_epochs", "track")
 
 
 def _with(value, origin: str | None) -> str:
@@ -53,6 +54,23 @@ def schedule_line(cfg: TrainConfig, steps_per_epoch: int) -> str | None:
     return text
 
 
+def track_line(cfg: TrainConfig, n: int) -> str | None:
+    """What ``--track`` records and how often (`jaxgd.experiments.tracking`); None: nothing."""
+    parts = []
+    for name, every in cfg.track or ():
+        when = "every epoch" if every == 1 else f"every {every} epochs"
+        if name == "sharpness":
+            rows = f"all {n} training rows" if n <= SHARPNESS_ROWS else f"{SHARPNESS_ROWS} fixed rows of {n}"
+            limit = f"; 2/lr = {2 / cfg.learning_rate:.4g}" if cfg.schedule == "constant" else ""
+            parts.append(f"sharpness {when} ({POWER_ITERS} power steps on {rows}{limit})")
+        elif name == "noise_scale":
+            rows = f"all {n} training rows" if n <= NOISE_ROWS else f"{NOISE_ROWS} fixed rows of {n}"
+            parts.append(f"noise_scale {when} (B_simple on {rows})")
+        else:
+            parts.append(f"{name} {when} (the mean over the epoch's updates)")
+    return ", ".join(parts) or None
+
+
 def run_header(cfg: TrainConfig, pb: Problem) -> list[str]:
     """The report's first lines for a run of ``cfg`` (resolved or not) on problem ``pb``."""
     cfg = resolve_defaults(cfg)
@@ -71,6 +89,9 @@ def run_header(cfg: TrainConfig, pb: Problem) -> list[str]:
     sched = schedule_line(cfg, steps_per_epoch)
     if sched:
         lines.append(f"{'schedule':<15}{sched}")
+    track = track_line(cfg, pb.data.n)
+    if track:
+        lines.append(f"{'track':<15}{track}")
     changed = [" ".join((flags_of(name, opt)[0], _shown(opt, getattr(cfg, name)))).rstrip()
                for name, (default, opt) in FIELDS.items()
                if name not in _OWN_LINES and getattr(cfg, name) != default

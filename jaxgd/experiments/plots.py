@@ -2,7 +2,8 @@
 
     train folder (metrics.csv)   loss.png: loss per epoch (log y when it spans more
                                  than two decades), accuracy beside it; boundary.png:
-                                 the decision regions of a 2-D classifier
+                                 the decision regions of a 2-D classifier; tracking.png:
+                                 what --track recorded (`jaxgd.experiments.trackplots`)
     sweep folder (sweep.csv)     sweep.png: final loss against the first swept
                                  hyperparameter (learning rate on a log axis), mean
                                  over seeds with a min-max band, a line per setting
@@ -22,10 +23,11 @@ from typing import Any
 
 import numpy as np
 
-from jaxgd.core.errors import ConfigError, DataError, MissingDependencyError
+from jaxgd.core.errors import ConfigError, DataError, MissingDependencyError  # noqa: F401 (re-exported)
 from jaxgd.experiments.build import make_problem
 from jaxgd.experiments.config import TrainConfig
 from jaxgd.experiments.outdir import read_marker, record_files
+from jaxgd.experiments.plotbase import evaluated, require_matplotlib, spans_decades
 from jaxgd.experiments.records import (
     REWRITE,
     load_params,
@@ -34,18 +36,8 @@ from jaxgd.experiments.records import (
     read_metrics_csv,
     read_table,
 )
+from jaxgd.experiments.trackplots import has_tracking, tracking_figure
 from jaxgd.nn.models import init_mlp, mlp
-
-
-def require_matplotlib():
-    """Import matplotlib's Figure class, or explain how to install it."""
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise MissingDependencyError(
-            'plots need matplotlib, which is not installed; install the extra with '
-            '`pip install -e ".[plot]"` (or `pip install matplotlib`), or leave out --plot.') from None
-    return Figure
 
 
 def run_kind(run_dir) -> str:
@@ -56,20 +48,6 @@ def run_kind(run_dir) -> str:
             return kind
     raise ConfigError(f"{str(d)!r} is not a jaxgd run folder: expected metrics.csv (train), sweep.csv "
                       "(sweep) or compare.csv (compare). Pass the folder a run wrote with --out.")
-
-
-def spans_decades(values, decades: float = 2.0) -> bool:
-    """True when the positive finite values span more than ``decades`` powers of ten."""
-    v = np.asarray(values, np.float64)
-    v = v[np.isfinite(v) & (v > 0)]
-    return bool(v.size) and np.log10(v.max() / v.min()) > decades
-
-
-def evaluated(epoch: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The epochs where ``values`` is defined: with ``--eval-every N`` test metrics are NaN
-    in between, and a line through NaN draws nothing."""
-    keep = ~np.isnan(values)
-    return epoch[keep], values[keep]
 
 
 def loss_figure(columns: dict[str, np.ndarray]):
@@ -248,6 +226,8 @@ def _plot_run(run_dir) -> list[Path]:
         has_model = (d / "params.npz").is_file() and (d / "config.json").is_file()
         cfg = read_config(d / "config.json") if has_model else None
         paths = [_save(loss_figure(metrics), d / "loss.png")]
+        if has_tracking(metrics):  # jaxgd train --track
+            paths.append(_save(tracking_figure(metrics), d / "tracking.png"))
         if cfg is not None:
             try:
                 data = boundary_data(d, cfg=cfg)

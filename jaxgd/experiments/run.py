@@ -40,6 +40,7 @@ from jaxgd.experiments.build import (
 from jaxgd.experiments.config import TrainConfig, full_batch, needs_value, validate
 from jaxgd.experiments.defaults import resolve_defaults
 from jaxgd.experiments.runfolder import RunFolder, Snapshot
+from jaxgd.experiments.tracking import make_track, track_columns
 from jaxgd.nn.models import init_mlp, mlp
 from jaxgd.training.engine import FitResult, check_int32_steps, fit, init_state
 from jaxgd.training.parallel import make_mesh
@@ -134,7 +135,9 @@ def train(cfg: TrainConfig, progress: bool = False, *, folder: RunFolder | None 
                                 checkpoint_every=cfg.checkpoint_every if folder else 0,
                                 on_checkpoint=on_checkpoint if folder and cfg.checkpoint_every else None,
                                 prev_loss=float(prior["loss"][-1]) if len(prior.get("loss", ()))
-                                else math.inf)
+                                else math.inf,
+                                track=make_track(cfg, pb, loss_fn, steps_per_epoch, impl,
+                                                 snap.states[impl].params))
             results[impl] = res._replace(history=_joined(prior, res.history))
             snap = snap._replace(states={**snap.states, impl: res.state},
                                  history={**snap.history, impl: results[impl].history},
@@ -207,7 +210,8 @@ def check_fits(cfg: TrainConfig, pb: Problem, txs: dict[str, Any], batch: int,
     check_memory(params=shapes, opt_states=states, data=data, batch=batch, widths=pb.sizes,
                  eval_rows=ds.n, what=f"training a {'-'.join(map(str, pb.sizes))} network")
     if folder is not None:
-        columns = 2 + (pb.data.task != "regression") + 2 * (pb.data.x_test is not None)
+        columns = 2 + (pb.data.task != "regression") + 2 * (pb.data.x_test is not None) \
+            + len(track_columns(cfg.track, shapes, True))
         history = cfg.epochs * columns * (8 + 24)  # float64 in the checkpoint, ~24 chars in metrics.csv
         per_impl = 2 * array_bytes(shapes) + array_bytes(states[0]) + history
         folder.check_space(2 * len(txs) * per_impl + 2**16)  # x2: a file and its replacement

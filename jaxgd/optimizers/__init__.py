@@ -14,6 +14,7 @@ from jaxgd.optimizers.adopt import *  # noqa: F403
 from jaxgd.optimizers.clipping import *  # noqa: F403
 from jaxgd.optimizers.cocob import *  # noqa: F403
 from jaxgd.optimizers.combine import *  # noqa: F403
+from jaxgd.optimizers.dadapt import *  # noqa: F403
 from jaxgd.optimizers.dog import *  # noqa: F403
 from jaxgd.optimizers.factored import *  # noqa: F403
 from jaxgd.optimizers.hyperparams import *  # noqa: F403
@@ -21,6 +22,7 @@ from jaxgd.optimizers.layerwise import *  # noqa: F403
 from jaxgd.optimizers.momentum import *  # noqa: F403
 from jaxgd.optimizers.muon import *  # noqa: F403
 from jaxgd.optimizers.noise import *  # noqa: F403
+from jaxgd.optimizers.optimistic import *  # noqa: F403
 from jaxgd.optimizers.polyak import *  # noqa: F403
 from jaxgd.optimizers.prodigy import *  # noqa: F403
 from jaxgd.optimizers.radam import *  # noqa: F403

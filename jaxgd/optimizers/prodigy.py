@@ -7,7 +7,13 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxgd.core.errors import ConfigError, check_decay, check_learning_rate, check_nonnegative, check_positive
+from jaxgd.core.errors import (
+    check_betas,
+    check_decay,
+    check_learning_rate,
+    check_nonnegative,
+    check_positive,
+)
 from jaxgd.core.precision import refuse_complex, scalar_dtype, tree_cast_like, tree_upcast
 from jaxgd.core.transform import ScalarOrSchedule, Transform, safe_increment
 from jaxgd.core.tree import bias_correction, tree_zeros_like
@@ -36,19 +42,6 @@ class ProdigyState(NamedTuple):
     estim_lr: jax.Array
     numerator_weighted: jax.Array
     count: jax.Array
-
-
-def _check_betas(betas: Any) -> tuple[Any, Any]:
-    if not (isinstance(betas, tuple | list) and len(betas) == 2):
-        raise ConfigError(f"betas={betas!r} is not a pair (b1, b2); accepted: two decays in [0, 1), "
-                          "e.g. betas=(0.9, 0.999) (the paper's).")
-    for beta in betas:
-        try:
-            check_decay("beta", beta)
-        except ConfigError as err:
-            raise ConfigError(f"betas={betas!r}: each must be a finite decay in [0, 1); e.g. "
-                              "betas=(0.9, 0.999) (the paper's).") from err
-    return betas[0], betas[1]
 
 
 def prodigy(
@@ -106,7 +99,7 @@ def prodigy(
         ``optax.contrib.prodigy`` (and the authors' prodigyopt).
     """
     check_learning_rate(learning_rate)
-    b1, b2 = _check_betas(betas)
+    b1, b2 = check_betas(betas)
     b3 = b2**0.5 if beta3 is None else check_decay("beta3", beta3)
     check_nonnegative("eps", eps, fix="Use a small value such as 1e-8 (the paper's).")
     check_positive("estim_lr0", estim_lr0, fix="The paper's d_0 is 1e-6.")

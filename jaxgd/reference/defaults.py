@@ -44,6 +44,9 @@ DEFAULT_LEARNING_RATES: dict[str, LearningRateDefault] = {
     "amsgrad": LearningRateDefault(1e-3, "Reddi et al. 2018 via PyTorch Adam(amsgrad=True)"),
     "cocob": LearningRateDefault(1.0, "Orabona & Tommasi 2017: learning-rate free (optax.contrib.cocob's "
                                       "1.0; it scales the gradients, to which COCOB is invariant)"),
+    "dadapt_adamw": LearningRateDefault(1.0, "Defazio & Mishchenko 2023: learning-rate free, lr multiplies "
+                                             "the D-adapted step (optax.contrib.dadapt_adamw's and the "
+                                             "authors' DAdaptAdam's 1.0)"),
     "dog": LearningRateDefault(1.0, "Ivgi et al. 2023: learning-rate free, lr multiplies DoG's own step "
                                     "(optax.contrib.dog's default 1.0)"),
     "fromage": LearningRateDefault(1e-2, "Bernstein et al. 2020 (0.01 across their tasks)"),
@@ -59,6 +62,8 @@ DEFAULT_LEARNING_RATES: dict[str, LearningRateDefault] = {
     "noisy_sgd": LearningRateDefault(1e-2, "sgd's (Neelakantan et al. 2015 add noise to SGD)"),
     "novograd": LearningRateDefault(1e-2, "no published default; Ginsburg et al. 2019 train with "
                                           "rates of order 1e-2"),
+    "optimistic_adam_v2": LearningRateDefault(1e-3, "adam's (Kingma & Ba 2015); Daskalakis et al. 2018 "
+                                                    "publish no default"),
     "optimistic_gradient_descent": LearningRateDefault(1e-2, "sgd's (no published default)"),
     "prodigy": LearningRateDefault(1.0, "Mishchenko & Defazio 2023: learning-rate free, lr multiplies the "
                                         "estimated step (optax.contrib.prodigy's and prodigyopt's 1.0)"),

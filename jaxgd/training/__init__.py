@@ -2,6 +2,7 @@
 
     engine      `TrainState`, a step (a scan body), an epoch, `fit`
     chunks      epochs in compiled chunks; the host wakes only between them
+    tracking    more columns recorded inside the chunks (a per-step monitor, a per-epoch measure)
     parallel    data parallelism over a device mesh, multi-host start-up
     sharded     sharded data: each device its own rows and batches, each process its share
     checkpoint  versioned, checksummed, atomic checkpoints of any pytree

@@ -20,6 +20,7 @@ import numpy as np
 from jaxgd.core.errors import TrainingInterrupted
 from jaxgd.core.transform import eval_params
 from jaxgd.core.tree import tree_all_finite
+from jaxgd.training.tracking import Track, track_row
 
 EvalFn = Callable[[Any], dict[str, jax.Array]]  # params -> named scalars
 # (state, epochs_done, history of this call so far) -> None; called between chunks
@@ -57,7 +58,7 @@ def block_size(chunk: int, cap: int = 64) -> int:
 
 def make_chunk(epoch, chunk: int, tol: float = 0.0, gtol: float = 0.0,
                eval_fn: EvalFn | None = None, eval_names: tuple[str, ...] = (),
-               eval_every: int = 1, eval_with_data: bool = False):
+               eval_every: int = 1, eval_with_data: bool = False, track: Track | None = None):
     """Up to ``chunk`` epochs on the device, stopping early when converged or non-finite.
 
     ``run(state, x, y, epoch0, max_epochs, prev_loss) -> (state, buffers, done, stop, last_loss)``
@@ -74,9 +75,10 @@ def make_chunk(epoch, chunk: int, tol: float = 0.0, gtol: float = 0.0,
     With ``eval_with_data`` it is called as ``eval_fn(params, x, y)`` with the chunk's
     training arrays (row-sharded ones included), else as ``eval_fn(params)``. The params
     it is given are `jaxgd.core.transform.eval_params` of the state: schedule-free's
-    average ``x``, the params themselves for other rules.
+    average ``x``, the params themselves for other rules. A ``track``
+    (`jaxgd.training.tracking`) adds its columns after those.
     """
-    names = ("loss", "grad_norm", *eval_names)
+    names = ("loss", "grad_norm", *eval_names, *(track.names if track is not None else ()))
     evaluate = every_nth(eval_fn, eval_names, eval_every) if eval_fn is not None else None
     k = block_size(chunk)
 
@@ -91,6 +93,8 @@ def make_chunk(epoch, chunk: int, tol: float = 0.0, gtol: float = 0.0,
                 data = (x, y) if eval_with_data else ()
                 row.update(evaluate(eval_params(new.opt_state, new.params), epoch0 + i + 1, max_epochs,
                                     *data))
+            if track is not None:
+                row.update(track_row(track, new.params, m, epoch0 + i + 1, x, y))
             row = {name: v.astype(dtype) for name, v in row.items()}
             live = (stop == RUNNING) & (epoch0 + i < max_epochs)
             finite = jnp.isfinite(m.loss) & jnp.isfinite(m.grad_norm) & tree_all_finite(new.params)

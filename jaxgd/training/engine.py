@@ -56,6 +56,7 @@ from jaxgd.training.steps import (
     make_step,
     run_epochs,
 )
+from jaxgd.training.tracking import Track, monitored
 
 __all__ = ["FitResult", "StepMetrics", "TrainState", "fit", "init_state", "make_chunk",
            "make_epoch", "make_step", "run_epochs"]
@@ -128,6 +129,7 @@ def fit(
     prev_loss: float = math.inf,
     data_sharding: str | None = None,
     eval_with_data: bool = False,
+    track: Track | None = None,
 ) -> FitResult:
     """Train until ``epochs`` run out or the loss stops changing ("while not converged").
 
@@ -177,6 +179,10 @@ def fit(
         on_checkpoint: ``(state, epochs_done, history_so_far)`` called at those epochs
             and at the end, never after a non-finite epoch (see `jaxgd.training.chunks`).
         prev_loss: the loss of the epoch before ``state`` (for ``tol`` on resume).
+        track: more columns recorded inside the compiled loop (`jaxgd.training.tracking.Track`):
+            a per-step monitor (the epoch's mean over its steps) and a per-epoch measure
+            ``(params, epoch, x, y)``, given the training arrays as ``eval_with_data``.
+            None: nothing more is computed.
 
     Returns:
         FitResult with the final state and the per-epoch history as numpy arrays.
@@ -241,13 +247,17 @@ def fit(
     else:
         state = _copy_tree(state)  # chunks donate their input; keep the caller's arrays
     step = make_step(value_and_grad, tx, pass_value)
+    if track is not None and track.monitor is not None:
+        step = monitored(step, track.monitor)
+    track_names = track.names if track is not None else ()
     epoch = (make_sharded_epoch(step, n, batch_size, mesh) if sharded
              else make_epoch(step, n, batch_size, mesh))
     run_chunk = jax.jit(make_chunk(epoch, chunk, tol, gtol, eval_fn, eval_names, eval_every,
-                                   eval_with_data), donate_argnums=0, **jit_kwargs)
+                                   eval_with_data, track), donate_argnums=0, **jit_kwargs)
 
     state, history, done, stop = run_chunks(
-        run_chunk, state, x, y, epoch0=epoch0, epochs=epochs, names=("loss", "grad_norm", *eval_names),
+        run_chunk, state, x, y, epoch0=epoch0, epochs=epochs,
+        names=("loss", "grad_norm", *eval_names, *track_names),
         prev_loss=prev_loss, checkpoint_every=checkpoint_every, on_checkpoint=on_checkpoint,
         bar=progress_bar(progress, remaining))
     if stop == NON_FINITE:

@@ -126,6 +126,26 @@ def test_adam_preconditioner_from_state(x64):
     np.testing.assert_allclose(got, want, rtol=1e-12)
 
 
+def test_adam_preconditioner_turns_optax_adam_into_heavy_ball_on_raw_m(x64):
+    """Cohen et al. 2022 (arXiv:2207.14484, sec. 2) write Adam as x <- x - lr P^-1 m with the raw
+    EMA m and P = (1 - b1^t)(sqrt(v / (1 - b2^t)) + eps): the (1 - b1^t) factor belongs to P.
+    optax.adam's update (an independent implementation) must equal -lr m / P at every step."""
+    import optax
+
+    params = {"x": jnp.array([1.0, -2.0, 0.5])}
+    lr, b1, b2, eps = 0.1, 0.9, 0.99, 1e-3
+    ref, tx = optax.adam(lr, b1=b1, b2=b2, eps=eps), adam(lr, b1=b1, b2=b2, eps=eps)
+    s_ref, s = ref.init(params), tx.init(params)
+    rng = np.random.default_rng(3)
+    for _ in range(5):
+        g = {"x": jnp.asarray(rng.normal(size=3))}
+        u_ref, s_ref = ref.update(g, s_ref, params)
+        _, s = tx.update(g, s, params)
+        mu = s[0].mu["x"]  # adam = chain(scale_by_adam, scale by -lr): the raw EMA of g
+        want = -lr * mu / adam_preconditioner(s, b1=b1, b2=b2, eps=eps)["x"]
+        np.testing.assert_allclose(u_ref["x"], want, rtol=1e-12)
+
+
 def test_rmsprop_preconditioner_from_state(x64):
     params = {"x": jnp.array([1.0, -2.0])}
     g = np.array([0.5, 3.0])

@@ -177,6 +177,16 @@ SETTINGS: dict[str, Settings] = {
                                     {"learning_rate": 0.02}, steps=2000, rosen_tol=0.1, rounding_k=_SF_K),
     "schedule_free_adamw-warmup_wd": Settings({"weight_decay": (0.0, 0.5)}, _BAD_WD, **_NO_ZERO,
                                               rounding_k=_SF_K),
+    # jaxgd/reference/contrib_dadapt.py
+    "dadapt_adamw": Settings({"eps": (1e-10, 1e-6), "estim_lr0": (1e-8, 1e-4)},
+                             _BAD_LR + _bad("eps", 0.0, -1.0) + _bad("betas", (1.0, 0.999), (0.9, -0.1), 0.9)
+                             + _bad("estim_lr0", 0.0, -1e-6) + _BAD_WD, {"learning_rate": _prodigy_lr},
+                             steps=2000, rosen_tol=0.1),
+    "dadapt_adamw-wd_betas": Settings({"weight_decay": (0.0, 0.5)}, _BAD_WD, **_NO_ZERO),
+    "optimistic_adam_v2": Settings({**_ADAM_RANGES, "alpha": (0.0, 2.0), "beta": (0.0, 2.0)},
+                                   _BAD_ADAM + _bad("alpha", -1.0, float("nan")) + _bad("beta", -0.5),
+                                   **_ADAM_MIN),
+    "optimistic_adam_v2-plain": Settings(_ADAM_RANGES, _BAD_ADAM),
     # jaxgd/reference/others.py
     "noisy_sgd": Settings({"eta": (0.0, 0.1), "gamma": (0.0, 1.0)},
                           _BAD_LR + _bad("eta", -1.0) + _bad("gamma", -0.5) + _bad("key", 1.5),
