@@ -27,7 +27,7 @@ _HOMES = {
     "jaxgd.core.errors": ("CheckpointError", "ConfigError", "DataError", "DivergenceError",
                           "JaxgdError", "MissingDependencyError", "OutputExistsError",
                           "UnknownNameError"),
-    "jaxgd.core.transform": ("EmptyState", "Transform", "apply_updates", "identity"),
+    "jaxgd.core.transform": ("EmptyState", "Transform", "apply_updates", "eval_params", "identity"),
     "jaxgd.core.tree": ("tree_l2_norm", "tree_max_abs_diff"),
     "jaxgd.crosscheck.report": ("CrosscheckReport",),
     "jaxgd.crosscheck.rows": ("crosscheck_row",),
@@ -79,7 +79,7 @@ if TYPE_CHECKING:
         OutputExistsError,
         UnknownNameError,
     )
-    from jaxgd.core.transform import EmptyState, Transform, apply_updates, identity
+    from jaxgd.core.transform import EmptyState, Transform, apply_updates, eval_params, identity
     from jaxgd.core.tree import tree_l2_norm, tree_max_abs_diff
     from jaxgd.crosscheck.report import CrosscheckReport
     from jaxgd.crosscheck.rows import crosscheck_row

@@ -40,7 +40,8 @@ OPTIMIZERS = ("adabelief", "adadelta", "adafactor", "adagrad", "adam", "adamax",
               "adan", "ademamix", "adopt", "amsgrad", "cocob", "dadapt_adamw", "dog", "fromage", "lamb",
               "lars", "lbfgs", "lion", "muon", "nadam", "nadamw", "noisy_sgd", "novograd",
               "optimistic_adam_v2", "optimistic_gradient_descent", "prodigy", "radam", "rmsprop", "rprop",
-              "sam", "sgd", "sgd_l2", "sign_sgd", "signum", "sm3", "tutorial_momentum", "yogi")
+              "sam", "schedule_free_adamw", "schedule_free_sgd", "sgd", "sgd_l2", "sign_sgd", "signum", "sm3",
+              "tutorial_momentum", "yogi")
 # where the training rows live on a device mesh (jaxgd.training.sharded)
 DATA_SHARDINGS = ("auto", "replicated", "sharded")
 WORKLOADS = ("W1", "W2", "W3", "W4", "W5")

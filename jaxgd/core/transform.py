@@ -156,3 +156,55 @@ def safe_increment(count: jax.Array) -> jax.Array:
     """
     big = jnp.iinfo(jnp.int32).max
     return jnp.where(count < big, count + 1, big).astype(jnp.int32)
+
+
+# state type -> ``fn(state, params) -> evaluation params``; filled by the modules that define
+# such states (jaxgd.optimizers.schedule_free; jaxgd.reference for optax's)
+_EVAL_POINTS: dict[type, Callable[[Any, Params], Params]] = {}
+
+
+def register_eval_params(state_type: type, fn: Callable[[Any, Params], Params]) -> None:
+    """Declare that a state of ``state_type`` evaluates its model elsewhere than at its params.
+
+    `eval_params` then finds such a state anywhere in an optimizer state (inside a
+    chain, a mask, a wrapper) and returns ``fn(state, params)``.
+
+    Args:
+        state_type: the state's class, e.g. a NamedTuple.
+        fn: ``fn(state, params) -> params for evaluation``, same structure and dtypes as params.
+    """
+    _EVAL_POINTS[state_type] = fn
+
+
+def eval_params(opt_state: OptState, params: Params) -> Params:
+    """The params a model is evaluated, reported and saved at (test loss, accuracy, params.npz).
+
+    For most rules these are the params themselves. A rule that steps at one point and
+    evaluates at another (schedule-free: gradients at ``y``, evaluation at the average
+    ``x``) keeps a state whose type is registered with `register_eval_params`.
+
+    Args:
+        opt_state: the optimizer state (any pytree).
+        params: the params the optimizer steps at, as given to its update().
+
+    Returns:
+        ``params`` unchanged when ``opt_state`` holds no registered state, else the
+        registered function of that state and ``params`` (same structure and dtypes).
+
+    Raises:
+        ValueError: ``opt_state`` holds more than one registered state (two evaluation
+            points for one set of params).
+    """
+    kinds = tuple(_EVAL_POINTS)
+    if not kinds:
+        return params
+    found = [s for s in jax.tree.leaves(opt_state, is_leaf=lambda x: isinstance(x, kinds))
+             if isinstance(s, kinds)]
+    if not found:
+        return params
+    if len(found) > 1:
+        raise ValueError(f"eval_params: the optimizer state holds {len(found)} states with an evaluation "
+                         f"point ({', '.join(type(s).__name__ for s in found)}); accepted: at most one. "
+                         "Wrap one rule in schedule-free, not several.")
+    state = found[0]
+    return next(fn for kind, fn in _EVAL_POINTS.items() if isinstance(state, kind))(state, params)

@@ -23,6 +23,7 @@ import jax
 import numpy as np
 
 from jaxgd.core.errors import ConfigError, TrainingInterrupted
+from jaxgd.core.transform import eval_params
 from jaxgd.core.tree import tree_max_abs_diff
 from jaxgd.experiments.build import (
     Problem,
@@ -143,6 +144,10 @@ def train(cfg: TrainConfig, progress: bool = False, *, folder: RunFolder | None 
                                  converged={**snap.converged, impl: res.converged})
         seconds = time.perf_counter() - t0
     summary = summarize(cfg, pb, results, seconds)
+    main = results.get("hand") or results["optax"]
+    at = eval_params(main.state.opt_state, main.state.params)
+    if at is not main.state.params:  # a rule that evaluates elsewhere (schedule-free's average x)
+        summary["final_loss_at_eval_params"] = float(jax.jit(loss_fn)(at, x, y))
     per_device, local = rows_held(x) if sharding == "sharded" else (n, n)
     summary.update(devices=mesh.size if mesh is not None else 1, processes=jax.process_count(),
                    data_sharding=sharding, train_rows=n, rows_per_device=per_device,
@@ -238,7 +243,8 @@ def summarize(cfg: TrainConfig, pb: Problem, results: dict[str, FitResult], seco
 def predictions(cfg: TrainConfig, outcome: TrainOutcome, limit: int = 8) -> np.ndarray:
     """Network outputs on the first ``limit`` training inputs (XOR: all 4)."""
     pb, main = outcome.problem, outcome.results.get("hand") or outcome.results["optax"]
-    return np.asarray(mlp(main.state.params, pb.data.x[:limit], cfg.activation, pb.output_activation))
+    params = eval_params(main.state.opt_state, main.state.params)
+    return np.asarray(mlp(params, pb.data.x[:limit], cfg.activation, pb.output_activation))
 
 
 def outcome_snapshot(outcome: TrainOutcome) -> Snapshot:

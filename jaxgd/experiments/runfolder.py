@@ -7,6 +7,10 @@
     params*.npz      final params by impl       } summary.json last, so its presence
     summary.json     final numbers              } means the run finished
 
+The params saved are those the model is evaluated at (`jaxgd.core.transform.eval_params`:
+schedule-free's average ``x``; the params themselves for other rules); the checkpoint
+keeps the full state (schedule-free's ``y`` and ``z``) to resume from.
+
 The folder is claimed before training (`jaxgd.rundir.OutputDir`: checked, locked,
 staged). A new folder appears when its first checkpoint is complete (or at the
 end), so a crash after that leaves a checkpoint to resume; a folder of a default
@@ -31,6 +35,7 @@ import numpy as np
 
 from jaxgd.core.errors import CheckpointError, ConfigError
 from jaxgd.core.io import replace_file, write_text
+from jaxgd.core.transform import eval_params
 from jaxgd.experiments.config import RESUMABLE, TrainConfig
 from jaxgd.experiments.lock import RunLock
 from jaxgd.experiments.outdir import OutputDir, check_disk_space, record_files
@@ -207,7 +212,8 @@ class RunFolder:
             cols.update({prefix + k: v for k, v in res.history.items()})
             name = "params.npz" if not prefix else "params_optax.npz"
             names.append(name)
-            replace_file(folder / name, lambda tmp, p=res.state.params: _save_npz(tmp, p))
+            at = eval_params(res.state.opt_state, res.state.params)  # schedule-free: its average x
+            replace_file(folder / name, lambda tmp, p=at: _save_npz(tmp, p))
         replace_file(folder / "metrics.csv", lambda tmp: write_metrics_csv(tmp, cols))
         write_text(folder / "config.json", snap.config.to_json() + "\n")
         write_text(folder / "summary.json", json.dumps(summary, indent=2) + "\n")

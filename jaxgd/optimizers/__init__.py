@@ -31,6 +31,7 @@ from jaxgd.optimizers.radam import *  # noqa: F403
 from jaxgd.optimizers.rms import *  # noqa: F403
 from jaxgd.optimizers.sam import *  # noqa: F403
 from jaxgd.optimizers.scaling import *  # noqa: F403
+from jaxgd.optimizers.schedule_free import *  # noqa: F403
 from jaxgd.optimizers.sgd import *  # noqa: F403
 from jaxgd.optimizers.sgd import seed_momentum  # deprecated name of tutorial_momentum
 from jaxgd.optimizers.sgd_variants import *  # noqa: F403

@@ -6,11 +6,21 @@ pair (with its kwargs, capabilities and tolerances) and drives the tests and `cr
 """
 
 from jaxgd.core.errors import check_choice
-from jaxgd.reference import adam_family, contrib, contrib_dadapt, contrib_lbfgs_sam, core, others, wrappers
+from jaxgd.reference import (
+    adam_family,
+    contrib,
+    contrib_dadapt,
+    contrib_lbfgs_sam,
+    contrib_schedule_free,
+    core,
+    others,
+    wrappers,
+)
 from jaxgd.reference.adam_family import *  # noqa: F403
 from jaxgd.reference.contrib import *  # noqa: F403
 from jaxgd.reference.contrib_dadapt import *  # noqa: F403
 from jaxgd.reference.contrib_lbfgs_sam import *  # noqa: F403
+from jaxgd.reference.contrib_schedule_free import *  # noqa: F403
 from jaxgd.reference.core import *  # noqa: F403
 from jaxgd.reference.core import Row, seed_momentum  # seed_momentum: deprecated name
 from jaxgd.reference.defaults import (
@@ -21,8 +31,9 @@ from jaxgd.reference.defaults import (
 from jaxgd.reference.others import *  # noqa: F403
 from jaxgd.reference.wrappers import *  # noqa: F403
 
-OPTIMIZERS: tuple[Row, ...] = (core.ROWS + adam_family.ROWS + contrib.ROWS + contrib_dadapt.ROWS + others.ROWS
-                               + wrappers.ROWS + contrib_lbfgs_sam.ROWS)
+OPTIMIZERS: tuple[Row, ...] = (core.ROWS + adam_family.ROWS + contrib.ROWS + contrib_dadapt.ROWS
+                               + contrib_schedule_free.ROWS + others.ROWS + wrappers.ROWS
+                               + contrib_lbfgs_sam.ROWS)
 
 
 def row(row_id: str) -> Row:

@@ -74,6 +74,11 @@ DEFAULT_LEARNING_RATES: dict[str, LearningRateDefault] = {
     "rprop": LearningRateDefault(1e-2, "PyTorch Rprop (the first step size)"),
     "sam": LearningRateDefault(5e-2, "Foret et al. 2021 (outer SGD lr 0.05 with rho 0.05 on CIFAR "
                                      "WideResNets, scaled from 0.1 at batch 256)"),
+    "schedule_free_adamw": LearningRateDefault(2.5e-3, "Defazio et al. 2024, the authors' PyTorch "
+                                                       "AdamWScheduleFree (facebookresearch/schedule_free) "
+                                                       "and optax.contrib.schedule_free_adamw: 0.0025"),
+    "schedule_free_sgd": LearningRateDefault(1.0, "Defazio et al. 2024, the authors' PyTorch "
+                                                  "SGDScheduleFree and optax.contrib.schedule_free_sgd: 1.0"),
     "sgd": LearningRateDefault(1e-2, _SGD),
     "sgd_l2": LearningRateDefault(1e-2, "sgd's"),
     "sign_sgd": LearningRateDefault(1e-3, "no published default; a sign step moves every weight by "

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgd.core.errors import TrainingInterrupted
+from jaxgd.core.transform import eval_params
 from jaxgd.core.tree import tree_all_finite
 from jaxgd.training.tracking import Track, track_row
 
@@ -72,7 +73,9 @@ def make_chunk(epoch, chunk: int, tol: float = 0.0, gtol: float = 0.0,
     same as stopping exactly there. ``eval_fn`` runs after every ``eval_every``-th
     epoch and after epoch ``max_epochs`` (`every_nth`); its columns are NaN in between.
     With ``eval_with_data`` it is called as ``eval_fn(params, x, y)`` with the chunk's
-    training arrays (row-sharded ones included), else as ``eval_fn(params)``. A ``track``
+    training arrays (row-sharded ones included), else as ``eval_fn(params)``. The params
+    it is given are `jaxgd.core.transform.eval_params` of the state: schedule-free's
+    average ``x``, the params themselves for other rules. A ``track``
     (`jaxgd.training.tracking`) adds its columns after those.
     """
     names = ("loss", "grad_norm", *eval_names, *(track.names if track is not None else ()))
@@ -88,7 +91,8 @@ def make_chunk(epoch, chunk: int, tol: float = 0.0, gtol: float = 0.0,
             row = {"loss": m.loss, "grad_norm": m.grad_norm}
             if evaluate is not None:
                 data = (x, y) if eval_with_data else ()
-                row.update(evaluate(new.params, epoch0 + i + 1, max_epochs, *data))
+                row.update(evaluate(eval_params(new.opt_state, new.params), epoch0 + i + 1, max_epochs,
+                                    *data))
             if track is not None:
                 row.update(track_row(track, new.params, m, epoch0 + i + 1, x, y))
             row = {name: v.astype(dtype) for name, v in row.items()}

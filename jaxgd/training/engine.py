@@ -151,6 +151,8 @@ def fit(
         gtol: stop when the epoch's mean gradient norm is below ``gtol`` (0 disables).
         eval_fn: ``params -> {name: scalar}`` evaluated after every epoch inside the
             compiled loop (accuracy, test loss, ...); the names become history columns.
+            It sees `jaxgd.eval_params` of the state (schedule-free's average ``x``; the
+            params themselves for other rules).
             With ``eval_with_data``: ``(params, x, y) -> {name: scalar}``, given the
             training arrays as fit holds them (row-sharded ones too: a mean over them is
             a mean over every process's rows).

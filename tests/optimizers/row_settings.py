@@ -81,6 +81,14 @@ _COCOB_K = 2.0
 # SAM's adversarial point w + rho g/||g|| is ill-conditioned where ||g|| is small (near the minimum
 # of the loss rows' objective, after ~60 steps): float32 leaves the plain bound by up to ~1.1x there
 _SAM_K = 2.0
+# schedule-free's update takes z_{t+1} - z_t from z stored in the params' dtype (as optax), so it
+# carries z's rounding, eps |z|, where the bound scales with |u|: a small lr (the warmup rows' first
+# steps) left it by up to 1.15x in float32 on drawn streams
+_SF_K = 2.0
+# schedule-free: b1 in (0, 1) (x = (y - (1 - b1) z) / b1), an int warmup >= 1, a float lr with a warmup
+_BAD_SF = (_BAD_LR + _bad("b1", 0.0, 1.0, -0.1, float("nan")) + _bad("warmup_steps", -1, 0, 2.5, True)
+           + _bad("weight_lr_power", -1.0, float("inf")) + _bad("state_dtype", "int32", "complex64")
+           + (({"warmup_steps": 3, "learning_rate": _decaying_lr}, "learning_rate"),))
 
 
 def _rmsprop(row_id: str, lr: float = 0.01, steps: int = 2000, rosen_tol: float = 0.1) -> Settings:
@@ -161,6 +169,17 @@ SETTINGS: dict[str, Settings] = {
                       _BAD_LR + _bad("alpha", 0.0, -1.0, float("nan")) + _bad("eps", 0.0, -1.0) + _BAD_WD,
                       {"learning_rate": 1.0, "alpha": 10.0}, steps=5000, rosen_tol=0.2, rounding_k=_COCOB_K),
     "cocob-alpha_wd": Settings({"weight_decay": (0.0, 0.5)}, _BAD_WD, **_NO_ZERO, rounding_k=_COCOB_K),
+    # jaxgd/reference/contrib_schedule_free.py
+    "schedule_free_sgd": Settings({"b1": (0.05, 0.99), "weight_lr_power": (0.0, 4.0)}, _BAD_SF + _BAD_WD,
+                                  {"learning_rate": 0.005}, steps=8000, rounding_k=_SF_K),
+    "schedule_free_sgd-warmup_wd": Settings({"weight_decay": (0.0, 0.5)}, _BAD_WD, **_NO_ZERO,
+                                            rounding_k=_SF_K),
+    "schedule_free_adamw": Settings({"b1": (0.05, 0.99), "b2": (0.5, 0.9999), "eps": (1e-8, 1e-3),
+                                     "weight_lr_power": (0.0, 4.0)},
+                                    _BAD_SF + _bad("b2", 1.0, -0.1) + _BAD_EPS + _BAD_WD,
+                                    {"learning_rate": 0.02}, steps=2000, rosen_tol=0.1, rounding_k=_SF_K),
+    "schedule_free_adamw-warmup_wd": Settings({"weight_decay": (0.0, 0.5)}, _BAD_WD, **_NO_ZERO,
+                                              rounding_k=_SF_K),
     # jaxgd/reference/contrib_dadapt.py
     "dadapt_adamw": Settings({"eps": (1e-10, 1e-6), "estim_lr0": (1e-8, 1e-4)},
                              _BAD_LR + _bad("eps", 0.0, -1.0) + _bad("betas", (1.0, 0.999), (0.9, -0.1), 0.9)

@@ -40,6 +40,7 @@ from jaxgd.core.errors import (
     check_choice,
     check_positive_int,
 )
+from jaxgd.core.transform import eval_params
 from jaxgd.core.tree import tree_all_finite
 from jaxgd.experiments.build import (
     Problem,
@@ -95,7 +96,7 @@ def make_run_fns(cfg: TrainConfig, pb: Problem, impl: str, names: tuple[str, ...
             new, m = epoch(c.state, x, y)
             row = {"loss": m.loss, "grad_norm": m.grad_norm}
             if evaluate is not None:  # ``number`` is the same for every run: a real cond
-                row.update(evaluate(new.params, number, cfg.epochs))
+                row.update(evaluate(eval_params(new.opt_state, new.params), number, cfg.epochs))
             row = {k: v.astype(jnp.float32) for k, v in row.items()}
             finite = jnp.isfinite(m.loss) & jnp.isfinite(m.grad_norm) & tree_all_finite(new.params)
             was_ok = c.diverged_at == 0
@@ -263,7 +264,7 @@ def _run_chunks(cfg, pb, impl, names, batch, grid, devices, per_chunk, chunks, c
         parts = jax.device_get(parts)
         hist.append({k: np.concatenate([p[k] for p in parts], axis=1) for k in parts[0]})
         at.append(np.asarray(jax.device_get(carry.diverged_at)))
-        params.append(jax.device_get(carry.state.params))
+        params.append(jax.device_get(jax.vmap(eval_params)(carry.state.opt_state, carry.state.params)))
     if bar is not None:
         bar.close()
     keep = slice(0, grid.runs)
