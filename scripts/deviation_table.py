@@ -61,6 +61,7 @@ def measure(row, steps: int) -> dict:
         out[name] = {"updates": rep.max_scaled("updates"), "params": rep.max_scaled("params"),
                      "state": rep.max_scaled("state"), "verdict": rep.verdict,
                      "first": None if first is None else f"step {first.step} {first.kind} {first.path}",
+                     "documented": rep.documented, "known_sides": rep.known_sides, "mode": rep.mode,
                      "unmatched": len(rep.unmatched),
                      "rtol": rep.of("params")[0].rtol if rep.of("params") else None}
     return out
@@ -73,7 +74,10 @@ def cell(m: dict, key: str) -> str:
 def verdict(m: dict) -> str:
     if "error" in m:
         return "error"
-    return m["verdict"] + ("" if m["first"] is None else f" ({m['first']})")
+    text = m["verdict"] + ("" if m["first"] is None else f" ({m['first']})")
+    if m.get("documented"):  # the row's Known exception names this dtype and the side(s) that part
+        text += f"; documented ({', '.join(m['known_sides'])}: see the row)"
+    return text
 
 
 def schedule_rows(steps: int) -> list[str]:
@@ -104,7 +108,11 @@ def render(rows, results, steps: int, sched_lines: list[str]) -> str:
         "small nested pytree with a 0-d and a zero-size leaf. **Deviation** is the largest "
         "`max|hand - optax| / S` over steps and leaves, where `S` is the leaf's largest "
         "magnitude over the run. The verdict uses `|d| > rtol*S + rtol*|x|` per leaf and step, "
-        "with the row's `rtol64` / `rtol32` (default 1e-12 / 1e-5); step counts must be equal.",
+        "with the row's `rtol64` / `rtol32` (default 1e-12 / 1e-5); step counts must be equal. "
+        "Rows marked *loss mode* (rules whose update needs the objective: `value_fn`, `grad_fn`) "
+        "instead follow the gradient of a smooth non-convex test loss at each side's own params. "
+        "A verdict marked *documented* is a difference the row records (`Row.known`) with its "
+        "reason, e.g. optax computing `1 - b**t` in float32.",
         "",
         "| id | optax twin | updates f64 | params f64 | updates f32 | params f32 | "
         "float64 verdict | float32 verdict | note |",
@@ -112,7 +120,8 @@ def render(rows, results, steps: int, sched_lines: list[str]) -> str:
     ]
     for row in rows:
         m64, m32 = results[row.id]["float64"], results[row.id]["float32"]
-        lines.append(f"| [`{row.id}`](#{anchor(row)}) | `{factory_name(row.ref)}` | "
+        mode = " (loss mode)" if m64.get("mode") == "loss" else ""
+        lines.append(f"| [`{row.id}`](#{anchor(row)}){mode} | `{factory_name(row.ref)}` | "
                      f"{cell(m64, 'updates')} | {cell(m64, 'params')} | {cell(m32, 'updates')} | "
                      f"{cell(m32, 'params')} | {md(verdict(m64))} | {md(verdict(m32))} | "
                      f"{md(row.note)} |")
@@ -141,6 +150,8 @@ def render(rows, results, steps: int, sched_lines: list[str]) -> str:
             about = "" if twin.startswith("optax.") or not twin_doc else f" ({md(twin_doc)})"
             lines.append(f"- `{r.id}`: `{factory_name(r.hand)}({kwargs})` vs `{twin}`{about}"
                          + (f". {md(r.note)}" if r.note else ""))
+            lines += [f"  - documented difference in {', '.join(k.dtypes)} ({', '.join(k.sides)}): "
+                      f"{md(k.reason)}" for k in r.known]
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
