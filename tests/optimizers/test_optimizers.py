@@ -171,11 +171,16 @@ def test_reaches_minimum_of_parabola_and_rosenbrock(row):
         assert float(values[-1]) < float(values[0])
 
 
+def _id(value) -> str:
+    """A test id that is the same in every process: a function by name, not by address."""
+    return getattr(value, "__name__", None) or str(value) if callable(value) else str(value)
+
+
 INVALID = [(r, bad, arg) for r in OPTIMIZERS for bad, arg in SETTINGS[r.id].invalid]
 
 
 @pytest.mark.parametrize(("row", "bad", "arg"), INVALID,
-                         ids=[f"{r.id}-{a}={b[a]}" for r, b, a in INVALID])
+                         ids=[f"{r.id}-{a}={_id(b[a])}" for r, b, a in INVALID])
 @pytest.mark.parametrize("side", ["hand", "ref"])
 def test_rejects_invalid_hyperparameters(row, bad, arg, side):
     factory = row.hand if side == "hand" else row.ref
