@@ -7,6 +7,7 @@ compilation cache is off. Tests run in float32 by default; exact checks ask for 
 """
 
 import os
+import re
 
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
 # the command line keeps compiled programs in the user's cache folder; tests that call it
@@ -22,3 +23,15 @@ def x64():
     """Run the test body with 64-bit floats enabled."""
     with jax.enable_x64(True):
         yield
+
+
+_ADDRESS = re.compile(r" at 0x[0-9a-f]+")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Refuse a test id holding an object's address (``<function f at 0x7f...>``): it differs
+    between processes, so pytest-xdist's workers collect different tests and the run stops."""
+    bad = [item.nodeid for item in items if _ADDRESS.search(item.nodeid)]
+    if bad:
+        raise pytest.UsageError(f"{len(bad)} test id(s) hold an object's address, e.g. {bad[0]}; "
+                                "give the parametrisation ids= that name the object instead.")
