@@ -233,3 +233,32 @@ def test_lbfgs_on_minibatches_stalls_for_good_after_one_zero_step(x64):
         _, full = tx.update(g_batch_a, full, p)
         u, _ = tx.update(g_batch_a, full, p)  # the full batch: y = 0, gamma = 1: u = H g != 0
         assert float(jnp.linalg.norm(u)) > 0.1
+
+
+@pytest.mark.parametrize(("make", "extras"), [(lambda: o.lbfgs(), ("value", "grad", "value_fn")),
+                                              (lambda: o.sam(learning_rate=0.1), ("grad_fn",))])
+def test_fit_without_extras_named_only_make_step_in_its_error(make, extras):
+    """jaxgd.fit(loss, params, lbfgs(), x, y) failed pointing at jaxgd.training.make_step; the message
+    names fit's own ``extras=``, and with it fit takes the same steps as update() by hand."""
+    import jaxgd
+
+    x = jnp.array([[0.0, 1.0], [1.0, 0.0], [1.0, 1.0], [2.0, 1.0]])
+    y = jnp.array([1.0, -1.0, 0.5, 2.0])
+    params = {"w": jnp.array([0.3, -0.2]), "b": jnp.array(0.1)}
+
+    def mse(p, x, y):
+        return jnp.mean((x @ p["w"] + p["b"] - y) ** 2)
+
+    with pytest.raises(ValueError, match=r"Pass extras=\(" + r".*to jaxgd\.fit"):
+        jaxgd.fit(mse, params, make(), x, y, epochs=1)
+    got = jaxgd.fit(mse, params, make(), x, y, epochs=3, extras=extras).state.params
+    tx, p = make(), params
+    state = tx.init(p)
+    for _ in range(3):  # by hand: every extra on the full batch at the current params
+        value, grad = jax.value_and_grad(mse)(p, x, y)
+        kw = {"value": value, "grad": grad, "value_fn": lambda q: mse(q, x, y),
+              "grad_fn": lambda q, i: jax.grad(mse)(q, x, y)}
+        u, state = tx.update(grad, state, p, **{k: kw[k] for k in extras})
+        p = apply_updates(p, u)
+    chex.assert_trees_all_close(got, p, rtol=1e-5, atol=1e-6)
+    assert float(mse(p, x, y)) < float(mse(params, x, y))
