@@ -13,7 +13,8 @@ from jaxgd.core import names
 from jaxgd.core.errors import ConfigError, check_choice, check_positive_int
 from jaxgd.core.limits import MAX_INT32
 
-__all__ = ["FULL_BATCH", "check_batch_size", "check_epochs", "check_optimizer", "check_seed", "full_batch",
+__all__ = ["FULL_BATCH", "FULL_BATCH_RULES", "check_batch", "check_batch_size", "check_epochs",
+           "check_optimizer", "check_seed", "full_batch",
            "no_twin_message", "parse_batch_size"]
 
 
@@ -48,6 +49,26 @@ def check_batch_size(name: str, value: Any) -> None:
 def full_batch(batch_size: int | None) -> bool:
     """Whether a (resolved) ``batch_size`` takes the whole training set each step."""
     return batch_size is None or batch_size == FULL_BATCH
+
+
+# rules that are sound only on the same objective at every step, and why
+FULL_BATCH_RULES = {
+    "lbfgs": "its curvature pairs y = g_k - g_{k-1} would mix two batches' gradients, and after one "
+             "zero step (a failed line search: s = 0, y != 0) its scale <s, y>/<y, y> is 0, so every "
+             "later update is 0 (optax.lbfgs alike)",
+}
+
+
+def check_batch(optimizer: str, batch: int, n: int) -> None:
+    """A resolved ``batch`` (examples per step) for ``n`` training rows: at most ``n``, and ``n``
+    for the rules of `FULL_BATCH_RULES`. ConfigError naming the fix otherwise."""
+    if batch > n:
+        raise ConfigError(f"batch_size={batch} is larger than the data (n={n}); accepted: "
+                          f"1..{n}. Use --batch-size full for full-batch descent.")
+    if batch < n and optimizer in FULL_BATCH_RULES:
+        raise ConfigError(f"optimizer {optimizer!r} with batch_size={batch} (n={n}): "
+                          f"{FULL_BATCH_RULES[optimizer]}; accepted: the full batch. Use --batch-size "
+                          "full.")
 
 
 def check_seed(name: str, value: Any) -> None:

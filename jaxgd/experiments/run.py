@@ -37,6 +37,7 @@ from jaxgd.experiments.build import (
     probe_user_rule,
     select_device,
 )
+from jaxgd.experiments.checks import check_batch
 from jaxgd.experiments.config import TrainConfig, full_batch, needs_extras, validate
 from jaxgd.experiments.defaults import resolve_defaults
 from jaxgd.experiments.runfolder import RunFolder, Snapshot
@@ -98,9 +99,7 @@ def train(cfg: TrainConfig, progress: bool = False, *, folder: RunFolder | None 
             x, y = pb.data.x, pb.data.y
         n = len(x)
         batch = n if full_batch(cfg.batch_size) or cfg.batch_size == n_all else cfg.batch_size
-        if batch > n:
-            raise ConfigError(f"batch_size={batch} is larger than the data (n={n}); accepted: "
-                              f"1..{n}. Use --batch-size full for full-batch descent.")
+        check_batch(cfg.optimizer, batch, n)
         steps_per_epoch = n // batch
         check_int32_steps(cfg.epochs, steps_per_epoch)
         impls = ("hand", "optax") if cfg.impl == "both" else (cfg.impl,)

@@ -45,7 +45,8 @@ def parse_track(text: str) -> tuple[tuple[str, int], ...]:
         name, sep, every = (part.strip() for part in item.partition(":"))
         name = name.replace("-", "_")
         if not name:
-            raise _refuse(text, "an empty item (two commas in a row, or a comma at an end)")
+            raise _refuse(text, f"{item.strip()!r} names no instrument before ':'" if sep
+                          else "an empty item (two commas in a row, or a comma at an end)")
         if name not in INSTRUMENTS:
             hint = suggest(name, INSTRUMENTS).split(" Accepted:")[0]
             raise _refuse(text, f"unknown instrument {name!r}", UnknownNameError, hint)

@@ -216,9 +216,12 @@ def scale_by_zoom_linesearch(
     def update(updates, state, params=None, *, value=None, grad=None, value_fn=None, **extra):
         del extra
         if params is None or value is None or grad is None or value_fn is None:
-            raise ValueError("scale_by_zoom_linesearch: update() needs params and value=f(params), "
-                             "grad=grad f(params), value_fn=f (e.g. jaxgd.training.make_step with "
-                             "extras=('value', 'grad', 'value_fn')).")
+            given = {"params": params, "value": value, "grad": grad, "value_fn": value_fn}
+            missing = [k for k, v in given.items() if v is None]
+            raise ValueError(f"scale_by_zoom_linesearch (lbfgs): update() needs params and value=f(params), "
+                             f"grad=grad f(params), value_fn=f; missing: {missing}. Pass extras=('value', "
+                             "'grad', 'value_fn') to jaxgd.fit, jaxgd.minimize or "
+                             "jaxgd.training.make_step, which then give them on each step's batch.")
         refuse_complex("scale_by_zoom_linesearch", updates, "it compares values along a real line",
                        "Use a rule without a line search.")
         dt = scalar_dtype(params)

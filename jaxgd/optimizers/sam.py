@@ -144,8 +144,9 @@ def sam(
     def update(grads, state, params=None, *, grad_fn=None, **extra):
         del extra
         if params is None or grad_fn is None:
-            raise ValueError("sam: update() needs params and grad_fn=(params, i) -> gradient (e.g. "
-                             "jaxgd.training.make_step with extras=('grad_fn',)).")
+            raise ValueError("sam: update() needs params and grad_fn=(params, i) -> gradient. Pass "
+                             "extras=('grad_fn',) to jaxgd.fit, jaxgd.minimize or "
+                             "jaxgd.training.make_step, which then give it on each step's batch.")
         refuse(grads)
         point, d, adv_state = params, grads, state.adv_state
         for i in range(sync_period - 1):

@@ -46,8 +46,9 @@ class RuleInfo(NamedTuple):
 
 
 def factory_name(factory: Any) -> str:
-    """A readable name: ``optax.sgd`` for optax's, ``optax.adam(nesterov=True)`` for a
-    partial, ``module.name`` otherwise (a twin is named after what it wraps)."""
+    """A readable name: ``optax.sgd`` for optax's (``optax.contrib.cocob`` for one of its
+    contrib rules: the public path, without private modules), ``optax.adam(nesterov=True)``
+    for a partial, ``module.name`` otherwise (a twin is named after what it wraps)."""
     while isinstance(getattr(factory, "__wrapped__", None), Callable):
         factory = factory.__wrapped__
     if isinstance(factory, functools.partial):
@@ -57,7 +58,10 @@ def factory_name(factory: Any) -> str:
     name = getattr(factory, "__qualname__", None) or getattr(factory, "__name__", repr(factory))
     if "<locals>" in name:
         name = getattr(factory, "__name__", name)
-    return f"optax.{name}" if module.startswith("optax") else f"{module}.{name}".lstrip(".")
+    if module.split(".")[0] == "optax":  # optax._src.alias -> optax; optax.contrib._x -> optax.contrib
+        parts = module.split(".")
+        module = ".".join(parts[:next((i for i, p in enumerate(parts) if p.startswith("_")), len(parts))])
+    return f"{module}.{name}".lstrip(".")
 
 
 def _summary(doc: str | None) -> str:

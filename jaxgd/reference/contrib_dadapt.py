@@ -17,6 +17,10 @@ _DADAPT_F16 = Known(("float16",), ("hand", "optax"),
                     "m and s carry d_t gamma_t g_t, ~1e-7 while d is near d_0 = 1e-6: in float16 that is "
                     "below the smallest normal number (6e-5), where the spacing is an absolute 6e-8, so the "
                     "moments and steps carry far more than float16's relative rounding")
+_DADAPT_F16_SCALARS = Known(("float16",), ("optax",),
+                            "optax computes its scalars in the params' dtype: numerator_weighted (~1e-10 "
+                            "here) and (1 - sqrt(b2)) ||s||_1 fall below float16's smallest subnormal (6e-8) "
+                            "and round to 0, so d stops growing or becomes 0/0 = NaN (jaxgd: float32)")
 # both take optax's 1 - b**t (dadapt_adamw in its rate, optimistic Adam in Adam's moments)
 _BIAS = (OPTAX_BIAS_32,)
 
@@ -28,7 +32,7 @@ ROWS = (
              "||s||_1 = 0 (optax: NaN); eps must be > 0"),
     Row("dadapt_adamw-wd_betas", hand.dadapt_adamw, dadapt_adamw,
         {"learning_rate": 0.5, "betas": (0.8, 0.99), "eps": 1e-3, "estim_lr0": 1e-3,
-         "weight_decay": 0.1}, complex=False, known=_BIAS,
+         "weight_decay": 0.1}, complex=False, known=(*_BIAS, _DADAPT_F16_SCALARS),
         note="decoupled decay times d_t gamma_t, on every leaf (optax's dadapt_adamw has no mask)"),
     Row("optimistic_adam_v2", hand.optimistic_adam_v2, optimistic_adam_v2, {"learning_rate": 0.01},
         known=_BIAS,

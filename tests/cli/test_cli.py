@@ -114,3 +114,14 @@ def test_plot_flag_writes_pictures(tmp_path, capsys):
     assert sorted(p.rsplit("/", 1)[-1] for p in s["plots"]) == ["boundary.png", "loss.png"]
     for name in ("loss.png", "boundary.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and (out / name).stat().st_size > 5000
+
+
+@pytest.mark.parametrize("command", ["train", "sweep"])
+def test_lbfgs_with_minibatches_ran_on_with_zero_updates_instead_of_refusing(tmp_path, capsys, command):
+    """lbfgs on batches of 8 stalled for good (update exactly 0 from some epoch on) without a word."""
+    args = [command, "--optimizer", "lbfgs", "--dataset", "moons", "--batch-size", "8", "--epochs", "1",
+            "--quiet", "--out", str(tmp_path / "r")]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "optimizer 'lbfgs' with batch_size=8 (n=200)" in err[0]
+    assert "Use --batch-size full" in err[0] and not (tmp_path / "r").exists()

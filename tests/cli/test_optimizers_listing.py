@@ -11,6 +11,7 @@ from jaxgd.cli import main
 from jaxgd.core import names
 from jaxgd.experiments.config import optimizer_names
 from jaxgd.reference import OPTIMIZERS
+from jaxgd.reference.catalog import factory_name
 from jaxgd.reference.defaults import DEFAULT_LEARNING_RATES
 
 
@@ -39,6 +40,26 @@ def test_optimizers_name_shows_factory_signature(capsys, name):
         assert shown[k] == ("required" if p.default is p.empty else repr(p.default))
     rows = [r.id for r in OPTIMIZERS if r.hand is getattr(optimizers, name)]
     assert f"optax twin      optax.{name}" in out and ", ".join(rows) in out
+
+
+def test_optimizers_twin_named_optax_schedule_free_adamw_which_optax_lacks(capsys):
+    """optax's contrib rules live at optax.contrib.NAME; the listing named optax.NAME, which fails."""
+    import functools
+
+    import optax
+    import optax.contrib
+
+    assert main(["optimizers", "schedule_free_adamw"]) == 0
+    assert "optax twin      optax.contrib.schedule_free_adamw\n" in capsys.readouterr().out
+    for r in OPTIMIZERS:  # every optax path the table names is where optax keeps that function
+        name = factory_name(r.ref).split("(")[0]
+        if not name.startswith("optax."):
+            continue
+        found = functools.reduce(getattr, name.split(".")[1:], optax)
+        ref = r.ref
+        while hasattr(ref, "__wrapped__"):
+            ref = ref.__wrapped__
+        assert found is (ref.func if isinstance(ref, functools.partial) else ref), r.id
 
 
 def test_optimizers_name_shows_source_year(capsys):

@@ -42,6 +42,13 @@ def test_bad_spec_names_the_flag_value_and_what_is_accepted(text, error, fragmen
     assert "\n" not in message
 
 
+def test_every_without_a_name_was_called_two_commas_in_a_row():
+    with pytest.raises(ConfigError, match=r"^--track 'monitors,:2': ':2' names no instrument before ':'"):
+        parse_track("monitors,:2")
+    with pytest.raises(ConfigError, match="an empty item"):  # the comma case keeps its words
+        parse_track("monitors,")
+
+
 def test_config_takes_text_or_pairs_and_round_trips_through_json():
     cfg = TrainConfig(track="sharpness:5,monitors")
     assert cfg.track == (("sharpness", 5), ("monitors", 1))

@@ -144,6 +144,23 @@ def test_dadapt_keeps_d_on_zero_gradients_where_optax_gives_nan(x64):
     assert np.isfinite(np.asarray(u_ref)).all()  # this step still uses d_0; the next is NaN
 
 
+def test_dadapt_wd_betas_float16_crosscheck_fails_on_optax_numerator_underflow():
+    """The wd_betas row in float16: optax keeps numerator_weighted in float16, where its ~1e-10
+    rounds to 0; jaxgd keeps it in float32. A documented difference, not a failing row."""
+    from jaxgd.crosscheck.rows import crosscheck_row
+
+    kw = {"learning_rate": 0.5, "betas": (0.8, 0.99), "eps": 1e-3, "estim_lr0": 1e-3, "weight_decay": 0.1}
+    p, g = jnp.full((3,), 0.5, jnp.float16), jnp.array([1.0, 2.0, -1.0], jnp.float16)
+    (s_hand, s_ref) = (tx.update(g, tx.init(p), p)[1]
+                       for tx in (hand.dadapt_adamw(**kw), optax.contrib.dadapt_adamw(**kw)))
+    # step 1: d = max(d, r / ((1 - sqrt(b2)) ||s||_1)) with r = 0 and ||s||_1 = 5e-6: optax's
+    # denominator 0.005 * 5e-6 = 2.5e-8 rounds to 0 in float16 (0/0); jaxgd's float32 keeps d_0
+    assert float(s_hand.estim_lr) == pytest.approx(1e-3) and np.isnan(float(s_ref.estim_lr))
+    report = crosscheck_row("dadapt_adamw-wd_betas", dtype=jnp.float16, steps=30)
+    assert report.verdict != "agree" and report.documented and report.ok
+    assert "numerator_weighted" in report.known
+
+
 def test_dadapt_refuses_eps_zero_which_makes_optax_nan_on_the_first_step(x64):
     with pytest.raises(ConfigError, match=r"eps=0\.0 .*accepted: \(0, inf\].*1e-8"):
         hand.dadapt_adamw(eps=0.0)

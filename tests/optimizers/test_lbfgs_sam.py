@@ -213,3 +213,52 @@ def test_make_step_extras_evaluate_the_loss_on_the_steps_batch():
     chex.assert_trees_all_close(moved_grad, jax.grad(loss)(moved, x, y), rtol=1e-6)
     with pytest.raises(ConfigError, match="extras="):
         make_step(jax.value_and_grad(loss), probe(), extras=("hessian",))
+
+
+def test_lbfgs_on_minibatches_stalls_for_good_after_one_zero_step(x64):
+    """Why runs refuse lbfgs on minibatches (`jaxgd.experiments.checks.FULL_BATCH_RULES`): a zero
+    step (s = 0) next to a gradient from another batch (y != 0) makes gamma = <s, y>/<y, y> = 0,
+    so the direction is 0, the next s is 0 again, and so on; optax's scale_by_lbfgs alike. On
+    the full batch the same point gives y = 0 and gamma = 1, so the run goes on."""
+    p = jnp.array([0.5, -1.0, 2.0])
+    g_batch_a, g_batch_b = jnp.array([1.0, 0.5, -0.25]), jnp.array([0.25, -1.0, 0.75])
+    for tx in (o.scale_by_lbfgs(), optax.scale_by_lbfgs()):
+        state = tx.init(p)
+        _, state = tx.update(g_batch_a, state, p)  # step 0; then the step came out 0: params unchanged
+        u, state = tx.update(g_batch_b, state, p)
+        np.testing.assert_array_equal(np.asarray(u), np.zeros(3))  # gamma = 0 / |y|^2
+        u, state = tx.update(g_batch_a, state, p)
+        np.testing.assert_array_equal(np.asarray(u), np.zeros(3))  # and it stays there
+        full = tx.init(p)
+        _, full = tx.update(g_batch_a, full, p)
+        u, _ = tx.update(g_batch_a, full, p)  # the full batch: y = 0, gamma = 1: u = H g != 0
+        assert float(jnp.linalg.norm(u)) > 0.1
+
+
+@pytest.mark.parametrize(("make", "extras"), [(lambda: o.lbfgs(), ("value", "grad", "value_fn")),
+                                              (lambda: o.sam(learning_rate=0.1), ("grad_fn",))])
+def test_fit_without_extras_named_only_make_step_in_its_error(make, extras):
+    """jaxgd.fit(loss, params, lbfgs(), x, y) failed pointing at jaxgd.training.make_step; the message
+    names fit's own ``extras=``, and with it fit takes the same steps as update() by hand."""
+    import jaxgd
+
+    x = jnp.array([[0.0, 1.0], [1.0, 0.0], [1.0, 1.0], [2.0, 1.0]])
+    y = jnp.array([1.0, -1.0, 0.5, 2.0])
+    params = {"w": jnp.array([0.3, -0.2]), "b": jnp.array(0.1)}
+
+    def mse(p, x, y):
+        return jnp.mean((x @ p["w"] + p["b"] - y) ** 2)
+
+    with pytest.raises(ValueError, match=r"Pass extras=\(" + r".*to jaxgd\.fit"):
+        jaxgd.fit(mse, params, make(), x, y, epochs=1)
+    got = jaxgd.fit(mse, params, make(), x, y, epochs=3, extras=extras).state.params
+    tx, p = make(), params
+    state = tx.init(p)
+    for _ in range(3):  # by hand: every extra on the full batch at the current params
+        value, grad = jax.value_and_grad(mse)(p, x, y)
+        kw = {"value": value, "grad": grad, "value_fn": lambda q: mse(q, x, y),
+              "grad_fn": lambda q, i: jax.grad(mse)(q, x, y)}
+        u, state = tx.update(grad, state, p, **{k: kw[k] for k in extras})
+        p = apply_updates(p, u)
+    chex.assert_trees_all_close(got, p, rtol=1e-5, atol=1e-6)
+    assert float(mse(p, x, y)) < float(mse(params, x, y))

@@ -51,6 +51,7 @@ from jaxgd.experiments.build import (
     probe_user_rule,
     select_device,
 )
+from jaxgd.experiments.checks import check_batch
 from jaxgd.experiments.config import SINGLE_IMPLS, TrainConfig, full_batch, needs_extras, validate
 from jaxgd.experiments.defaults import resolve_defaults
 from jaxgd.experiments.sweep.grid import Grid, check_names, point_config, settings
@@ -163,9 +164,7 @@ def sweep(cfg: TrainConfig, grid: Grid, *, impl: str = "hand", devices: list | N
     with jax.default_device(devices[0]):
         pb = make_problem(cfg) if problem is None else problem
         batch = pb.data.n if full_batch(cfg.batch_size) else cfg.batch_size
-        if batch > pb.data.n:
-            raise ConfigError(f"batch_size={batch} is larger than the data (n={pb.data.n}); accepted: "
-                              f"1..{pb.data.n}. Use --batch-size full for full-batch descent.")
+        check_batch(cfg.optimizer, batch, pb.data.n)
         for values, _ in settings(grid):  # concrete checks: bad values fail before compiling
             point = validate(point_config(cfg, names, values))
             tx = make_tx(point, impl, pb.data.n // batch)
