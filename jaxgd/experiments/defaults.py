@@ -6,7 +6,8 @@ in once, before it starts, and keeps the concrete values in its ``config.json``:
     activation, hidden, batch_size, the dataset's (`jaxgd.data.registry.NETWORK_DEFAULTS`):
                                     the tutorial's 2-3-1 sigmoid net, full batch, for XOR and
                                     the generated sets; a ReLU MLP with minibatches for the
-                                    real datasets (digits, mnist1d)
+                                    real datasets (digits, mnist1d); the full batch for
+                                    the rules that need one objective (lbfgs)
     init                            follows the activation: he (Kaiming) for the ReLU family,
                                     glorot (Xavier) for the others; the tutorial's randn
                                     (normal) for its XOR sigmoid network
@@ -26,6 +27,7 @@ from typing import Any
 from jaxgd.core import names
 from jaxgd.core.errors import ConfigError
 from jaxgd.data.registry import TUTORIAL_NETWORK, network_defaults
+from jaxgd.experiments.checks import FULL_BATCH, FULL_BATCH_RULES
 from jaxgd.experiments.config import TrainConfig
 from jaxgd.optimizers import user_rules
 from jaxgd.reference.defaults import DEFAULT_LEARNING_RATES, TUTORIAL_RULES
@@ -50,6 +52,8 @@ def default_for(cfg: TrainConfig, name: str) -> tuple[Any, str]:
     own = ("the tutorial's network" if tutorial else
            f"the default for {os.path.basename(dataset)}: the tutorial's network"
            if net == TUTORIAL_NETWORK else f"the default for {dataset}")
+    if name == "batch_size" and cfg.optimizer in FULL_BATCH_RULES:
+        return FULL_BATCH, f"the full batch: {cfg.optimizer} needs one objective at every step"
     if name in ("activation", "hidden", "batch_size", "epochs"):
         return getattr(net, name), own
     if name == "init":

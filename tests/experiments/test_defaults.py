@@ -96,6 +96,23 @@ def test_finding_real_datasets_do_not_run_ten_thousand_epochs(dataset, epochs):
     assert resolve_defaults(TrainConfig(dataset=dataset, epochs=7)).epochs == 7
 
 
+@pytest.mark.parametrize("dataset", ["digits", "mnist1d"])
+def test_finding_lbfgs_on_digits_was_refused_at_the_datasets_minibatch_default(dataset):
+    # lbfgs needs one objective at every step (jaxgd.experiments.checks.FULL_BATCH_RULES): a run that
+    # does not give --batch-size takes the full batch instead of the dataset's 32 and a refusal
+    from jaxgd.core.errors import ConfigError
+    from jaxgd.experiments.checks import FULL_BATCH, check_batch
+
+    cfg = resolve_defaults(TrainConfig(dataset=dataset, optimizer="lbfgs"))
+    assert cfg.batch_size == FULL_BATCH
+    assert origins(cfg)["batch_size"].startswith("the full batch")
+    assert resolve_defaults(TrainConfig(dataset=dataset, optimizer="adam")).batch_size != FULL_BATCH
+    explicit = resolve_defaults(TrainConfig(dataset=dataset, optimizer="lbfgs", batch_size=32))
+    assert explicit.batch_size == 32  # an explicit flag still wins, and is then refused by name
+    with pytest.raises(ConfigError, match="'lbfgs' with batch_size=32.*--batch-size full"):
+        check_batch("lbfgs", explicit.batch_size, 1000)
+
+
 def test_batch_size_full_overrides_a_datasets_minibatch_default():
     from jaxgd.core.errors import ConfigError
     from jaxgd.experiments.config import FULL_BATCH, parse_batch_size, validate
