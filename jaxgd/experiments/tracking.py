@@ -32,6 +32,7 @@ from jaxgd.core.errors import ConfigError
 from jaxgd.experiments.build import Problem, make_schedule
 from jaxgd.experiments.config import TrainConfig
 from jaxgd.instruments import gradient_noise_scale, top_hessian_eigenvalue, update_monitors
+from jaxgd.reference.defaults import OWN_STEP_RULES
 from jaxgd.training.tracking import Track, periodic
 
 __all__ = ["MAX_LEAF_COLUMNS", "NOISE_ROWS", "POWER_ITERS", "SHARPNESS_ROWS", "fixed_rows", "make_track",
@@ -95,7 +96,8 @@ def make_track(cfg: TrainConfig, pb: Problem, loss_fn, steps_per_epoch: int, imp
     spec = dict(cfg.track or ())
     if not spec:
         return None
-    constant = cfg.schedule == "constant"
+    # 2 / lr only where lr is the step: a constant rate of a rule that does not set its own
+    constant = cfg.schedule == "constant" and cfg.optimizer not in OWN_STEP_RULES
     names = track_columns(cfg.track, params, constant)
     measures = []
     if "sharpness" in spec:

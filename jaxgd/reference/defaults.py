@@ -12,11 +12,17 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-__all__ = ["DEFAULT_LEARNING_RATES", "TUTORIAL_RULES", "LearningRateDefault", "default_learning_rate"]
+__all__ = ["DEFAULT_LEARNING_RATES", "OWN_STEP_RULES", "TUTORIAL_RULES", "LearningRateDefault",
+           "default_learning_rate"]
 
 # the tutorial's rules keep its 0.5 on its XOR job (`jaxgd.experiments.defaults`):
 # gradient descent, slide-11 momentum, slide-13 L2
 TUTORIAL_RULES = ("sgd", "tutorial_momentum", "sgd_l2")
+
+# rules that set their own step size: the learning rate only scales it (D-Adaptation, DoG,
+# Prodigy), scales the gradients (COCOB), or the line search picks the step (L-BFGS);
+# 2 / lr is no stability threshold for them
+OWN_STEP_RULES = ("cocob", "dadapt_adamw", "dog", "lbfgs", "prodigy")
 
 
 class LearningRateDefault(NamedTuple):

@@ -67,6 +67,18 @@ def test_no_track_records_exactly_loss_and_grad_norm():
     assert set(res.history) == {"loss", "grad_norm"}
 
 
+@pytest.mark.parametrize(("optimizer", "columns"), [("sgd", ["sharpness", "two_over_lr"]),
+                                                    ("lbfgs", ["sharpness"]), ("dog", ["sharpness"])])
+def test_two_over_lr_was_drawn_for_rules_that_set_their_own_step(optimizer, columns):
+    # lbfgs's line search, DoG's / Prodigy's / D-Adaptation's estimates pick the step: 2 / lr
+    # (2.0 at their lr 1) is no threshold for them, and the column is left out
+    cfg = validate(resolve_defaults(TrainConfig(track="sharpness", optimizer=optimizer, epochs=2)))
+    pb = make_problem(cfg)
+    loss_fn, _ = make_objective(cfg, pb)
+    params = init_mlp(jax.random.key(0), pb.sizes, cfg.init)
+    assert list(make_track(cfg, pb, loss_fn, 1, "hand", params).names) == columns
+
+
 @pytest.fixture(scope="module")
 def tracked():
     """XOR, the tutorial's 2-3-1 sigmoid net, plain full-batch GD at lr 0.5, 4 epochs with
