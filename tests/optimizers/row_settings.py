@@ -79,7 +79,8 @@ _NO_ZERO = {"zero_grad_fixed": False}
 # 60 draws in float32 and bfloat16); 2x keeps the check tight without flaking
 _COCOB_K = 2.0
 # SAM's adversarial point w + rho g/||g|| is ill-conditioned where ||g|| is small (near the minimum
-# of the loss rows' objective, after ~60 steps): float32 leaves the plain bound by up to ~1.1x there
+# of the loss rows' objective, after ~60 steps): float16/bfloat16 stay within 2x the plain bound;
+# float32, which follows its own trajectory there, is a documented exception of the rows (Row.known)
 _SAM_K = 2.0
 # schedule-free's update takes z_{t+1} - z_t from z stored in the params' dtype (as optax), so it
 # carries z's rounding, eps |z|, where the bound scales with |u|: a small lr (the warmup rows' first
