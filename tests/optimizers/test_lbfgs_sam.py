@@ -80,11 +80,12 @@ def test_lbfgs_minimises_a_quadratic_in_dim_steps(x64):
     x_star = np.linalg.solve(a, b)
     ls = o.scale_by_zoom_linesearch(30, slope_rtol=1e-10, curv_rtol=1e-9, initial_guess_strategy="one")
     tx = o.lbfgs(memory_size=10, scale_init_precond=False, linesearch=ls)
-    x, state, dist = jnp.zeros(dim), None, []
+    x, dist = jnp.zeros(dim), []
     state = tx.init(x)
+    step = jax.jit(lambda g, s, x, v: tx.update(g, s, x, value=v, grad=g, value_fn=f))  # one compile
     for _ in range(dim):
         value, g = jax.value_and_grad(f)(x)
-        u, state = tx.update(g, state, x, value=value, grad=g, value_fn=f)
+        u, state = step(g, state, x, value)
         x = apply_updates(x, u)
         dist.append(float(np.max(np.abs(np.asarray(x) - x_star))))
     assert dist[-1] < 1e-9, dist
