@@ -237,7 +237,8 @@ def test_lbfgs_on_minibatches_stalls_for_good_after_one_zero_step(x64):
 
 
 @pytest.mark.parametrize(("make", "extras"), [(lambda: o.lbfgs(), ("value", "grad", "value_fn")),
-                                              (lambda: o.sam(learning_rate=0.1), ("grad_fn",))])
+                                              (lambda: o.sam(learning_rate=0.1), ("grad_fn",))],
+                         ids=["lbfgs", "sam"])
 def test_fit_without_extras_named_only_make_step_in_its_error(make, extras):
     """jaxgd.fit(loss, params, lbfgs(), x, y) failed pointing at jaxgd.training.make_step; the message
     names fit's own ``extras=``, and with it fit takes the same steps as update() by hand."""
