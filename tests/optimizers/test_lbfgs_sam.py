@@ -256,11 +256,16 @@ def test_fit_without_extras_named_only_make_step_in_its_error(make, extras):
     got = jaxgd.fit(mse, params, make(), x, y, epochs=3, extras=extras).state.params
     tx, p = make(), params
     state = tx.init(p)
-    for _ in range(3):  # by hand: every extra on the full batch at the current params
+
+    @jax.jit  # by hand: every extra on the full batch at the current params (compiled once)
+    def step(p, state):
         value, grad = jax.value_and_grad(mse)(p, x, y)
         kw = {"value": value, "grad": grad, "value_fn": lambda q: mse(q, x, y),
               "grad_fn": lambda q, i: jax.grad(mse)(q, x, y)}
         u, state = tx.update(grad, state, p, **{k: kw[k] for k in extras})
-        p = apply_updates(p, u)
+        return apply_updates(p, u), state
+
+    for _ in range(3):
+        p, state = step(p, state)
     chex.assert_trees_all_close(got, p, rtol=1e-5, atol=1e-6)
     assert float(mse(p, x, y)) < float(mse(params, x, y))
