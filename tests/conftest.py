@@ -12,22 +12,25 @@ import shutil
 import tempfile
 
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
-# compiled programs go to one fresh folder per test run, never to the user's cache folder:
-# the first process of a run makes it, pytest-xdist's workers (and the processes tests start)
-# inherit it, and it is removed at the end. Many tests compile the same programs (the default
-# XOR run, the table's rules): later ones load them instead (about a quarter of the CLI tests' time)
-os.environ.pop("JAXGD_NO_COMPILE_CACHE", None)
+# compiled programs of the test processes go to a fresh folder per test run, one subfolder per
+# pytest-xdist worker (JAX's cache files are not safe to write from two processes at once: a
+# reader saw a half-written entry), never to the user's cache folder; the first process of a run
+# makes it and removes it at the end. Many tests compile the same programs (the default XOR run,
+# the table's rules): later ones load them (the suite: 906 s -> 699 s on 2 cores). The processes
+# tests start (the command line in a subprocess, multi-process runs) compile for themselves.
+os.environ["JAXGD_NO_COMPILE_CACHE"] = "1"
 _OWN_CACHE = "JAXGD_TEST_RUN_CACHE" not in os.environ
 if _OWN_CACHE:
     os.environ["JAXGD_TEST_RUN_CACHE"] = tempfile.mkdtemp(prefix="jaxgd-tests-")
-os.environ["JAXGD_CACHE_DIR"] = os.environ["JAXGD_TEST_RUN_CACHE"]
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+_PROCESS_CACHE = os.path.join(os.environ["JAXGD_TEST_RUN_CACHE"], _WORKER)
 
 import jax  # noqa: E402
 import pytest  # noqa: E402
 
-from jaxgd.core.cache import cache_dir, use_compile_cache  # noqa: E402
+from jaxgd.core.cache import use_compile_cache  # noqa: E402
 
-use_compile_cache(cache_dir("xla"))
+use_compile_cache(_PROCESS_CACHE)
 
 
 def pytest_unconfigure(config):
